@@ -1,0 +1,3 @@
+module github.com/tokenwarden/tokenwarden
+
+go 1.26
