@@ -43,8 +43,8 @@ type Claims struct {
 
 // Confirmation is the cnf claim of a sender-constrained token.
 type Confirmation struct {
-	JKT        string // jkt: JWK SHA-256 thumbprint (DPoP, RFC 9449)
-	X5TSHA256  string // x5t#S256: certificate thumbprint (mTLS, RFC 8705)
+	JKT       string // jkt: JWK SHA-256 thumbprint (DPoP, RFC 9449)
+	X5TSHA256 string // x5t#S256: certificate thumbprint (mTLS, RFC 8705)
 }
 
 // HasAudience reports whether aud contains v.
