@@ -1,0 +1,296 @@
+package introspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Introspector is what a Cache sits in front of; *Client implements it.
+type Introspector interface {
+	Introspect(ctx context.Context, token, hint string) (*Result, error)
+}
+
+// CacheEvent is reported to CacheConfig.OnEvent.
+type CacheEvent int
+
+// Cache events.
+const (
+	// CacheHit: an active answer was served from the positive cache.
+	CacheHit CacheEvent = iota
+	// CacheNegativeHit: an inactive or rejected answer was served from the
+	// negative cache.
+	CacheNegativeHit
+	// CacheMiss: nothing usable was cached; the call went upstream or joined
+	// an identical call already in flight.
+	CacheMiss
+	// CacheCoalesced: after a miss, the call was answered by an identical
+	// call already in flight instead of its own upstream request.
+	CacheCoalesced
+)
+
+// String returns the event's name, suitable as a metric label.
+func (e CacheEvent) String() string {
+	switch e {
+	case CacheHit:
+		return "hit"
+	case CacheNegativeHit:
+		return "negative_hit"
+	case CacheMiss:
+		return "miss"
+	case CacheCoalesced:
+		return "coalesced"
+	}
+	return "unknown"
+}
+
+// CacheConfig configures a Cache. Zero values are documented per field.
+type CacheConfig struct {
+	// PositiveSize bounds the number of cached active answers. Zero: 10,000.
+	PositiveSize int
+	// NegativeSize bounds the number of cached inactive/rejected answers.
+	// It is a separate LRU, so a flood of garbage tokens evicts only other
+	// negative entries, never an active answer. Zero: 10,000.
+	NegativeSize int
+	// MaxPositiveTTL bounds how long an active answer is served from the
+	// cache. Zero: 5 min. An active answer is cached for
+	// min(exp − now, MaxPositiveTTL, LifetimeFraction × (exp − now)).
+	MaxPositiveTTL time.Duration
+	// LifetimeFraction is the share of the token's remaining life an active
+	// answer may be cached (iGov and HEART profiles: at most half). Zero:
+	// 0.5. Must lie in (0, 1].
+	LifetimeFraction float64
+	// NegativeTTL is how long an inactive or rejected answer is served from
+	// the cache. Zero: 1 min. Negative: such answers are not cached.
+	NegativeTTL time.Duration
+	// MaxTokenBytes: longer tokens are passed through and never cached.
+	// Zero: 16 KiB. With NegativeSize it bounds the negative cache's memory.
+	MaxTokenBytes int
+	// CallTimeout bounds a shared upstream call. The call runs detached from
+	// the context of the caller that started it (context.WithoutCancel), so
+	// one impatient caller cannot fail the others. Zero: 10 s.
+	CallTimeout time.Duration
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+	// OnEvent, if set, is called for every cache decision from the calling
+	// goroutine. It must be fast and must not block.
+	OnEvent func(CacheEvent)
+}
+
+// Cache answers repeated introspections from memory and coalesces identical
+// concurrent ones into a single upstream call. Entries are keyed by a keyed
+// hash (hash/maphash, random seed per Cache) of the token and compared in
+// full on a hit; every hit rechecks its expiry. Upstream failures
+// (ErrUnavailable, ErrInvalidResponse, *Error, ErrConfig, context errors)
+// are never cached.
+//
+// A Cache is safe for concurrent use. Its only goroutines are the shared
+// upstream calls, each bounded by CallTimeout; Close cancels them.
+type Cache struct {
+	next     Introspector
+	cfg      CacheConfig
+	now      func() time.Time
+	seed     maphash.Seed
+	pos      *lru.Cache[uint64, *entry]
+	neg      *lru.Cache[uint64, *entry]
+	group    singleflight.Group
+	gen      atomic.Uint64 // bumped by Forget; a call started before may not store
+	closeCtx context.Context
+	close    context.CancelFunc
+	closed   sync.Once
+}
+
+type entry struct {
+	token   string
+	hint    string
+	res     *Result // positive entries
+	err     error   // negative entries
+	expires time.Time
+}
+
+// NewCache returns a Cache in front of next.
+func NewCache(next Introspector, cfg CacheConfig) (*Cache, error) {
+	if next == nil {
+		return nil, fmt.Errorf("%w: NewCache needs an Introspector", ErrConfig)
+	}
+	if cfg.PositiveSize <= 0 {
+		cfg.PositiveSize = 10000
+	}
+	if cfg.NegativeSize <= 0 {
+		cfg.NegativeSize = 10000
+	}
+	if cfg.MaxPositiveTTL <= 0 {
+		cfg.MaxPositiveTTL = 5 * time.Minute
+	}
+	if cfg.LifetimeFraction == 0 {
+		cfg.LifetimeFraction = 0.5
+	}
+	if !(cfg.LifetimeFraction > 0 && cfg.LifetimeFraction <= 1) {
+		return nil, fmt.Errorf("%w: LifetimeFraction must lie in (0, 1]", ErrConfig)
+	}
+	if cfg.NegativeTTL == 0 {
+		cfg.NegativeTTL = time.Minute
+	}
+	if cfg.MaxTokenBytes <= 0 {
+		cfg.MaxTokenBytes = 16 << 10
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 10 * time.Second
+	}
+	c := &Cache{next: next, cfg: cfg, now: cfg.Now, seed: maphash.MakeSeed()}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	var err error
+	if c.pos, err = lru.New[uint64, *entry](cfg.PositiveSize); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if c.neg, err = lru.New[uint64, *entry](cfg.NegativeSize); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	c.closeCtx, c.close = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Introspect answers from the cache or calls the wrapped Introspector,
+// with the same results and errors as Client.Introspect. A caller whose ctx
+// ends while waiting for a shared call gets ctx's error; the shared call goes
+// on for the others and its answer is cached. The returned *Result is
+// shared and must not be modified.
+func (c *Cache) Introspect(ctx context.Context, token, hint string) (*Result, error) {
+	if len(token) > c.cfg.MaxTokenBytes {
+		c.event(CacheMiss)
+		return c.next.Introspect(ctx, token, hint)
+	}
+	key := maphash.String(c.seed, token)
+	now := c.now()
+	if e, ok := c.pos.Get(key); ok && e.token == token && e.hint == hint && now.Before(e.expires) &&
+		now.Before(e.res.Claims.Expiry) {
+		c.event(CacheHit)
+		return e.res, nil
+	}
+	if e, ok := c.neg.Get(key); ok && e.token == token && e.hint == hint && now.Before(e.expires) {
+		c.event(CacheNegativeHit)
+		return nil, e.err
+	}
+	c.event(CacheMiss)
+	if c.closeCtx.Err() != nil {
+		return nil, fmt.Errorf("%w: cache closed", ErrUnavailable)
+	}
+
+	var leader bool
+	sfKey := strconv.FormatUint(key, 16)
+	ch := c.group.DoChan(sfKey, func() (any, error) {
+		leader = true
+		return c.fetch(ctx, key, token, hint), nil
+	})
+	select {
+	case r := <-ch:
+		o := r.Val.(outcome)
+		if o.token != token || o.hint != hint {
+			// Hash collision with a different token in flight: ask on our own.
+			return c.next.Introspect(ctx, token, hint)
+		}
+		if !leader {
+			c.event(CacheCoalesced)
+		}
+		return o.res, o.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("introspect: waiting for the introspection: %w", ctx.Err())
+	}
+}
+
+type outcome struct {
+	token, hint string
+	res         *Result
+	err         error
+}
+
+// fetch runs the shared upstream call and stores a cacheable answer.
+func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) outcome {
+	gen := c.gen.Load()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.CallTimeout)
+	defer cancel()
+	stop := context.AfterFunc(c.closeCtx, cancel)
+	defer stop()
+	res, err := c.next.Introspect(ctx, token, hint)
+	o := outcome{token: token, hint: hint, res: res, err: err}
+	if c.gen.Load() != gen || c.closeCtx.Err() != nil {
+		return o
+	}
+	now := c.now()
+	switch {
+	case err == nil && res != nil && res.Claims != nil:
+		life := res.Claims.Expiry.Sub(now)
+		ttl := min(time.Duration(float64(life)*c.cfg.LifetimeFraction), c.cfg.MaxPositiveTTL)
+		if ttl > 0 {
+			c.neg.Remove(key)
+			c.pos.Add(key, &entry{token: token, hint: hint, res: res, expires: now.Add(ttl)})
+		}
+	case cacheableNegative(err) && c.cfg.NegativeTTL > 0:
+		c.pos.Remove(key)
+		c.neg.Add(key, &entry{token: token, hint: hint, err: err, expires: now.Add(c.cfg.NegativeTTL)})
+	}
+	return o
+}
+
+// cacheableNegative reports whether err is a verdict about the token rather
+// than a failure to get one.
+func cacheableNegative(err error) bool {
+	if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalidResponse) || errors.Is(err, ErrConfig) {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return false
+	}
+	return errors.Is(err, ErrInactive) || errors.Is(err, ErrRejected)
+}
+
+// Forget removes token from the cache, whatever hint it was cached with, and
+// keeps any call already in flight from storing its answer: call it when a
+// token is revoked. The next Introspect of token goes upstream.
+func (c *Cache) Forget(token string) {
+	c.gen.Add(1)
+	key := maphash.String(c.seed, token)
+	if e, ok := c.pos.Peek(key); ok && e.token == token {
+		c.pos.Remove(key)
+	}
+	if e, ok := c.neg.Peek(key); ok && e.token == token {
+		c.neg.Remove(key)
+	}
+	c.group.Forget(strconv.FormatUint(key, 16))
+}
+
+// Purge empties the cache.
+func (c *Cache) Purge() {
+	c.gen.Add(1)
+	c.pos.Purge()
+	c.neg.Purge()
+}
+
+// Len returns the number of positive and negative entries (some may have
+// expired but not yet been evicted).
+func (c *Cache) Len() (positive, negative int) { return c.pos.Len(), c.neg.Len() }
+
+// Close cancels the shared upstream calls in flight; later Introspect calls
+// that miss the cache fail with ErrUnavailable. Close is idempotent and
+// always returns nil.
+func (c *Cache) Close() error {
+	c.closed.Do(c.close)
+	return nil
+}
+
+func (c *Cache) event(e CacheEvent) {
+	if c.cfg.OnEvent != nil {
+		c.cfg.OnEvent(e)
+	}
+}

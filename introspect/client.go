@@ -1,0 +1,458 @@
+package introspect
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/cryptosigner"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// AuthMethod is how the client authenticates to the endpoints, named as in
+// OpenID Connect Discovery's *_endpoint_auth_methods_supported lists.
+type AuthMethod string
+
+// Client authentication methods.
+const (
+	// AuthClientSecretBasic sends the client id and secret in an HTTP Basic
+	// Authorization header, each form-urlencoded first (RFC 6749 §2.3.1).
+	AuthClientSecretBasic AuthMethod = "client_secret_basic"
+	// AuthClientSecretPost sends client_id and client_secret as form fields.
+	AuthClientSecretPost AuthMethod = "client_secret_post"
+	// AuthPrivateKeyJWT sends an RFC 7523 client assertion signed with
+	// Config.Signer (OpenID Connect Core §9).
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+	// AuthNone sends only client_id: a public client. Such a client may
+	// revoke its own tokens but cannot introspect.
+	AuthNone AuthMethod = "none"
+)
+
+// AudienceRule says how Config.Audience and Config.AuthorizedParties combine
+// when an active introspection answer is checked.
+type AudienceRule int
+
+const (
+	// AudienceAndParty (the zero value): aud must contain Audience, and, if
+	// AuthorizedParties is not empty, azp must be one of them.
+	AudienceAndParty AudienceRule = iota
+	// AudienceOrParty: aud contains Audience, or azp is one of
+	// AuthorizedParties. Use it for tokens of clients without an audience
+	// mapper (Keycloak before 26.6.2 still introspects them as active).
+	AudienceOrParty
+)
+
+// Config configures a Client. The zero values of optional fields are
+// documented with each field. The Config is copied by New; later changes to
+// it have no effect.
+type Config struct {
+	// IntrospectionURL is the RFC 7662 endpoint, e.g.
+	// https://kc.example/realms/r/protocol/openid-connect/token/introspect.
+	// Empty: Introspect returns an error wrapping ErrConfig.
+	IntrospectionURL string
+	// RevocationURL is the RFC 7009 endpoint, e.g.
+	// https://kc.example/realms/r/protocol/openid-connect/revoke.
+	// Empty: Revoke returns an error wrapping ErrConfig.
+	RevocationURL string
+	// InsecureAllowHTTP permits http:// endpoint URLs on hosts other than
+	// loopback addresses and "localhost". Credentials and tokens then cross
+	// the network in clear text.
+	InsecureAllowHTTP bool
+
+	// ClientID is this client's id at the authorization server. Required.
+	ClientID string
+	// ClientSecret is the secret for the client_secret_* methods.
+	ClientSecret string
+	// AuthMethod selects the client authentication. Zero: AuthPrivateKeyJWT
+	// if Signer is set, else AuthClientSecretBasic if ClientSecret is set,
+	// else AuthNone.
+	AuthMethod AuthMethod
+
+	// Signer signs private_key_jwt client assertions: an *rsa.PrivateKey,
+	// *ecdsa.PrivateKey, ed25519.PrivateKey or any crypto.Signer (HSM, KMS).
+	Signer crypto.Signer
+	// SigningAlgorithm is the JWS alg of client assertions. Zero: RS256 for
+	// RSA keys, ES256/ES384/ES512 for P-256/P-384/P-521, EdDSA for Ed25519.
+	SigningAlgorithm string
+	// KeyID is the JWS kid header of client assertions. Zero: no kid
+	// (Keycloak then uses the client's configured key or certificate).
+	KeyID string
+	// AssertionAudience is the aud of client assertions. Zero: Issuer if set
+	// (what Keycloak recommends since 26.2), else the URL of the endpoint
+	// being called.
+	AssertionAudience string
+	// AssertionLifetime is how long a client assertion is valid. Zero: 60 s.
+	// Each request carries a fresh assertion with a random jti.
+	AssertionLifetime time.Duration
+
+	// Issuer is the exact iss an active introspection answer must carry.
+	// Required when IntrospectionURL is set.
+	Issuer string
+	// Audience is a value the aud of an active answer must contain (see
+	// AudienceRule). Zero: ClientID, which Keycloak 26.6.2+ requires anyway.
+	Audience string
+	// AuthorizedParties, when not empty, are the accepted azp values (see
+	// AudienceRule).
+	AuthorizedParties []string
+	// AudienceRule combines Audience and AuthorizedParties. Zero:
+	// AudienceAndParty.
+	AudienceRule AudienceRule
+	// UnsafeSkipAudienceCheck accepts active answers whatever their aud and
+	// azp: for authorization servers that omit aud from introspection
+	// answers. Any token the server knows is then accepted, whoever it was
+	// issued for.
+	UnsafeSkipAudienceCheck bool
+
+	// MaxTokenBytes bounds the token sent for introspection; longer tokens
+	// are rejected without a request. Zero: 16 KiB.
+	MaxTokenBytes int
+	// MaxResponseBytes bounds a response body. Zero: 1 MiB.
+	MaxResponseBytes int64
+
+	// RevokeMaxRetryWait bounds the total time Revoke spends waiting between
+	// attempts after 503 answers (Retry-After, RFC 7009 §2.2.1); the
+	// context deadline bounds it too. Zero: 10 s. Negative: no retry.
+	RevokeMaxRetryWait time.Duration
+	// RevokeMaxAttempts bounds the attempts of one Revoke. Zero: 3.
+	RevokeMaxAttempts int
+
+	// HTTPClient sends the requests. Nil: a private client with Timeout that
+	// does not follow redirects. A caller-supplied client is used as is.
+	HTTPClient *http.Client
+	// Timeout is the private client's timeout. Zero: 10 s.
+	Timeout time.Duration
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+	// Logger receives debug records of upstream exchanges (endpoint,
+	// status, duration; never a token or secret). Nil: discard.
+	Logger *slog.Logger
+	// OnUpstream, if set, is called after every HTTP exchange with an
+	// endpoint, from the calling goroutine. It must be fast and must not
+	// block.
+	OnUpstream func(UpstreamEvent)
+}
+
+// UpstreamEvent describes one HTTP exchange with the authorization server.
+type UpstreamEvent struct {
+	Endpoint string        // EndpointIntrospection or EndpointRevocation
+	Status   int           // HTTP status; 0 when no response arrived
+	Duration time.Duration // from sending the request to reading the body
+	Err      error         // transport or body error; never contains the token
+}
+
+// Token type hints (RFC 7009 §2.1, RFC 7662 §2.1). Keycloak also accepts
+// "requesting_party_token" for introspection and rejects unknown hints.
+const (
+	HintAccessToken  = "access_token"
+	HintRefreshToken = "refresh_token"
+)
+
+// Client calls the introspection and revocation endpoints of one
+// authorization server. It is safe for concurrent use and starts no
+// goroutines. It caches nothing: put a Cache in front of it.
+type Client struct {
+	cfg     Config
+	method  AuthMethod
+	hc      *http.Client
+	now     func() time.Time
+	log     *slog.Logger
+	signer  jose.Signer
+	maxTok  int
+	maxBody int64
+}
+
+// New validates cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	cfg.AuthorizedParties = append([]string(nil), cfg.AuthorizedParties...)
+	c := &Client{cfg: cfg, method: cfg.AuthMethod, hc: cfg.HTTPClient, now: cfg.Now, log: cfg.Logger,
+		maxTok: cfg.MaxTokenBytes, maxBody: cfg.MaxResponseBytes}
+	if cfg.ClientID == "" {
+		return nil, fmt.Errorf("%w: ClientID is required", ErrConfig)
+	}
+	if cfg.IntrospectionURL == "" && cfg.RevocationURL == "" {
+		return nil, fmt.Errorf("%w: neither IntrospectionURL nor RevocationURL is set", ErrConfig)
+	}
+	for _, u := range []string{cfg.IntrospectionURL, cfg.RevocationURL} {
+		if u == "" {
+			continue
+		}
+		if err := checkURL(u, cfg.InsecureAllowHTTP); err != nil {
+			return nil, err
+		}
+	}
+	if c.method == "" {
+		switch {
+		case cfg.Signer != nil:
+			c.method = AuthPrivateKeyJWT
+		case cfg.ClientSecret != "":
+			c.method = AuthClientSecretBasic
+		default:
+			c.method = AuthNone
+		}
+	}
+	switch c.method {
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		if cfg.ClientSecret == "" {
+			return nil, fmt.Errorf("%w: %s needs ClientSecret", ErrConfig, c.method)
+		}
+	case AuthPrivateKeyJWT:
+		s, err := newAssertionSigner(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.signer = s
+	case AuthNone:
+		if cfg.IntrospectionURL != "" {
+			return nil, fmt.Errorf("%w: introspection requires client authentication; AuthMethod none is for revocation by public clients only", ErrConfig)
+		}
+	default:
+		return nil, fmt.Errorf("%w: unknown AuthMethod %q", ErrConfig, sanitize(string(c.method), ""))
+	}
+	if cfg.IntrospectionURL != "" && cfg.Issuer == "" {
+		return nil, fmt.Errorf("%w: Issuer is required to check introspection answers", ErrConfig)
+	}
+	if cfg.AudienceRule != AudienceAndParty && cfg.AudienceRule != AudienceOrParty {
+		return nil, fmt.Errorf("%w: unknown AudienceRule %d", ErrConfig, cfg.AudienceRule)
+	}
+	if c.cfg.Audience == "" {
+		c.cfg.Audience = cfg.ClientID
+	}
+	if c.cfg.AssertionLifetime <= 0 {
+		c.cfg.AssertionLifetime = time.Minute
+	}
+	if c.cfg.RevokeMaxRetryWait == 0 {
+		c.cfg.RevokeMaxRetryWait = 10 * time.Second
+	}
+	if c.cfg.RevokeMaxAttempts <= 0 {
+		c.cfg.RevokeMaxAttempts = 3
+	}
+	if c.maxTok <= 0 {
+		c.maxTok = 16 << 10
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = 1 << 20
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.hc == nil {
+		timeout := cfg.Timeout
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		c.hc = &http.Client{
+			Timeout: timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		}
+	}
+	return c, nil
+}
+
+// AuthMethod returns the client authentication method in use.
+func (c *Client) AuthMethod() AuthMethod { return c.method }
+
+func checkURL(raw string, insecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%w: endpoint URL %q is not absolute", ErrConfig, sanitize(raw, ""))
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if insecure {
+			return nil
+		}
+		h := u.Hostname()
+		if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("%w: endpoint URL %q is not https (set InsecureAllowHTTP to allow it)", ErrConfig, sanitize(raw, ""))
+	}
+	return fmt.Errorf("%w: endpoint URL %q is not http(s)", ErrConfig, sanitize(raw, ""))
+}
+
+func newAssertionSigner(cfg Config) (jose.Signer, error) {
+	if cfg.Signer == nil {
+		return nil, fmt.Errorf("%w: private_key_jwt needs Signer", ErrConfig)
+	}
+	alg := jose.SignatureAlgorithm(cfg.SigningAlgorithm)
+	if alg == "" {
+		switch pub := cfg.Signer.Public().(type) {
+		case *rsa.PublicKey:
+			alg = jose.RS256
+		case *ecdsa.PublicKey:
+			switch pub.Curve {
+			case elliptic.P256():
+				alg = jose.ES256
+			case elliptic.P384():
+				alg = jose.ES384
+			case elliptic.P521():
+				alg = jose.ES512
+			}
+		case ed25519.PublicKey:
+			alg = jose.EdDSA
+		}
+		if alg == "" {
+			return nil, fmt.Errorf("%w: cannot derive SigningAlgorithm from the Signer's key type %T", ErrConfig, cfg.Signer.Public())
+		}
+	}
+	opaque := cryptosigner.Opaque(cfg.Signer)
+	ok := false
+	for _, a := range opaque.Algs() {
+		ok = ok || a == alg
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: SigningAlgorithm %q does not fit the Signer's key", ErrConfig, sanitize(string(alg), ""))
+	}
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if cfg.KeyID != "" {
+		opts = opts.WithHeader("kid", cfg.KeyID)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: opaque}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return s, nil
+}
+
+// clientAssertion builds a fresh RFC 7523 assertion for a request to endpoint.
+func (c *Client) clientAssertion(endpoint string) (string, error) {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	aud := c.cfg.AssertionAudience
+	if aud == "" {
+		aud = c.cfg.Issuer
+	}
+	if aud == "" {
+		aud = endpoint
+	}
+	now := c.now()
+	claims := jwt.Claims{
+		Issuer:   c.cfg.ClientID,
+		Subject:  c.cfg.ClientID,
+		Audience: jwt.Audience{aud},
+		ID:       base64.RawURLEncoding.EncodeToString(id[:]),
+		IssuedAt: jwt.NewNumericDate(now),
+		Expiry:   jwt.NewNumericDate(now.Add(c.cfg.AssertionLifetime)),
+	}
+	return jwt.Signed(c.signer).Claims(claims).Serialize()
+}
+
+// exchange is the outcome of one POST.
+type exchange struct {
+	status     int
+	header     http.Header
+	body       []byte
+	retryAfter string
+}
+
+// post sends form to endpointURL with client authentication and reads the
+// response through the size limit. Transport failures wrap ErrUnavailable.
+func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Values, token string) (exchange, error) {
+	form.Set("client_id", c.cfg.ClientID) // harmless for basic; required for post, none, private_key_jwt
+	switch c.method {
+	case AuthClientSecretPost:
+		form.Set("client_secret", c.cfg.ClientSecret)
+	case AuthClientSecretBasic:
+		form.Del("client_id")
+	case AuthPrivateKeyJWT:
+		a, err := c.clientAssertion(endpointURL)
+		if err != nil {
+			return exchange{}, fmt.Errorf("introspect: signing the client assertion: %w", err)
+		}
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", a)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpointURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return exchange{}, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if c.method == AuthClientSecretBasic {
+		// RFC 6749 §2.3.1: form-urlencode both before Basic encoding, as
+		// golang.org/x/oauth2 does.
+		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+	}
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	var ex exchange
+	if err == nil {
+		ex.status = resp.StatusCode
+		ex.header = resp.Header
+		ex.body, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+		resp.Body.Close()
+		if err == nil && int64(len(ex.body)) > c.maxBody {
+			err = fmt.Errorf("%w: response body exceeds %d bytes", ErrInvalidResponse, c.maxBody)
+		} else if err != nil {
+			err = fmt.Errorf("%w: reading the %s response: %v", ErrUnavailable, name, scrub(err, token))
+		}
+	} else {
+		err = fmt.Errorf("%w: %s request: %v", ErrUnavailable, name, scrub(err, token))
+	}
+	d := time.Since(start)
+	if c.cfg.OnUpstream != nil {
+		c.cfg.OnUpstream(UpstreamEvent{Endpoint: name, Status: ex.status, Duration: d, Err: err})
+	}
+	if err != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "introspect: upstream failure", slog.String("endpoint", name),
+			slog.Int("status", ex.status), slog.Duration("duration", d), slog.String("error", err.Error()))
+		return ex, err
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "introspect: upstream exchange", slog.String("endpoint", name),
+		slog.Int("status", ex.status), slog.Duration("duration", d))
+	return ex, nil
+}
+
+// scrub renders a transport error without the token. url.Error messages
+// carry the URL only, never the body, but the check costs nothing.
+func scrub(err error, token string) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "canceled"
+	}
+	return sanitize(err.Error(), token)
+}
+
+// errorFromBody builds the *Error for a non-2xx answer (or a 2xx carrying an
+// "error" member).
+func errorFromBody(name string, status int, body []byte, token string) *Error {
+	e := &Error{Endpoint: name, Status: status}
+	if checkJSON(body) == nil {
+		if code, desc, ok := errorMember(body); ok {
+			e.Code = sanitize(code, token)
+			e.Description = sanitize(desc, token)
+			return e
+		}
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		e.Description = sanitize(string(body), token)
+	}
+	return e
+}
