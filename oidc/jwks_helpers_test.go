@@ -1,0 +1,283 @@
+package oidc
+
+import (
+	"bufio"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"hash"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testVectors returns the third-party vectors directory:
+// $TOKENWARDEN_VECTORS, else ../../shared/vectors relative to this package.
+// Missing vectors skip the test, or fail it when CI=true.
+func testVectors(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TOKENWARDEN_VECTORS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared", "vectors")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wycheproof")); err != nil {
+		missing(t, "test vectors not found in "+dir+" (set TOKENWARDEN_VECTORS)")
+	}
+	return dir
+}
+
+// testKeycloak returns the base URL of the Keycloak started by
+// `make services` ($KEYCLOAK_URL, else the repo's .services.env).
+func testKeycloak(t testing.TB) (baseURL, realm string) {
+	t.Helper()
+	env := map[string]string{"KEYCLOAK_URL": os.Getenv("KEYCLOAK_URL"), "KEYCLOAK_REALM": os.Getenv("KEYCLOAK_REALM")}
+	if env["KEYCLOAK_URL"] == "" {
+		if f, err := os.Open(filepath.Join("..", ".services.env")); err == nil {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+				if ok && env[k] == "" {
+					env[k] = strings.Trim(v, `"'`)
+				}
+			}
+			f.Close()
+		}
+	}
+	if env["KEYCLOAK_URL"] == "" {
+		missing(t, "no Keycloak: run `make services` (or set KEYCLOAK_URL)")
+	}
+	resp, err := http.Get(KeycloakIssuer(env["KEYCLOAK_URL"], "master") + "/.well-known/openid-configuration")
+	if err != nil {
+		missing(t, "Keycloak at "+env["KEYCLOAK_URL"]+" unreachable: run `make services`: "+err.Error())
+	} else {
+		resp.Body.Close()
+	}
+	if env["KEYCLOAK_REALM"] == "" {
+		env["KEYCLOAK_REALM"] = "tokenwarden"
+	}
+	return env["KEYCLOAK_URL"], env["KEYCLOAK_REALM"]
+}
+
+func missing(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+var (
+	rsaOnce sync.Once
+	rsaKeys [3]*rsa.PrivateKey
+)
+
+// testRSAKey returns one of three cached RSA-2048 keys.
+func testRSAKey(t testing.TB, i int) *rsa.PrivateKey {
+	t.Helper()
+	rsaOnce.Do(func() {
+		for j := range rsaKeys {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic(err)
+			}
+			rsaKeys[j] = k
+		}
+	})
+	return rsaKeys[i]
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// rsaJWK renders a public RSA JWK; extra members override or add.
+func rsaJWK(pub *rsa.PublicKey, kid string, extra map[string]any) map[string]any {
+	m := map[string]any{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes())}
+	return merge(m, extra)
+}
+
+func ecJWK(t testing.TB, pub *ecdsa.PublicKey, kid string, extra map[string]any) map[string]any {
+	t.Helper()
+	b, err := pub.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := (len(b) - 1) / 2
+	m := map[string]any{"kty": "EC", "kid": kid, "crv": pub.Curve.Params().Name,
+		"x": b64(b[1 : 1+size]), "y": b64(b[1+size:])}
+	return merge(m, extra)
+}
+
+func edJWK(pub ed25519.PublicKey, kid string, extra map[string]any) map[string]any {
+	return merge(map[string]any{"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": b64(pub)}, extra)
+}
+
+func merge(m, extra map[string]any) map[string]any {
+	for k, v := range extra {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func jwksJSON(t testing.TB, keys ...map[string]any) []byte {
+	t.Helper()
+	if keys == nil {
+		keys = []map[string]any{}
+	}
+	b, err := json.Marshal(map[string]any{"keys": keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustEC(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// verifyJWS checks a compact JWS against key with the algorithm pinned to
+// the key; it is a minimal reference verifier for the key tests.
+func verifyJWS(key *Key, compact string) error {
+	parts := strings.Split(compact, ".")
+	if len(parts) != 3 {
+		return errors.New("not three segments")
+	}
+	hdrJSON, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return err
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(hdrJSON, &hdr); err != nil {
+		return err
+	}
+	if hdr.Alg != key.Algorithm {
+		return errors.New("alg differs from the key's")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return err
+	}
+	var h hash.Hash
+	var ch crypto.Hash
+	switch key.Algorithm[2:] {
+	case "256":
+		h, ch = sha256.New(), crypto.SHA256
+	case "384":
+		h, ch = sha512.New384(), crypto.SHA384
+	case "512":
+		h, ch = sha512.New(), crypto.SHA512
+	}
+	signed := []byte(parts[0] + "." + parts[1])
+	switch pub := key.Public.(type) {
+	case *rsa.PublicKey:
+		h.Write(signed)
+		if key.Algorithm[0] == 'P' {
+			return rsa.VerifyPSS(pub, ch, h.Sum(nil), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		}
+		return rsa.VerifyPKCS1v15(pub, ch, h.Sum(nil), sig)
+	case *ecdsa.PublicKey:
+		h.Write(signed)
+		n := len(sig) / 2
+		if len(sig) != 2*((pub.Curve.Params().BitSize+7)/8) {
+			return errors.New("bad signature length")
+		}
+		if !ecdsa.Verify(pub, h.Sum(nil), new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])) {
+			return errors.New("ecdsa verification failed")
+		}
+		return nil
+	case ed25519.PublicKey:
+		if !ed25519.Verify(pub, signed, sig) {
+			return errors.New("ed25519 verification failed")
+		}
+		return nil
+	}
+	return errors.New("unsupported key")
+}
+
+// jwksServer is a mutable fake JWKS endpoint that counts requests.
+type jwksServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	body     []byte
+	status   int
+	header   http.Header
+	delay    time.Duration
+	requests atomic.Int64
+}
+
+func newJWKSServer(t testing.TB, body []byte) *jwksServer {
+	t.Helper()
+	s := &jwksServer{body: body, status: http.StatusOK, header: http.Header{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		if r.Method != http.MethodGet || r.URL.Path != "/certs" {
+			t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
+		}
+		s.mu.Lock()
+		body, status, delay := s.body, s.status, s.delay
+		for k, v := range s.header {
+			w.Header()[k] = v
+		}
+		s.mu.Unlock()
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(body)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) set(body []byte, status int, header http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if body != nil {
+		s.body = body
+	}
+	s.status = status
+	if header == nil {
+		header = http.Header{}
+	}
+	s.header = header
+}
+
+func (s *jwksServer) url() string { return s.URL + "/certs" }
+
+// fakeClock is an injectable clock that tests advance by hand.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
