@@ -1,0 +1,447 @@
+package oidc
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"math/big"
+	"strings"
+	"sync"
+)
+
+// Size limits applied before any decoding.
+const (
+	// DefaultMaxTokenBytes is the default cap on a token's length.
+	// Keycloak access tokens with many roles stay well below it.
+	DefaultMaxTokenBytes = 16 << 10
+	// MaxTokenBytesLimit is the largest accepted VerifierConfig.MaxTokenBytes.
+	MaxTokenBytesLimit = 64 << 10
+	// maxHeaderBytes caps the encoded protected header.
+	maxHeaderBytes = 8 << 10
+)
+
+type alg uint8
+
+const (
+	algInvalid alg = iota
+	algRS256
+	algRS384
+	algRS512
+	algPS256
+	algPS384
+	algPS512
+	algES256
+	algES384
+	algES512
+	algEdDSA
+)
+
+// parseAlg matches the registered names exactly (case-sensitive).
+func parseAlg(s string) alg {
+	switch s {
+	case RS256:
+		return algRS256
+	case RS384:
+		return algRS384
+	case RS512:
+		return algRS512
+	case PS256:
+		return algPS256
+	case PS384:
+		return algPS384
+	case PS512:
+		return algPS512
+	case ES256:
+		return algES256
+	case ES384:
+		return algES384
+	case ES512:
+		return algES512
+	case EdDSA:
+		return algEdDSA
+	}
+	return algInvalid
+}
+
+// algSet is an allow-list of algorithms as a bit set.
+type algSet uint16
+
+func (s algSet) has(a alg) bool { return a != algInvalid && s&(1<<a) != 0 }
+
+func newAlgSet(names []string) (algSet, error) {
+	var s algSet
+	for _, n := range names {
+		a := parseAlg(n)
+		if a == algInvalid {
+			return 0, errors.New("oidc: unsupported algorithm in allow-list " + quoteUntrusted(n))
+		}
+		s |= 1 << a
+	}
+	return s, nil
+}
+
+func allAsymmetric() algSet {
+	var s algSet
+	for a := algRS256; a <= algEdDSA; a++ {
+		s |= 1 << a
+	}
+	return s
+}
+
+// header is the part of the JOSE header this package reads.
+type header struct {
+	alg    string
+	kid    string
+	typ    string
+	hasTyp bool
+}
+
+// parseHeader decodes the protected header strictly: duplicate names, crit,
+// b64 and zip are refused; jwk, jku, x5u, x5c and every other member are
+// skipped and never used.
+func parseHeader(s string) (header, error) {
+	var h header
+	d := jsonReader{s: s}
+	if err := d.objStart(); err != nil {
+		return h, verr(ErrMalformed, "header is not a json object")
+	}
+	var nb [16]string
+	names := nb[:0]
+	first := true
+	for {
+		name, more, err := d.objNext(&first)
+		if err != nil {
+			return h, verr(ErrMalformed, "header is not valid json")
+		}
+		if !more {
+			break
+		}
+		var ok bool
+		if names, ok = addName(names, name); !ok {
+			return h, verr(ErrMalformed, "duplicate header parameter")
+		}
+		switch name {
+		case "alg":
+			h.alg, err = d.str()
+		case "kid":
+			h.kid, err = d.str()
+		case "typ":
+			h.typ, err = d.str()
+			h.hasTyp = true
+		case "crit":
+			return h, verr(ErrMalformed, "crit header parameter is not supported")
+		case "b64":
+			return h, verr(ErrMalformed, "b64 header parameter is not supported")
+		case "zip":
+			return h, verr(ErrMalformed, "zip header parameter is not supported")
+		default:
+			err = d.skip()
+		}
+		if err != nil {
+			return h, verr(ErrMalformed, "header is not valid json")
+		}
+	}
+	if d.end() != nil {
+		return h, verr(ErrMalformed, "header is not valid json")
+	}
+	if h.alg == "" {
+		return h, verr(ErrMalformed, "header has no alg")
+	}
+	if len(h.kid) > maxKIDLen {
+		return h, verr(ErrMalformed, "kid too long")
+	}
+	return h, nil
+}
+
+// b64val maps a base64url character to its value, or 0xff.
+func b64val(c byte) uint32 {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return uint32(c - 'A')
+	case c >= 'a' && c <= 'z':
+		return uint32(c-'a') + 26
+	case c >= '0' && c <= '9':
+		return uint32(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return 0xff
+}
+
+// b64Len returns the decoded length of n base64url characters, or -1 when n
+// cannot be the length of an unpadded encoding.
+func b64Len(n int) int {
+	switch n % 4 {
+	case 0:
+		return n / 4 * 3
+	case 2:
+		return n/4*3 + 1
+	case 3:
+		return n/4*3 + 2
+	}
+	return -1
+}
+
+// b64Decode decodes canonical unpadded base64url (RFC 7515 §2) from src into
+// dst, which must have length b64Len(len(src)). Padding, whitespace, any
+// other character and non-zero unused trailing bits are refused, so every
+// byte string has exactly one accepted spelling.
+func b64Decode(dst []byte, src string) bool {
+	n := len(src) / 4 * 4
+	j := 0
+	for i := 0; i < n; i += 4 {
+		v := b64val(src[i])<<18 | b64val(src[i+1])<<12 | b64val(src[i+2])<<6 | b64val(src[i+3])
+		if b64val(src[i])|b64val(src[i+1])|b64val(src[i+2])|b64val(src[i+3]) > 63 {
+			return false
+		}
+		dst[j] = byte(v >> 16)
+		dst[j+1] = byte(v >> 8)
+		dst[j+2] = byte(v)
+		j += 3
+	}
+	switch len(src) - n {
+	case 0:
+	case 2:
+		a, b := b64val(src[n]), b64val(src[n+1])
+		if a|b > 63 || b&0x0f != 0 {
+			return false
+		}
+		dst[j] = byte(a<<2 | b>>4)
+	case 3:
+		a, b, c := b64val(src[n]), b64val(src[n+1]), b64val(src[n+2])
+		if a|b|c > 63 || c&0x03 != 0 {
+			return false
+		}
+		dst[j] = byte(a<<2 | b>>4)
+		dst[j+1] = byte(b<<4 | c>>2)
+	default:
+		return false
+	}
+	return true
+}
+
+// compact is a decoded compact JWS whose signature has not been checked.
+type compact struct {
+	hdr     header
+	text    string // header JSON followed by payload JSON; strings point into it
+	payload []byte // decoded payload
+	hdrLen  int
+	input   []byte // signing input (ASCII header.payload), pooled
+	sig     []byte // decoded signature, pooled
+	buf     *[]byte
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func (c *compact) release() {
+	if c.buf != nil {
+		*c.buf = (*c.buf)[:0]
+		bufPool.Put(c.buf)
+		c.buf = nil
+		c.input, c.sig = nil, nil
+	}
+}
+
+// payloadText is the payload JSON as a string.
+func (c *compact) payloadText() string { return c.text[c.hdrLen:] }
+
+// splitCompact checks sizes and the three-segment shape, decodes the
+// segments and the header. No key is looked up and no signature checked.
+// The caller must release the result.
+func splitCompact(token string, maxBytes int) (*compact, error) {
+	if len(token) > maxBytes {
+		return nil, verr(ErrMalformed, "token too large")
+	}
+	if len(token) > 0 && token[0] == '{' {
+		return nil, verr(ErrMalformed, "json serialization is not accepted")
+	}
+	d1 := strings.IndexByte(token, '.')
+	if d1 < 0 {
+		return nil, verr(ErrMalformed, "not a compact jws")
+	}
+	d2 := strings.IndexByte(token[d1+1:], '.')
+	if d2 < 0 {
+		return nil, verr(ErrMalformed, "not a compact jws")
+	}
+	d2 += d1 + 1
+	if strings.IndexByte(token[d2+1:], '.') >= 0 {
+		return nil, verr(ErrMalformed, "not a compact jws")
+	}
+	hs, ps, ss := token[:d1], token[d1+1:d2], token[d2+1:]
+	if len(hs) == 0 || len(hs) > maxHeaderBytes {
+		return nil, verr(ErrMalformed, "header size out of bounds")
+	}
+	hl, pl, sl := b64Len(len(hs)), b64Len(len(ps)), b64Len(len(ss))
+	if hl < 0 || pl < 0 || sl <= 0 {
+		return nil, verr(ErrMalformed, "segment is not base64url")
+	}
+	text := make([]byte, hl+pl)
+	if !b64Decode(text[:hl], hs) || !b64Decode(text[hl:], ps) {
+		return nil, verr(ErrMalformed, "segment is not canonical base64url")
+	}
+	bp := bufPool.Get().(*[]byte)
+	buf := append((*bp)[:0], token[:d2]...)
+	buf = append(buf, make([]byte, sl)...)
+	*bp = buf
+	c := &compact{buf: bp, input: buf[:d2], sig: buf[d2:], hdrLen: hl, payload: text[hl:]}
+	if !b64Decode(c.sig, ss) {
+		c.release()
+		return nil, verr(ErrMalformed, "segment is not canonical base64url")
+	}
+	c.text = string(text)
+	h, err := parseHeader(c.text[:hl])
+	if err != nil {
+		c.release()
+		return nil, err
+	}
+	c.hdr = h
+	return c, nil
+}
+
+// lookupKey asks the KeySource for kid and maps failures to errors without
+// token text.
+func lookupKey(ctx context.Context, ks KeySource, kid string) (*Key, error) {
+	k, err := ks.Key(ctx, kid)
+	if err != nil {
+		if errors.Is(err, ErrUnknownKey) {
+			return nil, &ValidationError{Kind: ErrUnknownKey, Detail: "kid " + quoteUntrusted(kid)}
+		}
+		return nil, &ValidationError{Kind: ErrUnknownKey, Detail: "key lookup failed", Cause: err}
+	}
+	if k == nil {
+		return nil, &ValidationError{Kind: ErrUnknownKey, Detail: "kid " + quoteUntrusted(kid)}
+	}
+	return k, nil
+}
+
+// checkSignature verifies sig over input with k for the header algorithm a
+// (named hdrAlg). The key's pinned algorithm must equal the header's.
+func checkSignature(k *Key, a alg, hdrAlg string, input, sig []byte) error {
+	if k.Algorithm != hdrAlg {
+		return verr(ErrAlgorithm, "header alg does not match the key's algorithm")
+	}
+	var h crypto.Hash
+	switch a {
+	case algRS256, algPS256, algES256:
+		h = crypto.SHA256
+	case algRS384, algPS384, algES384:
+		h = crypto.SHA384
+	case algRS512, algPS512, algES512:
+		h = crypto.SHA512
+	case algEdDSA:
+		pub, ok := k.Public.(ed25519.PublicKey)
+		if !ok || len(pub) != ed25519.PublicKeySize {
+			return verr(ErrAlgorithm, "key type does not match alg")
+		}
+		if len(sig) != ed25519.SignatureSize || !ed25519.Verify(pub, input, sig) {
+			return verr(ErrBadSignature, "")
+		}
+		return nil
+	default:
+		return verr(ErrAlgorithm, "")
+	}
+	var sum [64]byte
+	var digest []byte
+	switch h {
+	case crypto.SHA256:
+		s := sha256.Sum256(input)
+		digest = append(sum[:0], s[:]...)
+	case crypto.SHA384:
+		s := sha512.Sum384(input)
+		digest = append(sum[:0], s[:]...)
+	default:
+		s := sha512.Sum512(input)
+		digest = append(sum[:0], s[:]...)
+	}
+	switch a {
+	case algRS256, algRS384, algRS512, algPS256, algPS384, algPS512:
+		pub, ok := k.Public.(*rsa.PublicKey)
+		if !ok || pub.N == nil {
+			return verr(ErrAlgorithm, "key type does not match alg")
+		}
+		if pub.N.BitLen() < 2048 {
+			return verr(ErrAlgorithm, "rsa key shorter than 2048 bits")
+		}
+		if len(sig) != pub.Size() {
+			return verr(ErrBadSignature, "")
+		}
+		var err error
+		if a <= algRS512 {
+			err = rsa.VerifyPKCS1v15(pub, h, digest, sig)
+		} else {
+			err = rsa.VerifyPSS(pub, h, digest, sig, &rsa.PSSOptions{SaltLength: h.Size(), Hash: h})
+		}
+		if err != nil {
+			return verr(ErrBadSignature, "")
+		}
+		return nil
+	default: // ES*
+		pub, ok := k.Public.(*ecdsa.PublicKey)
+		if !ok || pub.Curve == nil {
+			return verr(ErrAlgorithm, "key type does not match alg")
+		}
+		var curve elliptic.Curve
+		switch a {
+		case algES256:
+			curve = elliptic.P256()
+		case algES384:
+			curve = elliptic.P384()
+		default:
+			curve = elliptic.P521()
+		}
+		if pub.Curve != curve {
+			return verr(ErrAlgorithm, "key curve does not match alg")
+		}
+		size := (curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*size {
+			return verr(ErrBadSignature, "")
+		}
+		r := new(big.Int).SetBytes(sig[:size])
+		s := new(big.Int).SetBytes(sig[size:])
+		if !ecdsa.Verify(pub, digest, r, s) {
+			return verr(ErrBadSignature, "")
+		}
+		return nil
+	}
+}
+
+// VerifyJWS verifies a compact JWS signature and returns its decoded payload,
+// without interpreting the payload. The header must name an algorithm in
+// algs (nil: every asymmetric algorithm) that equals the key's pinned
+// algorithm; crit, b64 and zip are refused, embedded keys ignored, JSON
+// serialization refused. It is the signature layer under Verifier and is
+// exported for protocols whose payload is not a JWT claims set.
+func VerifyJWS(ctx context.Context, keys KeySource, algs []string, token string) ([]byte, error) {
+	set := allAsymmetric()
+	if algs != nil {
+		var err error
+		if set, err = newAlgSet(algs); err != nil {
+			return nil, err
+		}
+	}
+	c, err := splitCompact(token, MaxTokenBytesLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	a := parseAlg(c.hdr.alg)
+	if !set.has(a) {
+		return nil, verr(ErrAlgorithm, "alg "+quoteUntrusted(c.hdr.alg)+" not allowed")
+	}
+	k, err := lookupKey(ctx, keys, c.hdr.kid)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSignature(k, a, c.hdr.alg, c.input, c.sig); err != nil {
+		return nil, err
+	}
+	return c.payload, nil
+}

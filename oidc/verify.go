@@ -1,0 +1,416 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Mode selects the rules that tell an access token from the other JWTs an
+// issuer signs with the same keys (RFC 8725 §3.11, §3.12).
+type Mode int
+
+const (
+	// ModeKeycloak, the zero value, requires the payload typ "Bearer" or
+	// "DPoP" (Keycloak marks every token kind in the payload) and a header
+	// typ that is absent, "JWT" or "at+jwt" ("application/at+jwt").
+	ModeKeycloak Mode = iota
+	// ModeRFC9068 requires the header typ "at+jwt" (or
+	// "application/at+jwt") and the claims RFC 9068 §2.2 makes mandatory:
+	// iss, exp, aud, sub, client_id, iat, jti. A payload typ, when present,
+	// must still be "Bearer" or "DPoP".
+	ModeRFC9068
+)
+
+// Defaults and bounds of VerifierConfig.
+const (
+	DefaultLeeway        = 30 * time.Second
+	MaxLeeway            = 5 * time.Minute
+	DefaultCacheEntries  = 4096
+	DefaultCacheTTL      = 5 * time.Minute
+	DefaultLogoutMaxAge  = 5 * time.Minute
+	maxCacheEntriesLimit = 1 << 22
+)
+
+// VerifierConfig configures a Verifier. The zero value of every optional
+// field is a safe default; Issuer, Keys and an audience rule are required.
+type VerifierConfig struct {
+	// Issuer is compared byte for byte with the iss claim.
+	Issuer string
+	// Keys provides the issuer's verification keys (a RemoteKeySet in
+	// production, a StaticKeySet in tests). Keys must belong to Issuer only.
+	Keys KeySource
+
+	// Audience: the token's aud must contain at least one of these values.
+	Audience []string
+	// AuthorizedParties: the token's azp must be one of these values
+	// (Keycloak puts the client a token was issued to in azp; aud is often
+	// just "account").
+	AuthorizedParties []string
+	// RequireAudienceAndParty makes both rules above apply when both are
+	// set; by default either one suffices.
+	RequireAudienceAndParty bool
+	// InsecureSkipAudienceCheck accepts tokens issued for any client of the
+	// issuer. Without it, Audience or AuthorizedParties must be set. Only
+	// for issuers that serve nothing but this API.
+	InsecureSkipAudienceCheck bool
+
+	// Algorithms is the allow-list of JWS algorithms (RFC 8725 §3.1).
+	// nil means RS256 only, Keycloak's default. Only asymmetric algorithms
+	// exist here; the header alg must also equal the key's pinned alg.
+	Algorithms []string
+	// Mode selects how an access token is recognised; zero is ModeKeycloak.
+	Mode Mode
+
+	// Leeway tolerates clock skew for exp, nbf and iat. Zero means
+	// DefaultLeeway (30 s), a negative value means none, at most MaxLeeway.
+	Leeway time.Duration
+	// MaxTokenBytes caps a token's length, checked before any decoding.
+	// Zero means DefaultMaxTokenBytes (16 KiB); at most MaxTokenBytesLimit.
+	// The encoded header is capped at 8 KiB in any case.
+	MaxTokenBytes int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
+	// Cache configures the verified-token cache.
+	Cache CacheConfig
+	// Logout configures VerifyLogoutToken.
+	Logout LogoutConfig
+	// AdminResources are the client ids accepted as the resource of a
+	// Keycloak admin message (VerifyAdminAction). Empty means Audience and
+	// AuthorizedParties.
+	AdminResources []string
+}
+
+// CacheConfig configures the verified-token cache that answers repeats of a
+// token without crypto. An entry is found only by the full token string
+// (a keyed hash selects the slot, then the whole string is compared), lives
+// at most until the token's exp and MaxTTL, and exp and nbf are checked
+// again on every hit. An entry costs about the token size times 2.5 of
+// memory.
+type CacheConfig struct {
+	// Disabled turns the cache off.
+	Disabled bool
+	// MaxEntries bounds the number of cached tokens; zero means
+	// DefaultCacheEntries. The least recently used entry is evicted.
+	MaxEntries int
+	// MaxTTL bounds an entry's lifetime; zero means DefaultCacheTTL.
+	MaxTTL time.Duration
+}
+
+// LogoutConfig configures VerifyLogoutToken.
+type LogoutConfig struct {
+	// Audience: the logout token's aud must contain one of these client ids
+	// (Keycloak sends the id of the client whose back-channel logout URL
+	// was called). Empty means VerifierConfig.Audience and
+	// AuthorizedParties.
+	Audience []string
+	// MaxAge bounds how old iat may be; zero means DefaultLogoutMaxAge.
+	// Keycloak sets exp = iat + 120 s.
+	MaxAge time.Duration
+	// AllowMissingTyp accepts a logout token without a header typ, for
+	// providers that predate "logout+jwt". Keycloak 25+ always sends it.
+	AllowMissingTyp bool
+}
+
+// Verifier verifies access tokens, back-channel logout tokens and Keycloak
+// admin messages of one issuer. It is safe for concurrent use; it starts no
+// goroutine and needs no Close.
+type Verifier struct {
+	issuer        string
+	keys          KeySource
+	audience      []string
+	parties       []string
+	both          bool
+	skipAudience  bool
+	algs          algSet
+	mode          Mode
+	leeway        time.Duration
+	maxBytes      int
+	now           func() time.Time
+	cache         *tokenCache
+	logoutAud     []string
+	logoutMaxAge  time.Duration
+	logoutNoTyp   bool
+	adminResource []string
+}
+
+// NewVerifier checks cfg and returns a Verifier. cfg is copied.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("oidc: verifier needs an issuer")
+	}
+	if cfg.Keys == nil {
+		return nil, errors.New("oidc: verifier needs a key source")
+	}
+	if len(cfg.Audience) == 0 && len(cfg.AuthorizedParties) == 0 && !cfg.InsecureSkipAudienceCheck {
+		return nil, errors.New("oidc: verifier needs Audience or AuthorizedParties (or InsecureSkipAudienceCheck)")
+	}
+	if cfg.RequireAudienceAndParty && (len(cfg.Audience) == 0 || len(cfg.AuthorizedParties) == 0) {
+		return nil, errors.New("oidc: RequireAudienceAndParty needs both Audience and AuthorizedParties")
+	}
+	v := &Verifier{
+		issuer:       cfg.Issuer,
+		keys:         cfg.Keys,
+		audience:     slices.Clone(cfg.Audience),
+		parties:      slices.Clone(cfg.AuthorizedParties),
+		both:         cfg.RequireAudienceAndParty,
+		skipAudience: cfg.InsecureSkipAudienceCheck,
+		mode:         cfg.Mode,
+		now:          cfg.Now,
+	}
+	if cfg.Algorithms == nil {
+		v.algs = 1 << algRS256
+	} else {
+		set, err := newAlgSet(cfg.Algorithms)
+		if err != nil {
+			return nil, err
+		}
+		if set == 0 {
+			return nil, errors.New("oidc: empty algorithm allow-list")
+		}
+		v.algs = set
+	}
+	if cfg.Mode != ModeKeycloak && cfg.Mode != ModeRFC9068 {
+		return nil, errors.New("oidc: unknown verifier mode")
+	}
+	switch {
+	case cfg.Leeway == 0:
+		v.leeway = DefaultLeeway
+	case cfg.Leeway < 0:
+		v.leeway = 0
+	case cfg.Leeway > MaxLeeway:
+		return nil, errors.New("oidc: leeway larger than 5 minutes")
+	default:
+		v.leeway = cfg.Leeway
+	}
+	switch {
+	case cfg.MaxTokenBytes == 0:
+		v.maxBytes = DefaultMaxTokenBytes
+	case cfg.MaxTokenBytes < 0 || cfg.MaxTokenBytes > MaxTokenBytesLimit:
+		return nil, errors.New("oidc: MaxTokenBytes out of range")
+	default:
+		v.maxBytes = cfg.MaxTokenBytes
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if !cfg.Cache.Disabled {
+		n, ttl := cfg.Cache.MaxEntries, cfg.Cache.MaxTTL
+		if n == 0 {
+			n = DefaultCacheEntries
+		}
+		if ttl == 0 {
+			ttl = DefaultCacheTTL
+		}
+		if n < 0 || n > maxCacheEntriesLimit || ttl < 0 {
+			return nil, errors.New("oidc: cache configuration out of range")
+		}
+		v.cache = newTokenCache(n, ttl)
+	}
+	v.logoutAud = slices.Clone(cfg.Logout.Audience)
+	if len(v.logoutAud) == 0 {
+		v.logoutAud = append(slices.Clone(cfg.Audience), cfg.AuthorizedParties...)
+	}
+	v.logoutMaxAge = cfg.Logout.MaxAge
+	if v.logoutMaxAge == 0 {
+		v.logoutMaxAge = DefaultLogoutMaxAge
+	}
+	if v.logoutMaxAge < 0 {
+		return nil, errors.New("oidc: negative logout max age")
+	}
+	v.logoutNoTyp = cfg.Logout.AllowMissingTyp
+	v.adminResource = slices.Clone(cfg.AdminResources)
+	if len(v.adminResource) == 0 {
+		v.adminResource = append(slices.Clone(cfg.Audience), cfg.AuthorizedParties...)
+	}
+	return v, nil
+}
+
+// Issuer returns the configured issuer.
+func (v *Verifier) Issuer() string { return v.issuer }
+
+// Verify verifies an access token and returns its claims. The checks, all of
+// which must pass: size and shape (three canonical base64url segments, no
+// whitespace, header ≤ 8 KiB), header (alg in the allow-list, no crit/b64/
+// zip, typ per Mode), strict claims decoding, exact iss, token kind per Mode
+// (ID, refresh, offline and logout tokens are refused), audience rule, the
+// key named by kid (from Keys) with its pinned alg, the signature, then exp
+// (required), nbf and iat against Now with the leeway.
+//
+// A token verified before and still cached returns the same *Claims without
+// crypto; the Claims must not be modified. Errors wrap one of the Err*
+// sentinels and never contain the token.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	now := v.now()
+	if v.cache != nil {
+		if c := v.cache.get(token, now); c != nil {
+			return c, nil
+		}
+	}
+	c, err := v.verify(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.put(token, c, now, v.leeway)
+	}
+	return c, nil
+}
+
+// cached returns the cached claims for token, or nil.
+func (v *Verifier) cached(token string, now time.Time) *Claims {
+	if v.cache == nil {
+		return nil
+	}
+	return v.cache.get(token, now)
+}
+
+// Forget removes token from the verified-token cache, so that its next use
+// is verified again (and meets the deny-list). It reports whether an entry
+// was removed.
+func (v *Verifier) Forget(token string) bool {
+	if v.cache == nil {
+		return false
+	}
+	return v.cache.forget(token)
+}
+
+// ForgetFunc removes every cached token whose claims satisfy match (for
+// example all tokens of a session or a subject after a logout) and returns
+// how many were removed. match runs under a cache lock and must not call
+// back into the Verifier.
+func (v *Verifier) ForgetFunc(match func(*Claims) bool) int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.forgetFunc(match)
+}
+
+// ForgetAll empties the verified-token cache.
+func (v *Verifier) ForgetAll() {
+	if v.cache != nil {
+		v.cache.purge()
+	}
+}
+
+// typIs compares a media type as RFC 7515 §4.1.9 asks: case-insensitively
+// and with an optional "application/" prefix.
+func typIs(typ, want string) bool {
+	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+		typ = typ[len("application/"):]
+	}
+	return strings.EqualFold(typ, want)
+}
+
+func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, error) {
+	cp, err := splitCompact(token, v.maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	defer cp.release()
+	a := parseAlg(cp.hdr.alg)
+	if !v.algs.has(a) {
+		return nil, verr(ErrAlgorithm, "alg "+quoteUntrusted(cp.hdr.alg)+" not allowed")
+	}
+	switch v.mode {
+	case ModeKeycloak:
+		if cp.hdr.hasTyp && !typIs(cp.hdr.typ, "JWT") && !typIs(cp.hdr.typ, "at+jwt") {
+			return nil, verr(ErrWrongType, "header typ is not an access token type")
+		}
+	case ModeRFC9068:
+		if !cp.hdr.hasTyp || !typIs(cp.hdr.typ, "at+jwt") {
+			return nil, verr(ErrWrongType, "header typ is not at+jwt")
+		}
+	}
+	var x claimExtras
+	c, err := decodeClaims(cp.payload, cp.payloadText(), &x)
+	if err != nil {
+		return nil, err
+	}
+	if c.Issuer != v.issuer {
+		return nil, verr(ErrWrongIssuer, "")
+	}
+	if x.events {
+		return nil, verr(ErrWrongType, "logout token is not an access token")
+	}
+	switch v.mode {
+	case ModeKeycloak:
+		if c.Type != "Bearer" && c.Type != "DPoP" {
+			return nil, verr(ErrWrongType, "payload typ is not Bearer or DPoP")
+		}
+		if !x.hasIat {
+			return nil, verr(ErrMalformed, "missing iat")
+		}
+	case ModeRFC9068:
+		if c.Type != "" && c.Type != "Bearer" && c.Type != "DPoP" {
+			return nil, verr(ErrWrongType, "payload typ is not Bearer or DPoP")
+		}
+		switch {
+		case !x.hasIat:
+			return nil, verr(ErrMalformed, "missing iat")
+		case c.Subject == "":
+			return nil, verr(ErrMalformed, "missing sub")
+		case c.ClientID == "":
+			return nil, verr(ErrMalformed, "missing client_id")
+		case c.ID == "":
+			return nil, verr(ErrMalformed, "missing jti")
+		case len(c.Audience) == 0:
+			return nil, verr(ErrMalformed, "missing aud")
+		}
+	}
+	if !x.hasExp {
+		return nil, verr(ErrMalformed, "missing exp")
+	}
+	if !v.audienceOK(c) {
+		return nil, verr(ErrWrongAudience, "")
+	}
+	k, err := lookupKey(ctx, v.keys, cp.hdr.kid)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSignature(k, a, cp.hdr.alg, cp.input, cp.sig); err != nil {
+		return nil, err
+	}
+	if err := v.checkTimes(c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *Verifier) audienceOK(c *Claims) bool {
+	if v.skipAudience {
+		return true
+	}
+	audOK := len(v.audience) > 0 && containsAny(c.Audience, v.audience)
+	azpOK := len(v.parties) > 0 && c.AuthorizedParty != "" && slices.Contains(v.parties, c.AuthorizedParty)
+	if v.both {
+		return audOK && azpOK
+	}
+	return audOK || azpOK
+}
+
+func containsAny(have, want []string) bool {
+	for _, h := range have {
+		if slices.Contains(want, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTimes applies exp, nbf and iat with the leeway.
+func (v *Verifier) checkTimes(c *Claims, now time.Time) error {
+	if !now.Before(c.Expiry.Add(v.leeway)) {
+		return verr(ErrExpired, "")
+	}
+	if !c.NotBefore.IsZero() && now.Add(v.leeway).Before(c.NotBefore) {
+		return verr(ErrNotYetValid, "nbf in the future")
+	}
+	if !c.IssuedAt.IsZero() && now.Add(v.leeway).Before(c.IssuedAt) {
+		return verr(ErrNotYetValid, "iat in the future")
+	}
+	return nil
+}
