@@ -1,0 +1,20 @@
+# Targets:
+#   make services       start Keycloak and Redis (127.0.0.1, free ports), write .services.env
+#   make services-stop  stop them by pid and remove .services.env
+#   make test           services (started and stopped again if not already running), go vet and
+#                       go test -race for every module in the repository
+SHELL := /bin/bash
+
+.PHONY: test services services-stop services-status
+
+test:
+	@scripts/test.sh
+
+services:
+	@go run ./scripts/services up
+
+services-stop:
+	@go run ./scripts/services down
+
+services-status:
+	@go run ./scripts/services status

@@ -1,0 +1,187 @@
+// Package testenv gives tests the real services they need: Keycloak, Redis,
+// a redis-server binary and the third-party test vectors.
+//
+// Each helper reads its environment variable (KEYCLOAK_URL, REDIS_URL,
+// REDIS_SERVER_BIN, TOKENWARDEN_VECTORS). When a variable is unset it is
+// taken from .services.env at the repository root, which `make services`
+// writes. The service is then checked (an HTTP or PING round trip). When it
+// is unavailable the test is skipped with a message naming `make services`,
+// or fails when the environment variable CI is "true".
+//
+// The helpers are safe for concurrent use.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/services"
+)
+
+var (
+	loadOnce sync.Once
+	fileEnv  map[string]string
+	fileErr  error
+	envPath  string
+
+	checked sync.Map // service check key -> struct{}
+)
+
+// Lookup returns the value of key from the process environment or, when it
+// is unset there, from .services.env at the repository root.
+func Lookup(key string) (string, bool) {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v, true
+	}
+	loadOnce.Do(load)
+	v, ok := fileEnv[key]
+	return v, ok && v != ""
+}
+
+func load() {
+	root, err := services.RepoRoot(".")
+	if err != nil {
+		fileErr = err
+		return
+	}
+	envPath = filepath.Join(root, ".services.env")
+	fileEnv, fileErr = services.ReadEnvFile(envPath)
+}
+
+// CI reports whether the tests run under CI (env CI=true), where an
+// unavailable service is a failure instead of a skip.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Unavailable skips the test, or fails it under CI, explaining that a
+// service is missing and how to start it.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + " (start the services with `make services`)"
+	if CI() {
+		t.Fatal("testenv: " + msg + " [CI=true: failing instead of skipping]")
+		return
+	}
+	t.Skip("testenv: " + msg)
+}
+
+// Keycloak returns the base URL of the Keycloak serving the tokenwarden
+// realm, e.g. http://127.0.0.1:41234. The realm's discovery document must
+// answer.
+func Keycloak(t testing.TB) string {
+	t.Helper()
+	base, ok := Lookup("KEYCLOAK_URL")
+	if !ok {
+		Unavailable(t, "KEYCLOAK_URL is not set and no .services.env was found")
+	}
+	realm := KeycloakRealm(t)
+	key := "keycloak " + base + " " + realm
+	if _, ok := checked.Load(key); ok {
+		return base
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := services.WaitKeycloak(ctx, base, "", realm, 10*time.Second); err != nil {
+		Unavailable(t, "keycloak at %s does not serve realm %q: %v", base, realm, err)
+	}
+	checked.Store(key, struct{}{})
+	return base
+}
+
+// KeycloakRealm returns the realm name (KEYCLOAK_REALM, default "tokenwarden").
+func KeycloakRealm(t testing.TB) string {
+	t.Helper()
+	if r, ok := Lookup("KEYCLOAK_REALM"); ok {
+		return r
+	}
+	return services.Realm
+}
+
+// KeycloakIssuer returns the issuer URL of the realm.
+func KeycloakIssuer(t testing.TB) string {
+	t.Helper()
+	return Keycloak(t) + "/realms/" + KeycloakRealm(t)
+}
+
+// KeycloakAdmin returns the master-realm administrator's credentials.
+func KeycloakAdmin(t testing.TB) (user, password string) {
+	t.Helper()
+	user, ok1 := Lookup("KEYCLOAK_ADMIN_USER")
+	password, ok2 := Lookup("KEYCLOAK_ADMIN_PASSWORD")
+	if !ok1 || !ok2 {
+		Unavailable(t, "KEYCLOAK_ADMIN_USER/KEYCLOAK_ADMIN_PASSWORD are not set")
+	}
+	return user, password
+}
+
+// Redis returns the URL of a running Redis, e.g. redis://127.0.0.1:6379/0.
+// It answers PING.
+func Redis(t testing.TB) string {
+	t.Helper()
+	raw, ok := Lookup("REDIS_URL")
+	if !ok {
+		Unavailable(t, "REDIS_URL is not set and no .services.env was found")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		t.Fatalf("testenv: REDIS_URL %q is not a redis URL", raw)
+	}
+	key := "redis " + u.Host
+	if _, ok := checked.Load(key); ok {
+		return raw
+	}
+	if err := services.RedisPing(u.Host); err != nil {
+		Unavailable(t, "redis at %s does not answer: %v", u.Host, err)
+	}
+	checked.Store(key, struct{}{})
+	return raw
+}
+
+// RedisServerBin returns the path of a redis-server binary, for tests that
+// start and stop their own Redis (outage tests).
+func RedisServerBin(t testing.TB) string {
+	t.Helper()
+	p, ok := Lookup("REDIS_SERVER_BIN")
+	if !ok {
+		var err error
+		if p, err = exec.LookPath("redis-server"); err != nil {
+			Unavailable(t, "REDIS_SERVER_BIN is not set and redis-server is not on PATH")
+		}
+	}
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		Unavailable(t, "redis-server %q is not an executable file", p)
+	}
+	return p
+}
+
+// Vectors returns the directory of the third-party test vectors:
+// $TOKENWARDEN_VECTORS, or ../shared/vectors beside the repository.
+func Vectors(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TOKENWARDEN_VECTORS")
+	if dir == "" {
+		root, err := services.RepoRoot(".")
+		if err != nil {
+			Unavailable(t, "test vectors: TOKENWARDEN_VECTORS unset and no repository root: %v", err)
+		}
+		dir = filepath.Join(filepath.Dir(root), "shared", "vectors")
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		msg := fmt.Sprintf("test vectors not found at %s (set TOKENWARDEN_VECTORS)", dir)
+		if CI() {
+			t.Fatal("testenv: " + msg)
+		}
+		t.Skip("testenv: " + msg)
+	}
+	return dir
+}
+
+// HTTPClient returns a client with a timeout for talking to test services.
+func HTTPClient() *http.Client { return &http.Client{Timeout: 30 * time.Second} }

@@ -1,0 +1,238 @@
+// Command services starts and stops the Keycloak and Redis servers used by
+// the integration tests and writes their addresses to .services.env at the
+// repository root.
+//
+//	go run ./scripts/services up      start what is not already answering
+//	go run ./scripts/services down    stop both by pid, remove .services.env
+//	go run ./scripts/services status  exit 0 when both answer
+//
+// Keycloak's log is .run/keycloak.log, Redis's .run/redis.log. Set
+// TOKENWARDEN_API_URL before `up` to point the realm's back-channel logout
+// and admin URLs at a running API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/services"
+)
+
+const envHeader = `written by "make services" (go run ./scripts/services up); removed by "make services-stop"`
+
+func main() {
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: services up|down|status")
+	}
+	flag.Parse()
+	if flag.NArg() != 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root, err := services.RepoRoot(".")
+	if err != nil {
+		fatal(err)
+	}
+	p := paths{
+		root:    root,
+		envFile: filepath.Join(root, ".services.env"),
+		run:     filepath.Join(root, ".run"),
+		cache:   filepath.Join(root, ".cache"),
+		realm:   filepath.Join(root, "testdata", "keycloak", services.Realm+"-realm.json"),
+	}
+	switch flag.Arg(0) {
+	case "up":
+		err = up(ctx, p)
+	case "down":
+		err = down(p)
+	case "status":
+		err = status(p)
+	default:
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+type paths struct{ root, envFile, run, cache, realm string }
+
+func (p paths) pidFile(name string) string { return filepath.Join(p.run, name+".pid") }
+
+func readEnv(p paths) map[string]string {
+	env, err := services.ReadEnvFile(p.envFile)
+	if err != nil {
+		return map[string]string{}
+	}
+	return env
+}
+
+func keycloakUp(env map[string]string) bool {
+	if env["KEYCLOAK_URL"] == "" {
+		return false
+	}
+	return services.WaitKeycloak(context.Background(), env["KEYCLOAK_URL"], env["KEYCLOAK_MANAGEMENT_URL"], services.Realm, 3*time.Second) == nil
+}
+
+func redisUp(env map[string]string) bool {
+	addr := redisAddr(env["REDIS_URL"])
+	return addr != "" && services.RedisPing(addr) == nil
+}
+
+func redisAddr(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "redis" {
+		return ""
+	}
+	return u.Host
+}
+
+func up(ctx context.Context, p paths) error {
+	if err := os.MkdirAll(p.run, 0o755); err != nil {
+		return err
+	}
+	env := readEnv(p)
+	env["KEYCLOAK_REALM"] = services.Realm
+	log := os.Stdout
+
+	if keycloakUp(env) {
+		fmt.Fprintf(log, "keycloak: already running at %s\n", env["KEYCLOAK_URL"])
+	} else {
+		if err := stopPID(p, "keycloak", services.KeycloakHome(p.cache)); err != nil {
+			return err
+		}
+		realm, err := os.ReadFile(p.realm)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		home, err := services.EnsureKeycloakDist(ctx, p.cache, log)
+		if err != nil {
+			return err
+		}
+		var extra []string
+		if v := os.Getenv("TOKENWARDEN_API_URL"); v != "" {
+			extra = append(extra, "TOKENWARDEN_API_URL="+v)
+		}
+		kc, err := services.StartKeycloak(ctx, services.KeycloakOptions{
+			Home:      home,
+			RealmJSON: realm,
+			LogFile:   filepath.Join(p.run, "keycloak.log"),
+			Env:       extra,
+			Detach:    true,
+			Log:       log,
+		})
+		if err != nil {
+			return err
+		}
+		if err := services.WaitKeycloak(ctx, kc.URL, "", services.Realm, 30*time.Second); err != nil {
+			_ = kc.Stop()
+			return fmt.Errorf("realm %s was not imported: %w\n%s", services.Realm, err, services.Tail(kc.LogFile, 50))
+		}
+		if err := services.WritePID(p.pidFile("keycloak"), kc.PID); err != nil {
+			return err
+		}
+		env["KEYCLOAK_URL"] = kc.URL
+		env["KEYCLOAK_MANAGEMENT_URL"] = kc.ManagementURL
+		env["KEYCLOAK_ADMIN_USER"] = kc.AdminUser
+		env["KEYCLOAK_ADMIN_PASSWORD"] = kc.AdminPassword
+		env["KEYCLOAK_PID"] = strconv.Itoa(kc.PID)
+		env["KEYCLOAK_VERSION"] = services.KeycloakVersion
+		if err := services.WriteEnvFile(p.envFile, envHeader, env); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "keycloak: up at %s, realm %s (%.1fs in all)\n", kc.URL, services.Realm, time.Since(t0).Seconds())
+	}
+
+	if redisUp(env) {
+		fmt.Fprintf(log, "redis: already running at %s\n", env["REDIS_URL"])
+	} else {
+		if err := stopPID(p, "redis", "redis-server"); err != nil {
+			return err
+		}
+		r, err := services.StartRedis(ctx, services.RedisOptions{Dir: p.run, Detach: true, Log: log})
+		if err != nil {
+			return err
+		}
+		if err := services.WritePID(p.pidFile("redis"), r.PID); err != nil {
+			return err
+		}
+		env["REDIS_URL"] = r.URL
+		env["REDIS_SERVER_BIN"] = r.Bin
+		env["REDIS_PID"] = strconv.Itoa(r.PID)
+	}
+	if env["REDIS_SERVER_BIN"] == "" {
+		if bin, err := services.RedisServerBin(); err == nil {
+			env["REDIS_SERVER_BIN"] = bin
+		}
+	}
+	if err := services.WriteEnvFile(p.envFile, envHeader, env); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "services: wrote %s\n", p.envFile)
+	return nil
+}
+
+func stopPID(p paths, name, mustContain string) error {
+	pid, err := services.ReadPID(p.pidFile(name))
+	if err != nil || pid == 0 {
+		return err
+	}
+	if services.Alive(pid) {
+		fmt.Printf("%s: stopping pid %d\n", name, pid)
+	}
+	if err := services.StopGroup(pid, mustContain, 30*time.Second); err != nil {
+		return err
+	}
+	return os.Remove(p.pidFile(name))
+}
+
+func down(p paths) error {
+	var errs []error
+	errs = append(errs, stopPID(p, "keycloak", services.KeycloakHome(p.cache)))
+	errs = append(errs, stopPID(p, "redis", "redis-server"))
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := os.Remove(p.envFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	fmt.Println("services: stopped")
+	return nil
+}
+
+func status(p paths) error {
+	env := readEnv(p)
+	if len(env) == 0 {
+		return fmt.Errorf("services: %s missing (run make services)", p.envFile)
+	}
+	var errs []error
+	if keycloakUp(env) {
+		fmt.Printf("keycloak: up at %s\n", env["KEYCLOAK_URL"])
+	} else {
+		errs = append(errs, fmt.Errorf("keycloak: not answering at %q", env["KEYCLOAK_URL"]))
+	}
+	if redisUp(env) {
+		fmt.Printf("redis: up at %s\n", env["REDIS_URL"])
+	} else {
+		errs = append(errs, fmt.Errorf("redis: not answering at %q", env["REDIS_URL"]))
+	}
+	return errors.Join(errs...)
+}
