@@ -49,8 +49,8 @@ func (c *clock) Set(t time.Time) {
 // seen is one request as the fake authorization server received it.
 type seen struct {
 	Method, Path, ContentType, Accept string
-	Authorization                      string
-	Form                               url.Values
+	Authorization                     string
+	Form                              url.Values
 }
 
 // fakeAS is an httptest authorization server whose answer tests set.
