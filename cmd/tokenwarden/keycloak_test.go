@@ -1,0 +1,515 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v13"
+
+	"github.com/tokenwarden/tokenwarden/internal/services"
+	"github.com/tokenwarden/tokenwarden/internal/testenv"
+)
+
+// These tests run the CLI against the real Keycloak of `make services`.
+// Each test imports the project's realm file under a fresh realm name, so
+// logging users out and pushing a realm not-before never touch the shared
+// "tokenwarden" realm other tests use. The realm's API URLs point at a
+// recording fake API (httptest), which proves what Keycloak sends there.
+
+// fakeAPI records what Keycloak posts to the API's back-channel logout and
+// admin URLs.
+type fakeAPI struct {
+	srv *httptest.Server
+
+	mu    sync.Mutex
+	posts map[string]int // path -> count
+}
+
+func newFakeAPI(t testing.TB) *fakeAPI {
+	f := &fakeAPI{posts: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		f.mu.Lock()
+		f.posts[r.Method+" "+r.URL.Path]++
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeAPI) count(call string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.posts[call]
+}
+
+// kcRealm is a throwaway copy of the project realm in the real Keycloak.
+type kcRealm struct {
+	base, name    string
+	adminUser     string
+	adminPassword string
+	api           *fakeAPI
+	hc            *http.Client
+}
+
+func (r *kcRealm) env() map[string]string {
+	return map[string]string{
+		"KEYCLOAK_URL":            r.base,
+		"KEYCLOAK_REALM":          r.name,
+		"KEYCLOAK_ADMIN_USER":     r.adminUser,
+		"KEYCLOAK_ADMIN_PASSWORD": r.adminPassword,
+	}
+}
+
+// backendEnv is the environment of the introspect/verify commands: the
+// confidential client "backend" of the realm file.
+func (r *kcRealm) backendEnv() map[string]string {
+	return map[string]string{
+		"TOKENWARDEN_ISSUER":        r.base + "/realms/" + r.name,
+		"TOKENWARDEN_CLIENT_ID":     "backend",
+		"TOKENWARDEN_CLIENT_SECRET": "backend-secret",
+	}
+}
+
+func newKeycloakRealm(t *testing.T) *kcRealm {
+	t.Helper()
+	base := testenv.Keycloak(t)
+	user, password := testenv.KeycloakAdmin(t)
+	root, err := services.RepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "testdata", "keycloak", "tokenwarden-realm.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	r := &kcRealm{
+		base: base, name: "twcli-" + hex.EncodeToString(suffix[:]),
+		adminUser: user, adminPassword: password,
+		api: newFakeAPI(t), hc: testenv.HTTPClient(),
+	}
+	// The realm file names the API through ${TOKENWARDEN_API_URL:default},
+	// which only Keycloak's directory import expands.
+	text := strings.ReplaceAll(string(raw), "${TOKENWARDEN_API_URL:http://127.0.0.1:8081}", r.api.srv.URL)
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(text), &rep); err != nil {
+		t.Fatal(err)
+	}
+	rep["realm"] = r.name
+	delete(rep, "id")
+	body, _ := json.Marshal(rep)
+
+	ctx := context.Background()
+	gc := gocloak.NewClient(base)
+	tok, err := gc.LoginAdmin(ctx, user, password, "master")
+	if err != nil {
+		t.Fatalf("admin login: %v", err)
+	}
+	resp, err := gc.GetRequestWithBearerAuth(ctx, tok.AccessToken).SetBody(body).Post(base + "/admin/realms")
+	if err != nil || resp.StatusCode() != http.StatusCreated {
+		t.Fatalf("create realm %s: %v %v", r.name, err, resp)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		tok, err := gc.LoginAdmin(ctx, user, password, "master")
+		if err == nil {
+			err = gc.DeleteRealm(ctx, tok.AccessToken, r.name)
+		}
+		if err != nil {
+			t.Logf("delete realm %s: %v", r.name, err)
+		}
+	})
+	return r
+}
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// login is a password grant as the public mobile client (direct grants are
+// enabled in the test realm for this purpose only).
+func (r *kcRealm) login(t *testing.T, username, password string) tokenResponse {
+	t.Helper()
+	form := url.Values{"grant_type": {"password"}, "client_id": {"mobile"}, "username": {username},
+		"password": {password}, "scope": {"openid"}}
+	resp, err := r.hc.PostForm(r.base+"/realms/"+r.name+"/protocol/openid-connect/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr tokenResponse
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		t.Fatalf("password grant for %s: %s %s", username, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.AccessToken == "" {
+		t.Fatalf("token response: %v", err)
+	}
+	return tr
+}
+
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// sidOf reads the sid claim through the CLI's own verify --json.
+func sidOf(t *testing.T, r *kcRealm, token string) string {
+	t.Helper()
+	res := invoke(t, r.backendEnv(), token, "verify", "--json")
+	if res.code != exitOK {
+		t.Fatalf("verify: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	var v struct {
+		Claims claimsView `json:"claims"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Claims.SessionID == "" {
+		t.Fatal("token without sid")
+	}
+	return v.Claims.SessionID
+}
+
+func TestKeycloakSessionsAndLogoutUser(t *testing.T) {
+	r := newKeycloakRealm(t)
+	tok := r.login(t, "alice", "alice-password")
+	sid := sidOf(t, r, tok.AccessToken)
+
+	// sessions lists the session of the password grant.
+	res := invoke(t, r.env(), "", "sessions", "--user", "alice", "--json")
+	if res.code != exitOK {
+		t.Fatalf("sessions: exit %d: %s", res.code, res.stderr)
+	}
+	var listed struct {
+		User     string    `json:"user"`
+		Sessions []session `json:"sessions"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &listed); err != nil {
+		t.Fatal(err)
+	}
+	if listed.User != "alice" || len(listed.Sessions) != 1 || listed.Sessions[0].ID != sid {
+		t.Fatalf("sessions = %+v, want alice's one session %s", listed, sid)
+	}
+	if got := listed.Sessions[0].Clients; len(got) != 1 || got[0] != "mobile" {
+		t.Errorf("session clients = %v, want [mobile]", got)
+	}
+
+	// Introspection sees the token as active before the logout.
+	if res := invoke(t, r.backendEnv(), tok.AccessToken, "introspect"); res.code != exitOK {
+		t.Fatalf("introspect before logout: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+
+	// logout-user ends it, sets the user's not-before and makes Keycloak
+	// send a back-channel logout to the API.
+	before := time.Now().Add(-time.Second)
+	res = invoke(t, r.env(), "", "logout-user", "--user", "alice", "--json")
+	if res.code != exitOK {
+		t.Fatalf("logout-user: exit %d: %s", res.code, res.stderr)
+	}
+	var lo logoutResult
+	if err := json.Unmarshal([]byte(res.stdout), &lo); err != nil {
+		t.Fatal(err)
+	}
+	if len(lo.Sessions) != 1 || lo.Sessions[0] != sid {
+		t.Errorf("sessions ended = %v, want [%s]", lo.Sessions, sid)
+	}
+	if lo.UserNotBefore.Before(before.Truncate(time.Second)) {
+		t.Errorf("user not-before %v, want about now (after %v)", lo.UserNotBefore, before)
+	}
+	if n := r.api.count("POST /auth/backchannel-logout"); n != 1 {
+		t.Errorf("the API received %d back-channel logouts, want 1", n)
+	}
+
+	res = invoke(t, r.env(), "", "sessions", "--user", "alice")
+	if res.code != exitOK || !strings.Contains(res.stdout, "has no active session") {
+		t.Errorf("sessions after logout: exit %d, %q", res.code, res.stdout)
+	}
+	res = invoke(t, r.backendEnv(), tok.AccessToken, "introspect")
+	if res.code != exitRejected || !strings.HasPrefix(res.stdout, "inactive:") {
+		t.Errorf("introspect after logout: exit %d, %q %q; want %d inactive", res.code, res.stdout, res.stderr, exitRejected)
+	}
+	// The token still verifies offline: only the API's deny-list (fed by the
+	// back-channel logout) or introspection can refuse it.
+	if res := invoke(t, r.backendEnv(), tok.AccessToken, "verify"); res.code != exitOK {
+		t.Errorf("verify after logout: exit %d, want 0 (local verification cannot see the logout)", res.code)
+	}
+}
+
+func TestKeycloakLogoutSingleSession(t *testing.T) {
+	r := newKeycloakRealm(t)
+	keep := r.login(t, "bob", "bob-password")
+	end := r.login(t, "bob", "bob-password")
+	endSID := sidOf(t, r, end.AccessToken)
+
+	res := invoke(t, r.env(), "", "logout-user", "--user", "bob", "--session", endSID)
+	if res.code != exitOK {
+		t.Fatalf("logout-user --session: exit %d: %s", res.code, res.stderr)
+	}
+	if res := invoke(t, r.backendEnv(), end.AccessToken, "introspect"); res.code != exitRejected {
+		t.Errorf("ended session's token: exit %d, want %d", res.code, exitRejected)
+	}
+	if res := invoke(t, r.backendEnv(), keep.AccessToken, "introspect"); res.code != exitOK {
+		t.Errorf("other session's token: exit %d, want 0: %s", res.code, res.stdout)
+	}
+	if res := invoke(t, r.env(), "", "logout-user", "--user", "bob", "--session", endSID); res.code != exitRefused {
+		t.Errorf("ending an ended session: exit %d, want %d", res.code, exitRefused)
+	}
+}
+
+func TestKeycloakPushNotBefore(t *testing.T) {
+	r := newKeycloakRealm(t)
+	old := r.login(t, "alice", "alice-password")
+	if res := invoke(t, r.backendEnv(), old.AccessToken, "introspect"); res.code != exitOK {
+		t.Fatalf("introspect before: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	// Not-before has a resolution of one second and a token is stale only
+	// when iat < notBefore: let the second of the old token's iat pass.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
+
+	res := invoke(t, r.env(), "", "push-not-before", "--json")
+	if res.code != exitOK {
+		t.Fatalf("push-not-before: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	var pr pushResult
+	if err := json.Unmarshal([]byte(res.stdout), &pr); err != nil {
+		t.Fatal(err)
+	}
+	if !pr.Pushed || len(pr.Succeeded) != 1 || len(pr.Failed) != 0 || !strings.HasPrefix(pr.Succeeded[0], r.api.srv.URL) {
+		t.Errorf("push result %+v, want one success at the API", pr)
+	}
+	if n := r.api.count("POST /auth/keycloak/k_push_not_before"); n != 1 {
+		t.Errorf("the API received %d k_push_not_before, want 1", n)
+	}
+
+	// Keycloak itself now refuses the older token.
+	res = invoke(t, r.backendEnv(), old.AccessToken, "introspect")
+	if res.code != exitRejected {
+		t.Errorf("older token: exit %d, want %d: %s %s", res.code, exitRejected, res.stdout, res.stderr)
+	}
+	// A token issued from now on is fine.
+	fresh := r.login(t, "alice", "alice-password")
+	if res := invoke(t, r.backendEnv(), fresh.AccessToken, "introspect"); res.code != exitOK {
+		t.Errorf("fresh token: exit %d, want 0: %s %s", res.code, res.stdout, res.stderr)
+	}
+
+	// The realm's not-before is what the command reported.
+	gc := gocloak.NewClient(r.base)
+	at, err := gc.LoginAdmin(context.Background(), r.adminUser, r.adminPassword, "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	realm, err := gc.GetRealm(context.Background(), at.AccessToken, r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(deref(realm.NotBefore)); got != pr.NotBefore.Unix() {
+		t.Errorf("realm notBefore %d, command reported %d", got, pr.NotBefore.Unix())
+	}
+}
+
+func TestKeycloakVerify(t *testing.T) {
+	r := newKeycloakRealm(t)
+	tok := r.login(t, "bob", "bob-password")
+
+	res := invoke(t, r.backendEnv(), tok.AccessToken, "verify")
+	if res.code != exitOK {
+		t.Fatalf("verify: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	for _, want := range []string{"valid:", "username", "bob", "realm roles", "admin", "backend: reader, writer"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if strings.Contains(res.stdout+res.stderr, tok.AccessToken) {
+		t.Error("verify printed the token")
+	}
+
+	parts := strings.Split(tok.AccessToken, ".")
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name  string
+		token string
+		env   map[string]string
+		want  string
+	}{
+		{"tampered signature", parts[0] + "." + parts[1] + "." + flip(parts[2], 10), nil, "invalid signature"},
+		{"tampered payload", parts[0] + "." + flip(parts[1], 20) + "." + parts[2], nil, "invalid:"},
+		{"wrong audience", tok.AccessToken, map[string]string{"TOKENWARDEN_AUDIENCE": "someone-else"}, "wrong audience"},
+		{"refresh token as access token", tok.RefreshToken, nil, "invalid:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := invoke(t, merge(r.backendEnv(), tt.env), tt.token, "verify")
+			if res.code != exitRejected || !strings.Contains(res.stdout, tt.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and %q", res.code, res.stdout, res.stderr, exitRejected, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeycloakIntrospectRevoke(t *testing.T) {
+	r := newKeycloakRealm(t)
+	tok := r.login(t, "alice", "alice-password")
+
+	res := invoke(t, r.backendEnv(), tok.AccessToken, "introspect", "--json")
+	if res.code != exitOK {
+		t.Fatalf("introspect: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	var v tokenVerdict
+	if err := json.Unmarshal([]byte(res.stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Active == nil || !*v.Active || v.Username != "alice" || v.Claims == nil || v.Claims.AuthorizedParty != "mobile" {
+		t.Fatalf("introspection verdict %+v", v)
+	}
+
+	// The mobile client is public: it revokes its own token with its id only.
+	mobile := map[string]string{"TOKENWARDEN_ISSUER": r.base + "/realms/" + r.name, "TOKENWARDEN_CLIENT_ID": "mobile"}
+	res = invoke(t, mobile, tok.AccessToken, "revoke")
+	if res.code != exitOK || !strings.HasPrefix(res.stdout, "revoked:") {
+		t.Fatalf("revoke: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	res = invoke(t, r.backendEnv(), tok.AccessToken, "introspect", "--json")
+	if res.code != exitRejected {
+		t.Fatalf("introspect after revoke: exit %d, want %d: %s %s", res.code, exitRejected, res.stdout, res.stderr)
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &v); err != nil || v.Active == nil || *v.Active {
+		t.Errorf("verdict after revoke %s (%v)", res.stdout, err)
+	}
+
+	// Another client may not revoke mobile's tokens: Keycloak answers 400.
+	other := r.login(t, "alice", "alice-password")
+	res = invoke(t, r.backendEnv(), other.RefreshToken, "revoke", "--token-type-hint", "refresh_token")
+	if res.code != exitRefused {
+		t.Errorf("revoke by another client: exit %d, want %d: %s", res.code, exitRefused, res.stderr)
+	}
+	// Refresh token revocation ends mobile's part of the session.
+	res = invoke(t, mobile, fmt.Sprintf(`{"access_token":%q,"refresh_token":%q}`, other.AccessToken, other.RefreshToken),
+		"revoke", "--token-type-hint", "refresh_token")
+	if res.code != exitOK {
+		t.Fatalf("revoke refresh token: exit %d: %s", res.code, res.stderr)
+	}
+	if res := invoke(t, r.backendEnv(), other.AccessToken, "introspect"); res.code != exitRejected {
+		t.Errorf("access token of a revoked refresh token: exit %d, want %d", res.code, exitRejected)
+	}
+
+	// Wrong client secret → refused, and the secret is not echoed.
+	bad := merge(r.backendEnv(), map[string]string{"TOKENWARDEN_CLIENT_SECRET": "wrong-secret-4711"})
+	res = invoke(t, bad, tok.AccessToken, "introspect")
+	if res.code != exitRefused || strings.Contains(res.stderr, "wrong-secret-4711") {
+		t.Errorf("wrong secret: exit %d, stderr %q; want %d without the secret", res.code, res.stderr, exitRefused)
+	}
+}
+
+// TestBinary builds the command and runs it as a process.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "tokenwarden")
+	var buildOut bytes.Buffer
+	build := execCommand(t, "go", "build", "-o", bin, ".")
+	build.Stdout, build.Stderr = &buildOut, &buildOut
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, buildOut.String())
+	}
+
+	tests := []struct {
+		name     string
+		args     []string
+		env      []string
+		stdin    string
+		wantCode int
+		wantOut  string
+	}{
+		{"help", []string{"--help"}, nil, "", exitOK, "Commands:"},
+		{"command help", []string{"revoke", "-h"}, nil, "", exitOK, "Usage: tokenwarden revoke"},
+		{"secret flag", []string{"introspect", "--client-secret", "s3cr3t"}, nil, "", exitUsage, "not accepted on the command line"},
+		{"no issuer", []string{"verify", "--client-id", "backend"}, []string{"TOKENWARDEN_ISSUER="}, "x.y.z", exitUsage, "no issuer"},
+	}
+	f := newFakeKeycloak(t)
+	var fenv []string
+	for k, v := range f.env() {
+		fenv = append(fenv, k+"="+v)
+	}
+	tests = append(tests, struct {
+		name     string
+		args     []string
+		env      []string
+		stdin    string
+		wantCode int
+		wantOut  string
+	}{"sessions against a fake Keycloak", []string{"sessions", "--user", "alice"}, fenv, "", exitOK, "2 active session(s)"})
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := execCommand(t, bin, tt.args...)
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, tt.env...)
+			cmd.Stdin = strings.NewReader(tt.stdin)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			code := 0
+			if err != nil {
+				code = exitCodeOf(t, err)
+			}
+			if code != tt.wantCode || !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("exit %d, output %q; want exit %d and %q", code, out.String(), tt.wantCode, tt.wantOut)
+			}
+			if strings.Contains(out.String(), "s3cr3t") {
+				t.Error("the binary echoed a secret")
+			}
+		})
+	}
+}
+
+func execCommand(t *testing.T, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return exec.CommandContext(ctx, name, args...)
+}
+
+func exitCodeOf(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("run: %v", err)
+	}
+	return ee.ExitCode()
+}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/tokenwarden/tokenwarden/introspect"
+	"github.com/tokenwarden/tokenwarden/oidc"
+)
+
+// tokenExitCode classifies the errors of the oidc and introspect packages.
+func tokenExitCode(err error) int {
+	switch {
+	case errors.Is(err, introspect.ErrConfig), errors.Is(err, oidc.ErrInsecureURL):
+		return exitUsage
+	case errors.Is(err, introspect.ErrUnavailable), errors.Is(err, introspect.ErrInvalidResponse),
+		errors.Is(err, oidc.ErrKeysUnavailable), errors.Is(err, oidc.ErrDiscovery):
+		return exitUnavailable
+	case errors.Is(err, introspect.ErrClientAuth):
+		return exitRefused
+	case errors.Is(err, introspect.ErrInactive), errors.Is(err, introspect.ErrRejected):
+		return exitRejected
+	case errors.Is(err, oidc.ErrMalformed), errors.Is(err, oidc.ErrAlgorithm), errors.Is(err, oidc.ErrBadSignature),
+		errors.Is(err, oidc.ErrExpired), errors.Is(err, oidc.ErrNotYetValid), errors.Is(err, oidc.ErrWrongIssuer),
+		errors.Is(err, oidc.ErrWrongAudience), errors.Is(err, oidc.ErrWrongType), errors.Is(err, oidc.ErrUnknownKey):
+		return exitRejected
+	}
+	var ie *introspect.Error
+	if errors.As(err, &ie) {
+		return exitRefused
+	}
+	return exitUnavailable
+}
+
+// discover fetches the issuer's metadata through the oidc package. When
+// --keycloak-url names another host than the issuer's, it is where this
+// process reaches Keycloak (oidc.DiscoveryConfig.InternalURL).
+func (o *options) discover(ctx context.Context) (*oidc.Discovery, error) {
+	_, _, issuer, err := o.endpoint()
+	if err != nil {
+		return nil, err
+	}
+	hc, err := o.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	cfg := oidc.DiscoveryConfig{
+		Issuer:            issuer,
+		HTTPClient:        hc,
+		InsecureAllowHTTP: o.allowHTTP(issuer),
+		Timeout:           o.timeout,
+	}
+	if o.issuer != "" && o.keycloakURL != "" {
+		iu, _ := url.Parse(issuer)
+		ku, _ := url.Parse(o.keycloakURL)
+		if iu != nil && ku != nil && iu.Host != ku.Host {
+			cfg.InternalURL = ku.Scheme + "://" + ku.Host
+			cfg.InsecureAllowHTTP = cfg.InsecureAllowHTTP || o.allowHTTP(o.keycloakURL)
+		}
+	}
+	return oidc.Discover(ctx, cfg)
+}
+
+// allowHTTP permits plain http for loopback hosts, as the introspect
+// package does, and for any host with --insecure-allow-http.
+func (o *options) allowHTTP(raw string) bool {
+	if o.insecureHTTP {
+		return true
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	return isLoopback(u.Hostname())
+}
+
+func viewOf(c *oidc.Claims) claimsView {
+	v := claimsView{
+		Issuer:            c.Issuer,
+		Subject:           c.Subject,
+		PreferredUsername: c.PreferredUsername,
+		Email:             c.Email,
+		Audience:          slices.Clone(c.Audience),
+		AuthorizedParty:   c.AuthorizedParty,
+		ClientID:          c.ClientID,
+		Type:              c.Type,
+		ID:                c.ID,
+		SessionID:         c.SessionID,
+		IssuedAt:          c.IssuedAt.UTC(),
+		Expiry:            c.Expiry.UTC(),
+		NotBefore:         c.NotBefore.UTC(),
+		AuthTime:          c.AuthTime.UTC(),
+		Scope:             c.Scopes(),
+		RealmRoles:        slices.Clone(c.RealmRoles),
+		ClientRoles:       map[string][]string{},
+	}
+	if v.Audience == nil {
+		v.Audience = []string{}
+	}
+	if v.Scope == nil {
+		v.Scope = []string{}
+	}
+	if v.RealmRoles == nil {
+		v.RealmRoles = []string{}
+	}
+	for k, roles := range c.ClientRoles {
+		v.ClientRoles[k] = slices.Clone(roles)
+	}
+	if c.Confirmation != nil {
+		v.ConfirmationJKT = c.Confirmation.JKT
+	}
+	return v
+}
+
+// tokenVerdict is what verify and introspect print, as text or JSON.
+type tokenVerdict struct {
+	Valid     *bool       `json:"valid,omitempty"`  // verify
+	Active    *bool       `json:"active,omitempty"` // introspect
+	Error     string      `json:"error,omitempty"`
+	Username  string      `json:"username,omitempty"`
+	TokenType string      `json:"token_type,omitempty"`
+	Claims    *claimsView `json:"claims,omitempty"`
+}
+
+func (a *app) printVerdict(asJSON bool, v tokenVerdict) error {
+	if asJSON {
+		return writeJSON(a.stdout, v)
+	}
+	var head string
+	switch {
+	case v.Valid != nil && *v.Valid:
+		head = "valid: signature, issuer, audience, expiry and type check out offline (revocation is not checked: use introspect)"
+	case v.Valid != nil:
+		head = "invalid: " + v.Error
+	case v.Active != nil && *v.Active:
+		head = "active: the issuer reports the token usable"
+	default:
+		head = "inactive: " + v.Error
+	}
+	if _, err := fmt.Fprintln(a.stdout, head); err != nil {
+		return err
+	}
+	if v.Claims != nil {
+		return printClaims(a.stdout, *v.Claims, a.now())
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+// ---- verify ----
+
+func runVerify(ctx context.Context, a *app, args []string) int {
+	c, _ := findCommand("verify")
+	var o options
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	o.connFlags(fs, a)
+	fs.StringVar(&o.clientID, "client-id", a.getenv("TOKENWARDEN_CLIENT_ID"), "the API's client `id`: the default audience (env TOKENWARDEN_CLIENT_ID)")
+	fs.StringVar(&o.audience, "audience", a.getenv("TOKENWARDEN_AUDIENCE"), "`list` of accepted aud values, comma-separated; default the client id (env TOKENWARDEN_AUDIENCE)")
+	parties := fs.String("authorized-party", "", "`list` of accepted azp values, comma-separated (either rule suffices)")
+	algs := fs.String("algorithms", "RS256", "`list` of accepted JWS algorithms, comma-separated")
+	rfc9068 := fs.Bool("rfc9068", false, "require RFC 9068 access tokens (header typ at+jwt) instead of Keycloak's payload typ Bearer/DPoP")
+	o.tokenFlags(fs, "")
+	if code, done := a.parseFlags(c, fs, args); done {
+		return code
+	}
+	aud := splitList(o.audience)
+	if len(aud) == 0 && o.clientID != "" {
+		aud = []string{o.clientID}
+	}
+	azp := splitList(*parties)
+	if len(aud) == 0 && len(azp) == 0 {
+		return a.report(c.name, usagef("verify needs the audience: set --audience (TOKENWARDEN_AUDIENCE) or --client-id"))
+	}
+	token, err := o.readToken(a)
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	ctx, cancel := o.withTimeout(ctx)
+	defer cancel()
+
+	disc, err := o.discover(ctx)
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Algorithms: splitList(*algs), FetchTimeout: o.timeout})
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	defer keys.Close()
+	mode := oidc.ModeKeycloak
+	if *rfc9068 {
+		mode = oidc.ModeRFC9068
+	}
+	v, err := oidc.NewVerifier(oidc.VerifierConfig{
+		Issuer:            disc.Issuer,
+		Keys:              keys,
+		Audience:          aud,
+		AuthorizedParties: azp,
+		Algorithms:        splitList(*algs),
+		Mode:              mode,
+		Now:               a.now,
+		Cache:             oidc.CacheConfig{Disabled: true},
+	})
+	if err != nil {
+		return a.report(c.name, usagef("%v", err))
+	}
+	claims, err := v.Verify(ctx, token)
+	if err != nil {
+		code := exitCode(err)
+		if code != exitRejected {
+			return a.report(c.name, err)
+		}
+		valid := false
+		if perr := a.printVerdict(o.jsonOut, tokenVerdict{Valid: &valid, Error: err.Error()}); perr != nil {
+			return a.report(c.name, perr)
+		}
+		return exitRejected
+	}
+	valid := true
+	view := viewOf(claims)
+	return a.report(c.name, a.printVerdict(o.jsonOut, tokenVerdict{Valid: &valid, Claims: &view}))
+}
+
+// ---- introspect ----
+
+func (o *options) introspectClient(ctx context.Context, a *app, withIntrospection bool) (*introspect.Client, error) {
+	if o.clientID == "" {
+		return nil, usagef("no client: set --client-id (TOKENWARDEN_CLIENT_ID)")
+	}
+	secret, err := o.clientSecret(a)
+	if err != nil {
+		return nil, err
+	}
+	if withIntrospection && secret == "" {
+		return nil, usagef("introspection needs the client secret: set --client-secret-file or TOKENWARDEN_CLIENT_SECRET")
+	}
+	disc, err := o.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := o.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	cfg := introspect.Config{
+		RevocationURL:     disc.RevocationEndpoint,
+		ClientID:          o.clientID,
+		ClientSecret:      secret,
+		HTTPClient:        hc,
+		Now:               a.now,
+		InsecureAllowHTTP: o.insecureHTTP,
+	}
+	if withIntrospection {
+		cfg.IntrospectionURL = disc.IntrospectionEndpoint
+		cfg.RevocationURL = ""
+		cfg.Issuer = disc.Issuer
+		cfg.Audience = o.audience
+		cfg.UnsafeSkipAudienceCheck = o.anyAudience
+		if cfg.IntrospectionURL == "" {
+			return nil, fmt.Errorf("%w: the issuer advertises no introspection_endpoint", oidc.ErrDiscovery)
+		}
+	} else if cfg.RevocationURL == "" {
+		return nil, fmt.Errorf("%w: the issuer advertises no revocation_endpoint", oidc.ErrDiscovery)
+	}
+	return introspect.New(cfg)
+}
+
+func runIntrospect(ctx context.Context, a *app, args []string) int {
+	c, _ := findCommand("introspect")
+	var o options
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	o.connFlags(fs, a)
+	o.clientFlags(fs, a)
+	fs.StringVar(&o.audience, "audience", a.getenv("TOKENWARDEN_AUDIENCE"), "`value` an active answer's aud must contain; default the client id (env TOKENWARDEN_AUDIENCE)")
+	fs.BoolVar(&o.anyAudience, "any-audience", false, "accept an active answer whatever its aud (e.g. to inspect a refresh token)")
+	o.tokenFlags(fs, "")
+	if code, done := a.parseFlags(c, fs, args); done {
+		return code
+	}
+	token, err := o.readToken(a)
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	ctx, cancel := o.withTimeout(ctx)
+	defer cancel()
+	ic, err := o.introspectClient(ctx, a, true)
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	res, err := ic.Introspect(ctx, token, o.hint)
+	if err != nil {
+		if exitCode(err) != exitRejected {
+			return a.report(c.name, err)
+		}
+		active := false
+		if perr := a.printVerdict(o.jsonOut, tokenVerdict{Active: &active, Error: inactiveReason(err)}); perr != nil {
+			return a.report(c.name, perr)
+		}
+		return exitRejected
+	}
+	active := true
+	view := viewOf(res.Claims)
+	return a.report(c.name, a.printVerdict(o.jsonOut, tokenVerdict{
+		Active: &active, Username: res.Username, TokenType: res.TokenType, Claims: &view,
+	}))
+}
+
+// inactiveReason shortens ErrInactive's long text to what the operator needs.
+func inactiveReason(err error) string {
+	if errors.Is(err, introspect.ErrInactive) && !errors.Is(err, introspect.ErrRejected) {
+		return "the issuer answered {\"active\":false} (revoked, expired, ended session, disabled user, " +
+			"or this client is not in the token's aud)"
+	}
+	return err.Error()
+}
+
+// ---- revoke ----
+
+func runRevoke(ctx context.Context, a *app, args []string) int {
+	c, _ := findCommand("revoke")
+	var o options
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	o.connFlags(fs, a)
+	o.clientFlags(fs, a)
+	o.tokenFlags(fs, "")
+	if code, done := a.parseFlags(c, fs, args); done {
+		return code
+	}
+	token, err := o.readToken(a)
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	ctx, cancel := o.withTimeout(ctx)
+	defer cancel()
+	ic, err := o.introspectClient(ctx, a, false)
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	if err := ic.Revoke(ctx, token, o.hint); err != nil {
+		return a.report(c.name, err)
+	}
+	const note = "an unknown or already invalid token gets the same answer (RFC 7009)"
+	if o.jsonOut {
+		return a.report(c.name, writeJSON(a.stdout, struct {
+			Revoked bool   `json:"revoked"`
+			Note    string `json:"note"`
+		}{true, note}))
+	}
+	_, err = fmt.Fprintf(a.stdout, "revoked: the issuer accepted the revocation; %s\n", note)
+	return a.report(c.name, err)
+}
