@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,20 +43,6 @@ const (
 	// AuthNone sends only client_id: a public client. Such a client may
 	// revoke its own tokens but cannot introspect.
 	AuthNone AuthMethod = "none"
-)
-
-// AudienceRule says how Config.Audience and Config.AuthorizedParties combine
-// when an active introspection answer is checked.
-type AudienceRule int
-
-const (
-	// AudienceAndParty (the zero value): aud must contain Audience, and, if
-	// AuthorizedParties is not empty, azp must be one of them.
-	AudienceAndParty AudienceRule = iota
-	// AudienceOrParty: aud contains Audience, or azp is one of
-	// AuthorizedParties. Use it for tokens of clients without an audience
-	// mapper (Keycloak before 26.6.2 still introspects them as active).
-	AudienceOrParty
 )
 
 // Config configures a Client. The zero values of optional fields are
@@ -104,20 +91,20 @@ type Config struct {
 	// Issuer is the exact iss an active introspection answer must carry.
 	// Required when IntrospectionURL is set.
 	Issuer string
-	// Audience is a value the aud of an active answer must contain (see
-	// AudienceRule). Zero: ClientID, which Keycloak 26.6.2+ requires anyway.
-	Audience string
-	// AuthorizedParties, when not empty, are the accepted azp values (see
-	// AudienceRule).
+	// Audience: the aud of an active answer must contain one of these
+	// values. AuthorizedParties: its azp (client_id when azp is absent) must
+	// be one of these. One of the two rules suffices, both must hold with
+	// RequireAudienceAndParty (the same rule as oidc.VerifierConfig). When
+	// both are empty, Audience is ClientID: Keycloak 26.6.2+ answers
+	// inactive anyway unless the introspecting client is in aud.
+	Audience          []string
 	AuthorizedParties []string
-	// AudienceRule combines Audience and AuthorizedParties. Zero:
-	// AudienceAndParty.
-	AudienceRule AudienceRule
-	// UnsafeSkipAudienceCheck accepts active answers whatever their aud and
-	// azp: for authorization servers that omit aud from introspection
-	// answers. Any token the server knows is then accepted, whoever it was
+	// RequireAudienceAndParty requires both rules when both are set.
+	RequireAudienceAndParty bool
+	// InsecureSkipAudienceCheck accepts active answers whatever their aud
+	// and azp: any token the server knows is then accepted, whoever it was
 	// issued for.
-	UnsafeSkipAudienceCheck bool
+	InsecureSkipAudienceCheck bool
 
 	// MaxTokenBytes bounds the token sent for introspection; longer tokens
 	// are rejected without a request. Zero: 16 KiB.
@@ -179,7 +166,8 @@ type Client struct {
 
 // New validates cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
-	cfg.AuthorizedParties = append([]string(nil), cfg.AuthorizedParties...)
+	cfg.Audience = slices.Clone(cfg.Audience)
+	cfg.AuthorizedParties = slices.Clone(cfg.AuthorizedParties)
 	c := &Client{cfg: cfg, method: cfg.AuthMethod, hc: cfg.HTTPClient, now: cfg.Now, log: cfg.Logger,
 		maxTok: cfg.MaxTokenBytes, maxBody: cfg.MaxResponseBytes}
 	if cfg.ClientID == "" {
@@ -227,11 +215,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.IntrospectionURL != "" && cfg.Issuer == "" {
 		return nil, fmt.Errorf("%w: Issuer is required to check introspection answers", ErrConfig)
 	}
-	if cfg.AudienceRule != AudienceAndParty && cfg.AudienceRule != AudienceOrParty {
-		return nil, fmt.Errorf("%w: unknown AudienceRule %d", ErrConfig, cfg.AudienceRule)
+	if len(cfg.Audience) == 0 && len(cfg.AuthorizedParties) == 0 {
+		c.cfg.Audience = []string{cfg.ClientID}
 	}
-	if c.cfg.Audience == "" {
-		c.cfg.Audience = cfg.ClientID
+	if cfg.RequireAudienceAndParty && (len(cfg.Audience) == 0 || len(cfg.AuthorizedParties) == 0) {
+		return nil, fmt.Errorf("%w: RequireAudienceAndParty needs both Audience and AuthorizedParties", ErrConfig)
 	}
 	if c.cfg.AssertionLifetime <= 0 {
 		c.cfg.AssertionLifetime = time.Minute

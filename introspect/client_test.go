@@ -62,7 +62,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"private_key_jwt with ec key", func(c *introspect.Config) { c.Signer = ec }, true},
 		{"alg does not fit the key", func(c *introspect.Config) { c.Signer, c.SigningAlgorithm = ec, "RS256" }, false},
 		{"unknown auth method", func(c *introspect.Config) { c.AuthMethod = "tls_client_auth" }, false},
-		{"unknown audience rule", func(c *introspect.Config) { c.AudienceRule = 7 }, false},
+		{"and-rule without parties", func(c *introspect.Config) { c.RequireAudienceAndParty = true }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,7 +177,7 @@ func TestClientAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeAS(t)
-			c := newClient(t, f, func(c *introspect.Config) { c.ClientID, c.Audience = id, testClient; tt.mod(c) })
+			c := newClient(t, f, func(c *introspect.Config) { c.ClientID, c.Audience = id, []string{testClient}; tt.mod(c) })
 			ctx := context.Background()
 			for _, ep := range []string{introspect.EndpointIntrospection, introspect.EndpointRevocation} {
 				var wantPath string

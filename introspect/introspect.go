@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
@@ -72,30 +73,22 @@ func (c *Client) check(cl *oidc.Claims, token string) error {
 	if cl.Issuer != c.cfg.Issuer {
 		return fmt.Errorf("%w: iss %q is not the configured issuer", ErrRejected, sanitize(cl.Issuer, token))
 	}
-	if c.cfg.UnsafeSkipAudienceCheck {
+	if c.cfg.InsecureSkipAudienceCheck {
 		return nil
 	}
 	azp := cl.AuthorizedParty
 	if azp == "" {
 		azp = cl.ClientID
 	}
-	audOK := slices.Contains(cl.Audience, c.cfg.Audience)
-	partyOK := len(c.cfg.AuthorizedParties) > 0 && slices.Contains(c.cfg.AuthorizedParties, azp)
-	switch c.cfg.AudienceRule {
-	case AudienceOrParty:
-		if audOK || partyOK {
+	audOK := slices.ContainsFunc(cl.Audience, func(a string) bool { return slices.Contains(c.cfg.Audience, a) })
+	partyOK := azp != "" && slices.Contains(c.cfg.AuthorizedParties, azp)
+	if c.cfg.RequireAudienceAndParty {
+		if audOK && partyOK {
 			return nil
 		}
-		return fmt.Errorf("%w: aud does not contain %q and azp %q is not an authorized party", ErrRejected,
-			sanitize(c.cfg.Audience, ""), sanitize(azp, token))
-	default:
-		if !audOK {
-			return fmt.Errorf("%w: aud does not contain %q (add an audience mapper to the client that requests the token)",
-				ErrRejected, sanitize(c.cfg.Audience, ""))
-		}
-		if len(c.cfg.AuthorizedParties) > 0 && !partyOK {
-			return fmt.Errorf("%w: azp %q is not an authorized party", ErrRejected, sanitize(azp, token))
-		}
+	} else if audOK || partyOK {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: audience rule not met (aud has none of %q, azp %q); with Keycloak, add an audience mapper naming this client to the client that requests the token",
+		ErrRejected, sanitize(strings.Join(c.cfg.Audience, " "), token), sanitize(azp, token))
 }

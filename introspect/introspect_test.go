@@ -84,6 +84,9 @@ func TestIntrospectAnswers(t *testing.T) {
 		{"exp string", activeJSON(set("exp", "1800000300")), nil, introspect.ErrInvalidResponse},
 		{"exp huge", activeJSON(set("exp", 1e15)), nil, introspect.ErrInvalidResponse},
 		{"exp negative", activeJSON(set("exp", -1)), nil, introspect.ErrInvalidResponse},
+		{"exp zero", activeJSON(set("exp", 0)), nil, introspect.ErrInvalidResponse},
+		{"case-variant duplicate", strings.Replace(activeJSON(nil), `"sub":`, `"SUB":"x","sub":`, 1), nil,
+			introspect.ErrInvalidResponse},
 		{"iss not a string", activeJSON(set("iss", 1)), nil, introspect.ErrInvalidResponse},
 		{"aud with a number", activeJSON(set("aud", []any{"backend", 1})), nil, introspect.ErrInvalidResponse},
 		{"roles malformed", activeJSON(set("realm_access", map[string]any{"roles": "user"})), nil,
@@ -94,21 +97,27 @@ func TestIntrospectAnswers(t *testing.T) {
 		{"issuer missing", activeJSON(del("iss")), nil, introspect.ErrRejected},
 		{"audience missing", activeJSON(set("aud", "account")), nil, introspect.ErrRejected},
 		{"audience absent", activeJSON(del("aud")), nil, introspect.ErrRejected},
-		{"audience configured", activeJSON(nil), func(c *introspect.Config) { c.Audience = "account" }, nil},
-		{"azp in set", activeJSON(nil), func(c *introspect.Config) { c.AuthorizedParties = []string{"mobile"} }, nil},
+		{"audience configured", activeJSON(nil), func(c *introspect.Config) { c.Audience = []string{"other", "account"} }, nil},
+		{"audience configured, absent", activeJSON(nil), func(c *introspect.Config) { c.Audience = []string{"other"} },
+			introspect.ErrRejected},
+		{"azp in set", activeJSON(set("aud", "account")), func(c *introspect.Config) { c.AuthorizedParties = []string{"mobile"} }, nil},
 		{"azp not in set", activeJSON(nil), func(c *introspect.Config) { c.AuthorizedParties = []string{"web"} },
 			introspect.ErrRejected},
-		{"or rule, azp saves it", activeJSON(set("aud", "account")), func(c *introspect.Config) {
-			c.AudienceRule, c.AuthorizedParties = introspect.AudienceOrParty, []string{"mobile"}
+		{"either rule: aud saves it", activeJSON(nil), func(c *introspect.Config) {
+			c.Audience, c.AuthorizedParties = []string{"backend"}, []string{"web"}
 		}, nil},
-		{"or rule, client_id when azp absent", activeJSON(func(m map[string]any) { m["aud"] = "account"; delete(m, "azp") }),
-			func(c *introspect.Config) {
-				c.AudienceRule, c.AuthorizedParties = introspect.AudienceOrParty, []string{"mobile"}
-			}, nil},
-		{"or rule, neither", activeJSON(set("aud", "account")), func(c *introspect.Config) {
-			c.AudienceRule, c.AuthorizedParties = introspect.AudienceOrParty, []string{"web"}
+		{"client_id when azp absent", activeJSON(func(m map[string]any) { m["aud"] = "account"; delete(m, "azp") }),
+			func(c *introspect.Config) { c.AuthorizedParties = []string{"mobile"} }, nil},
+		{"and rule, both hold", activeJSON(nil), func(c *introspect.Config) {
+			c.RequireAudienceAndParty, c.Audience, c.AuthorizedParties = true, []string{"backend"}, []string{"mobile"}
+		}, nil},
+		{"and rule, azp fails", activeJSON(nil), func(c *introspect.Config) {
+			c.RequireAudienceAndParty, c.Audience, c.AuthorizedParties = true, []string{"backend"}, []string{"web"}
 		}, introspect.ErrRejected},
-		{"unsafe skip audience", activeJSON(del("aud")), func(c *introspect.Config) { c.UnsafeSkipAudienceCheck = true }, nil},
+		{"and rule, aud fails", activeJSON(set("aud", "account")), func(c *introspect.Config) {
+			c.RequireAudienceAndParty, c.Audience, c.AuthorizedParties = true, []string{"backend"}, []string{"mobile"}
+		}, introspect.ErrRejected},
+		{"insecure skip audience", activeJSON(del("aud")), func(c *introspect.Config) { c.InsecureSkipAudienceCheck = true }, nil},
 		{"error member in a 200", `{"error":"invalid_request","error_description":"bad"}`, nil, &introspect.Error{}},
 	}
 	for _, tt := range tests {

@@ -118,11 +118,11 @@ func parseResponse(body []byte) (response, error) {
 	}
 	claims, err := decodeClaims(body)
 	if err != nil {
-		return response{}, err
+		return response{}, fmt.Errorf("claims: %w", err)
 	}
 	res := &Result{Claims: claims}
 	for name, dst := range map[string]*string{"username": &res.Username, "token_type": &res.TokenType} {
-		if v, ok := m[name]; ok && !isNull(v) {
+		if v, ok := m[name]; ok && string(bytes.TrimSpace(v)) != "null" {
 			if err := json.Unmarshal(v, dst); err != nil {
 				return response{}, fmt.Errorf("member %s is not a string", name)
 			}
