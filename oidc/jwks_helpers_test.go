@@ -227,6 +227,7 @@ type jwksServer struct {
 	status   int
 	header   http.Header
 	delay    time.Duration
+	block    chan struct{} // when set, requests wait until it is closed
 	requests atomic.Int64
 }
 
@@ -239,13 +240,16 @@ func newJWKSServer(t testing.TB, body []byte) *jwksServer {
 			t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
 		}
 		s.mu.Lock()
-		body, status, delay := s.body, s.status, s.delay
+		body, status, delay, block := s.body, s.status, s.delay, s.block
 		for k, v := range s.header {
 			w.Header()[k] = v
 		}
 		s.mu.Unlock()
 		if delay > 0 {
 			time.Sleep(delay)
+		}
+		if block != nil {
+			<-block
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)

@@ -1,0 +1,116 @@
+package oidc
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"math/big"
+	"testing"
+)
+
+func TestValidateKey(t *testing.T) {
+	rk := &testRSAKey(t, 0).PublicKey
+	p256 := &mustEC(t, elliptic.P256()).PublicKey
+	p384 := &mustEC(t, elliptic.P384()).PublicKey
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	tests := []struct {
+		name string
+		key  *Key
+		ok   bool
+	}{
+		{"RS256", &Key{ID: "a", Algorithm: RS256, Public: rk}, true},
+		{"PS512", &Key{ID: "a", Algorithm: PS512, Public: rk}, true},
+		{"ES256 P-256", &Key{ID: "a", Algorithm: ES256, Public: p256}, true},
+		{"ES384 P-384", &Key{ID: "a", Algorithm: ES384, Public: p384}, true},
+		{"EdDSA", &Key{ID: "a", Algorithm: EdDSA, Public: edPub}, true},
+		{"nil", nil, false},
+		{"empty alg", &Key{ID: "a", Public: rk}, false},
+		{"HS256", &Key{ID: "a", Algorithm: "HS256", Public: rk}, false},
+		{"none", &Key{ID: "a", Algorithm: "none", Public: rk}, false},
+		{"RS256 with EC key", &Key{ID: "a", Algorithm: RS256, Public: p256}, false},
+		{"ES256 on P-384", &Key{ID: "a", Algorithm: ES256, Public: p384}, false},
+		{"ES512 with RSA", &Key{ID: "a", Algorithm: ES512, Public: rk}, false},
+		{"EdDSA short", &Key{ID: "a", Algorithm: EdDSA, Public: edPub[:31]}, false},
+		{"EdDSA with []byte", &Key{ID: "a", Algorithm: EdDSA, Public: []byte(edPub)}, false},
+		{"RSA e=1", &Key{ID: "a", Algorithm: RS256, Public: &rsa.PublicKey{N: rk.N, E: 1}}, false},
+		{"RSA nil N", &Key{ID: "a", Algorithm: RS256, Public: &rsa.PublicKey{E: 65537}}, false},
+		{"RSA 1024", &Key{ID: "a", Algorithm: RS256, Public: &rsa.PublicKey{N: new(big.Int).Rsh(rk.N, 1024), E: 65537}}, false},
+		{"ECDSA off curve", &Key{ID: "a", Algorithm: ES256, Public: &ecdsa.PublicKey{Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(1)}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateKey(tt.key)
+			if tt.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrInvalidKey) {
+				t.Fatalf("%v does not wrap ErrInvalidKey", err)
+			}
+		})
+	}
+}
+
+func TestROCAFingerprint(t *testing.T) {
+	// The Wycheproof ROCA key (json_web_key_test.json tcId 7).
+	n, err := base64.RawURLEncoding.DecodeString("AanFpofbj7KjD4Lf-N2hVMKR7yewSyXhhbirIMTGpfYEhZ_lnt5UoK98DnKIgArXGTu3MaW_HhFw16HGaTDUHqPrId7fe4r11CqRw09yBFuW79V8sYIwHdzCaWflUI6auImYbVfoN9_nD5n8N8SY9DwXw7mwZM9wREPXoDPgOoIWl6q_MPsp7n0zs3Z5ZaiQWOOzl1S9OhwAfSiiOwz6efnXEaxuTEtPd7BjSx7NaFka8Dx9U7YqXy2RFj1O9PjyaDGuRh7YXsX3iMUSP_wSyHQg_c_qHRtKUsNSGCT7OZg0hzm2KphtjnayKJvC64vAbROBR4Ubg6Bxg9IQVZ-QYyE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rocaFingerprint(new(big.Int).SetBytes(n)) {
+		t.Fatal("ROCA key not detected")
+	}
+	for i := range 3 {
+		if rocaFingerprint(testRSAKey(t, i).N) {
+			t.Fatalf("random key %d flagged as ROCA", i)
+		}
+	}
+}
+
+func TestStaticKeySet(t *testing.T) {
+	ctx := context.Background()
+	a := &Key{ID: "a", Algorithm: RS256, Public: &testRSAKey(t, 0).PublicKey}
+	b := &Key{ID: "b", Algorithm: RS256, Public: &testRSAKey(t, 1).PublicKey}
+	b2 := &Key{ID: "b", Algorithm: PS256, Public: &testRSAKey(t, 2).PublicKey}
+	bad := &Key{ID: "c", Algorithm: "HS256", Public: &testRSAKey(t, 2).PublicKey}
+	noKid := &Key{Algorithm: RS256, Public: &testRSAKey(t, 2).PublicKey}
+
+	tests := []struct {
+		name string
+		keys []*Key
+		kid  string
+		want *Key
+	}{
+		{"known", []*Key{a, b}, "b", b},
+		{"unknown", []*Key{a, b}, "z", nil},
+		{"empty kid in multi-key set", []*Key{a, b}, "", nil},
+		{"duplicate kid drops both", []*Key{a, b, b2}, "b", nil},
+		{"duplicate kid keeps others", []*Key{a, b, b2}, "a", a},
+		{"invalid key left out", []*Key{a, bad}, "c", nil},
+		{"single kid-less key answers any kid", []*Key{noKid}, "whatever", noKid},
+		{"single kid-less key answers empty kid", []*Key{noKid}, "", noKid},
+		{"kid-less key in a multi-key set is left out", []*Key{noKid, a}, "", nil},
+		{"single keyed key answers only its kid", []*Key{a}, "b", nil},
+		{"nil key", []*Key{nil, a}, "a", a},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewStaticKeySet(tt.keys...).Key(ctx, tt.kid)
+			if tt.want == nil {
+				if !errors.Is(err, ErrUnknownKey) || got != nil {
+					t.Fatalf("got %v, %v; want ErrUnknownKey", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	var _ KeySource = NewStaticKeySet()
+	var _ KeySource = (*RemoteKeySet)(nil)
+}
