@@ -1,0 +1,75 @@
+package oidc
+
+import (
+	"context"
+	"testing"
+)
+
+func TestMultiVerifier(t *testing.T) {
+	k := keys(t)
+	const otherIssuer = "https://other.example.test/realms/second"
+	ckA := &countingKeys{inner: k.keySet()}
+	ckB := &countingKeys{inner: NewStaticKeySet(&Key{ID: "b-1", Algorithm: RS256, Public: &k.rsa2.PublicKey})}
+	a := newTestVerifier(t, func(c *VerifierConfig) { c.Keys = ckA; c.Cache = CacheConfig{} })
+	b := newTestVerifier(t, func(c *VerifierConfig) { c.Keys = ckB; c.Issuer = otherIssuer })
+	m, err := NewMultiVerifier(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMultiVerifier(a, a); err == nil {
+		t.Fatal("two verifiers for one issuer accepted")
+	}
+	if m.Verifier(otherIssuer) != b || m.Verifier("x") != nil {
+		t.Fatal("Verifier lookup")
+	}
+
+	tokA := accessToken(t, nil)
+	c, err := m.Verify(context.Background(), tokA)
+	if err != nil || c.Issuer != testIssuer {
+		t.Fatalf("issuer A: %v", err)
+	}
+	if c2, _ := m.Verify(context.Background(), tokA); c2 != c {
+		t.Fatal("cached answer not reused")
+	}
+	// A token claiming issuer B but signed with A's key (and kid) is
+	// verified with B's keys only.
+	forged := accessToken(t, map[string]any{"iss": otherIssuer})
+	_, err = m.Verify(context.Background(), forged)
+	wantErr(t, err, ErrUnknownKey, forged)
+	forged2 := sign(t, k, RS256, `{"alg":"RS256","kid":"b-1"}`, claimsJSON(t, map[string]any{"iss": otherIssuer}))
+	_, err = m.Verify(context.Background(), forged2)
+	wantErr(t, err, ErrBadSignature, forged2)
+
+	before := ckA.calls + ckB.calls
+	for name, tok := range map[string]string{
+		"unknown issuer": accessToken(t, map[string]any{"iss": "https://evil.test"}),
+		"no issuer":      accessToken(t, map[string]any{"iss": nil}),
+	} {
+		_, err := m.Verify(context.Background(), tok)
+		if err == nil {
+			t.Fatalf("%s accepted", name)
+		}
+		wantErr(t, err, ErrWrongIssuer, tok)
+	}
+	for name, tok := range map[string]string{
+		"duplicate iss": sign(t, k, RS256, rsHeader, `{"iss":"`+otherIssuer+`","iss":"`+testIssuer+`"}`),
+		"not a jws":     "a.b",
+		"bad base64":    "a.b=.c",
+	} {
+		_, err := m.Verify(context.Background(), tok)
+		if err == nil {
+			t.Fatalf("%s accepted", name)
+		}
+		wantErr(t, err, ErrMalformed, tok)
+	}
+	if ckA.calls+ckB.calls != before {
+		t.Fatal("key lookups for tokens of no configured issuer")
+	}
+	lt := sign(t, k, RS256, logoutHeader, logoutJSON(t, nil))
+	if _, err := m.VerifyLogoutToken(context.Background(), lt); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Forget(tokA) || m.ForgetFunc(func(*Claims) bool { return true }) != 0 {
+		t.Fatal("Forget")
+	}
+}
