@@ -13,8 +13,8 @@ import (
 type clock struct{ ns atomic.Int64 }
 
 func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
-func (c *clock) Now() time.Time    { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Set(t time.Time)   { c.ns.Store(t.UnixNano()) }
+func (c *clock) Now() time.Time   { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Set(t time.Time)  { c.ns.Store(t.UnixNano()) }
 
 func cachedVerifier(t testing.TB, clk *clock, cache CacheConfig) (*Verifier, *countingKeys) {
 	t.Helper()
