@@ -1,0 +1,221 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tokenwarden/tokenwarden/bench/report"
+)
+
+func sample(t *testing.T) *report.Summary {
+	t.Helper()
+	f, err := os.Open("testdata/sample.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	run, err := report.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return report.Summarize(run, map[string]string{"command": "make bench", "count": "2"})
+}
+
+func near(got *float64, want float64) bool {
+	return got != nil && math.Abs(*got-want) <= 1e-9*math.Max(1, math.Abs(want))
+}
+
+func TestSummaryOfSample(t *testing.T) {
+	sum := sample(t)
+	if got := len(sum.Order); got != 15 {
+		t.Errorf("%d rows, want 15 (the NaN line is dropped): %v", got, sum.Order)
+	}
+	if _, ok := sum.Rows["Broken"]; ok {
+		t.Error("a result with a NaN value must be dropped")
+	}
+	tests := []struct {
+		row   string
+		field string
+		got   func(*report.Row) *float64
+		want  float64
+	}{
+		{"Verify/RS256/floor", "ns_op", func(r *report.Row) *float64 { return r.NsOp }, 52000},
+		{"Verify/RS256/floor", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, math.NaN()},
+		{"Verify/RS256/tokenwarden-first-seen", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, 61000.0 / 52000},
+		{"Verify/RS256/tokenwarden-first-seen", "ratio_best_peer", func(r *report.Row) *float64 { return r.RatioBestPeer }, 61000.0 / 105000},
+		{"Verify/RS256/tokenwarden-cached", "allocs_op", func(r *report.Row) *float64 { return r.AllocsOp }, 0},
+		{"Verify/RS256/go-oidc", "ratio_best_peer", func(r *report.Row) *float64 { return r.RatioBestPeer }, 145000.0 / 105000},
+		{"Verify/ES256/go-oidc", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, 1.5},
+		{"Reject/forged-signature/go-oidc", "fetches_per_run_max", func(r *report.Row) *float64 { return r.FetchesMaxRun }, 488},
+		{"Reject/forged-signature/tokenwarden", "fetches_per_token", func(r *report.Row) *float64 { return r.FetchesPerToken }, 0},
+		{"Reject/forged-signature/tokenwarden", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, 54000.0 / 52000},
+		{"Reject/kid-flood/tokenwarden", "fetches_per_run_max", func(r *report.Row) *float64 { return r.FetchesMaxRun }, 1},
+		{"IntrospectWaiters/2ms/tokenwarden", "upstream_per_op", func(r *report.Row) *float64 { return r.UpstreamPerOp }, 1},
+		{"IntrospectWaiters/2ms/gocloak", "cpu_ns_op", func(r *report.Row) *float64 { return r.CPUNsOp }, 405000000},
+		{"HTTP/tokenwarden-cached", "rps", func(r *report.Row) *float64 { return r.RPS }, 18000},
+		{"HTTP/tokenwarden-cached", "ratio_bare_rps", func(r *report.Row) *float64 { return r.RatioBare }, 18000.0 / 19500},
+		{"HTTP/tokenwarden-cached", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, math.NaN()},
+		{"HTTP/auth0-middleware", "p99_ns", func(r *report.Row) *float64 { return r.P99Ns }, 9000000},
+	}
+	for _, tt := range tests {
+		r := sum.Rows[tt.row]
+		if r == nil {
+			t.Errorf("row %s missing", tt.row)
+			continue
+		}
+		got := tt.got(r)
+		if math.IsNaN(tt.want) {
+			if got != nil {
+				t.Errorf("%s %s = %v, want none", tt.row, tt.field, *got)
+			}
+			continue
+		}
+		if !near(got, tt.want) {
+			t.Errorf("%s %s = %v, want %v", tt.row, tt.field, deref(got), tt.want)
+		}
+	}
+	if sum.Meta["cpu"] != "AMD EPYC" || sum.Meta["lib-gocloak"] != "github.com/Nerzal/gocloak/v13 v13.9.0" || sum.Meta["command"] != "make bench" {
+		t.Errorf("meta = %v", sum.Meta)
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func TestSummaryJSON(t *testing.T) {
+	sum := sample(t)
+	out, err := json.Marshal(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Rows map[string]map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	row := got.Rows["Verify/RS256/tokenwarden-first-seen"]
+	for _, k := range []string{"ns_op", "allocs_op", "ratio_floor", "ratio_best_peer", "fetches_per_token"} {
+		if _, ok := row[k]; !ok {
+			t.Errorf("key %s missing from %v", k, row)
+		}
+	}
+	if _, ok := got.Rows["HTTP/bare"]["rps"]; !ok {
+		t.Error("HTTP rows carry rps")
+	}
+	if _, ok := got.Rows["IntrospectWaiters/2ms/tokenwarden"]["upstream_per_op"]; !ok {
+		t.Error("introspection rows carry upstream_per_op")
+	}
+	if _, ok := got.Rows["HTTP/bare"]["ratio_floor"]; ok {
+		t.Error("HTTP rows have no floor ratio")
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.Markdown(&buf, sample(t), "name  sec/op\nx  1"); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, want := range []string{
+		"- Command: `make bench`",
+		"| gocloak | github.com/Nerzal/gocloak/v13 | v13.9.0 | iss aud typ alg-allow-list |",
+		"| first-seen RS256 ≤ 1.3× floor | `Verify/RS256/tokenwarden-first-seen` | 1.17× floor | met |",
+		"| 1 upstream call for 1,000 concurrent identical introspections (0 ms) | `IntrospectWaiters/0ms/tokenwarden` | not measured: row missing | – |",
+		"| HTTP cached path ≥ 90% of bare req/s | `HTTP/tokenwarden-cached` | 92% of bare | met |",
+		"| `Verify/RS256/tokenwarden-cached` | 255 ns | ",
+		"| `HTTP/bare` | 19500 | ",
+		"## benchstat",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(md)
+	}
+}
+
+func TestParseLimits(t *testing.T) {
+	long := "BenchmarkX-2 1 " + strings.Repeat("1", report.MaxLine) + " ns/op\n"
+	if _, err := report.Parse(strings.NewReader(long)); !errors.Is(err, report.ErrLineTooLong) {
+		t.Errorf("long line: err = %v, want ErrLineTooLong", err)
+	}
+	many := strings.Repeat("BenchmarkX-2 1 1 ns/op\n", report.MaxSamples+1)
+	if _, err := report.Parse(strings.NewReader(many)); !errors.Is(err, report.ErrTooMany) {
+		t.Errorf("too many results: err = %v, want ErrTooMany", err)
+	}
+	tests := []struct {
+		line string
+		want string // row name, "" = ignored
+	}{
+		{"BenchmarkA-2 10 5 ns/op", "A"},
+		{"BenchmarkA/b=c-16 10 5 ns/op 3 allocs/op", "A/b=c"},
+		{"BenchmarkA 10 5 ns/op", "A"},
+		{"BenchmarkA-2 0 5 ns/op", ""},
+		{"BenchmarkA-2 10 5", ""},
+		{"BenchmarkA-2 10 5 ns/op 6 ns/op", ""},
+		{"BenchmarkA-2 10 +Inf ns/op", ""},
+		{"BenchmarkA-2 -1 5 ns/op", ""},
+		{"Benchmark 10 5 ns/op", ""},
+	}
+	for _, tt := range tests {
+		run, err := report.Parse(strings.NewReader(tt.line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if len(run.Order) == 1 {
+			got = run.Order[0]
+		}
+		if got != tt.want || len(run.Order) > 1 {
+			t.Errorf("%q: rows %v, want %q", tt.line, run.Order, tt.want)
+		}
+	}
+}
+
+// FuzzParse checks that any input parses without panicking, within its
+// bounds, into a summary that marshals to JSON and renders.
+func FuzzParse(f *testing.F) {
+	data, err := os.ReadFile("testdata/sample.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte("BenchmarkA-2 1 1e308 ns/op 1e308 req/s\nBenchmarkA-2 1 -1e308 ns/op 0 req/s\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		run, err := report.Parse(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, name := range run.Order {
+			s := run.Rows[name]
+			for unit, vals := range s.Values {
+				if len(vals) > len(s.Iterations) {
+					t.Fatalf("%s %s: %d values for %d results", name, unit, len(vals), len(s.Iterations))
+				}
+				for _, v := range vals {
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						t.Fatalf("%s %s: non-finite value kept", name, unit)
+					}
+				}
+			}
+		}
+		sum := report.Summarize(run, nil)
+		if _, err := json.Marshal(sum); err != nil {
+			t.Fatalf("summary does not marshal: %v", err)
+		}
+		if err := report.Markdown(new(bytes.Buffer), sum, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

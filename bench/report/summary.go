@@ -1,0 +1,209 @@
+package report
+
+import (
+	"math"
+	"slices"
+	"strings"
+
+	"golang.org/x/perf/benchmath"
+)
+
+// Units the benchmarks report, as printed by `go test -bench`.
+const (
+	UnitNs       = "ns/op"
+	UnitAllocs   = "allocs/op"
+	UnitBytes    = "B/op"
+	UnitFetches  = "fetches/op"
+	UnitUpstream = "upstream/op"
+	UnitCPU      = "cpu-ns/op"
+	UnitRPS      = "req/s"
+	UnitP50      = "p50-ns"
+	UnitP99      = "p99-ns"
+)
+
+// Row is the summary of one benchmark. Pointer fields are nil when the
+// benchmark did not report the unit or the ratio has no reference.
+type Row struct {
+	Samples int `json:"samples"`
+
+	NsOp       *float64 `json:"ns_op,omitempty"`
+	NsOpSpread string   `json:"ns_op_spread,omitempty"` // benchstat-style "±3%" (95% CI of the median)
+	AllocsOp   *float64 `json:"allocs_op,omitempty"`
+	BytesOp    *float64 `json:"bytes_op,omitempty"`
+
+	RatioFloor    *float64 `json:"ratio_floor,omitempty"`     // ns/op ÷ the floor's ns/op
+	RatioBestPeer *float64 `json:"ratio_best_peer,omitempty"` // ns/op ÷ the fastest peer's ns/op in the group
+	BestPeer      string   `json:"best_peer,omitempty"`
+
+	FetchesPerToken *float64 `json:"fetches_per_token,omitempty"`
+	FetchesMaxRun   *float64 `json:"fetches_per_run_max,omitempty"` // max over samples of fetches/op × b.N
+	UpstreamPerOp   *float64 `json:"upstream_per_op,omitempty"`
+	CPUNsOp         *float64 `json:"cpu_ns_op,omitempty"`
+
+	RPS       *float64 `json:"rps,omitempty"`
+	RPSSpread string   `json:"rps_spread,omitempty"`
+	RatioBare *float64 `json:"ratio_bare_rps,omitempty"` // req/s ÷ the bare handler's req/s
+	P50Ns     *float64 `json:"p50_ns,omitempty"`
+	P99Ns     *float64 `json:"p99_ns,omitempty"`
+
+	Extra map[string]float64 `json:"extra,omitempty"` // other units, medians
+}
+
+// Summary is the content of summary.json.
+type Summary struct {
+	Meta  map[string]string `json:"meta"`
+	Rows  map[string]*Row   `json:"rows"`
+	Order []string          `json:"-"`
+}
+
+// Roles of a row, from the last element of its name.
+const (
+	RoleFloor       = "floor"
+	RoleBare        = "bare"
+	RoleTokenwarden = "tokenwarden"
+	RolePeer        = "peer"
+)
+
+// Role classifies a row name: ".../floor", ".../bare", ".../tokenwarden*",
+// anything else is a peer.
+func Role(name string) string {
+	last := name[strings.LastIndexByte(name, '/')+1:]
+	switch {
+	case last == "floor":
+		return RoleFloor
+	case last == "bare":
+		return RoleBare
+	case strings.HasPrefix(last, "tokenwarden"):
+		return RoleTokenwarden
+	}
+	return RolePeer
+}
+
+// Group is the name without its last element.
+func Group(name string) string {
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		return name[:i]
+	}
+	return ""
+}
+
+// FloorOf names the floor row a row is compared with: the ES256 floor for
+// rows with an ES256 element, the RS256 floor otherwise.
+func FloorOf(name string) string {
+	if slices.Contains(strings.Split(name, "/"), "ES256") {
+		return "Verify/ES256/floor"
+	}
+	return "Verify/RS256/floor"
+}
+
+const confidence = 0.95
+
+func median(vals []float64) (center float64, spread string) {
+	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(vals), &benchmath.DefaultThresholds), confidence)
+	return s.Center, "±" + s.PctRangeString()
+}
+
+// ptr returns &v, or nil for a value that JSON cannot carry (extreme
+// inputs can overflow a median or a ratio).
+func ptr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// Summarize computes one Row per benchmark of run.
+func Summarize(run *Run, meta map[string]string) *Summary {
+	sum := &Summary{Meta: map[string]string{}, Rows: map[string]*Row{}, Order: slices.Clone(run.Order)}
+	for k, v := range run.Config {
+		sum.Meta[k] = v
+	}
+	for k, v := range meta {
+		sum.Meta[k] = v
+	}
+	for _, name := range run.Order {
+		s := run.Rows[name]
+		r := &Row{Samples: len(s.Iterations)}
+		for unit, vals := range s.Values {
+			if len(vals) == 0 {
+				continue
+			}
+			m, spread := median(vals)
+			switch unit {
+			case UnitNs:
+				r.NsOp, r.NsOpSpread = ptr(m), spread
+			case UnitAllocs:
+				r.AllocsOp = ptr(m)
+			case UnitBytes:
+				r.BytesOp = ptr(m)
+			case UnitFetches:
+				r.FetchesPerToken = ptr(m)
+				if len(vals) == len(s.Iterations) {
+					hi := 0.0
+					for i, v := range vals {
+						hi = math.Max(hi, math.Round(v*s.Iterations[i]))
+					}
+					r.FetchesMaxRun = ptr(hi)
+				}
+			case UnitUpstream:
+				r.UpstreamPerOp = ptr(m)
+			case UnitCPU:
+				r.CPUNsOp = ptr(m)
+			case UnitRPS:
+				r.RPS, r.RPSSpread = ptr(m), spread
+			case UnitP50:
+				r.P50Ns = ptr(m)
+			case UnitP99:
+				r.P99Ns = ptr(m)
+			default:
+				if ptr(m) == nil {
+					continue
+				}
+				if r.Extra == nil {
+					r.Extra = map[string]float64{}
+				}
+				r.Extra[unit] = m
+			}
+		}
+		sum.Rows[name] = r
+	}
+	sum.ratios()
+	return sum
+}
+
+func (sum *Summary) ratios() {
+	best := map[string]string{} // group → fastest peer row
+	bare := map[string]string{} // group → bare row
+	for _, name := range sum.Order {
+		r := sum.Rows[name]
+		g := Group(name)
+		switch Role(name) {
+		case RolePeer:
+			if r.NsOp == nil || *r.NsOp <= 0 {
+				continue
+			}
+			if b, ok := best[g]; !ok || *r.NsOp < *sum.Rows[b].NsOp {
+				best[g] = name
+			}
+		case RoleBare:
+			if r.RPS != nil && *r.RPS > 0 {
+				bare[g] = name
+			}
+		}
+	}
+	for _, name := range sum.Order {
+		r := sum.Rows[name]
+		g := Group(name)
+		if b, ok := bare[g]; ok {
+			if r.RPS != nil {
+				r.RatioBare = ptr(*r.RPS / *sum.Rows[b].RPS)
+			}
+		} else if f := sum.Rows[FloorOf(name)]; f != nil && f.NsOp != nil && *f.NsOp > 0 && r.NsOp != nil && Role(name) != RoleFloor {
+			r.RatioFloor = ptr(*r.NsOp / *f.NsOp)
+		}
+		if b, ok := best[g]; ok && r.NsOp != nil && Role(name) != RoleFloor {
+			r.RatioBestPeer = ptr(*r.NsOp / *sum.Rows[b].NsOp)
+			r.BestPeer = b[strings.LastIndexByte(b, '/')+1:]
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package bench_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"math/big"
+	"testing"
+
+	"github.com/tokenwarden/tokenwarden/bench/internal/fixture"
+)
+
+// BenchmarkVerify is one valid Keycloak-shaped access token (RS256 with
+// RSA-2048, and ES256) through every library, with roles read, after one
+// warm-up call that loads the keys. "floor" is the bare signature check on
+// a precomputed digest: no parsing, no JSON, no claims.
+func BenchmarkVerify(b *testing.B) {
+	s := fixtures(b)
+	for _, alg := range algs {
+		b.Run(alg+"/floor", func(b *testing.B) { benchFloor(b, s, alg) })
+		for _, l := range allLibs() {
+			b.Run(alg+"/"+l.name, func(b *testing.B) {
+				srv := newServer(b)
+				verify := l.newVerify(b, srv, alg)
+				benchAccept(b, srv, verify, s.tokens[alg].Raw)
+			})
+		}
+		for _, v := range tokenwardenVariants {
+			b.Run(alg+"/"+v.name, func(b *testing.B) { v.bench(b, alg) })
+		}
+	}
+}
+
+func benchFloor(b *testing.B, s *set, alg string) {
+	tok := s.tokens[alg]
+	b.ReportAllocs()
+	switch alg {
+	case fixture.RS256:
+		pub := &s.keys.RSA.PublicKey
+		for b.Loop() {
+			if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, tok.Digest, tok.Signature); err != nil {
+				b.Fatal(err)
+			}
+		}
+	case fixture.ES256:
+		pub := &s.keys.EC.PublicKey
+		r, sig := new(big.Int).SetBytes(tok.Signature[:32]), new(big.Int).SetBytes(tok.Signature[32:])
+		for b.Loop() {
+			if !ecdsa.Verify(pub, tok.Digest, r, sig) {
+				b.Fatal("ecdsa: signature does not verify")
+			}
+		}
+	}
+}
+
+// benchAccept times verify on one valid token and reports the JWKS fetches
+// it caused per call after the warm-up.
+func benchAccept(b *testing.B, srv *fixture.Server, verify verifyFunc, token string) {
+	ctx := context.Background()
+	if err := verify(ctx, token); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+	before := srv.JWKSHits()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := verify(ctx, token); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(srv.JWKSHits()-before)/float64(b.N), "fetches/op")
+}
+
+// floodSize is the number of distinct random kids in one flood.
+const floodSize = 10_000
+
+// BenchmarkReject is the attacker's side, RS256, after a warm-up with a
+// valid token so every library holds the realm keys:
+//
+//   - forged-signature: a known kid with a signature that does not verify;
+//   - unknown-kid: the same random unknown kid on every call;
+//   - kid-flood: a flood of random kids, a new one on every call, taken
+//     from batches of 10,000 built outside the timer.
+//
+// fetches/op is the JWKS documents the fake Keycloak served per token.
+func BenchmarkReject(b *testing.B) {
+	s := fixtures(b)
+	good := s.tokens[fixture.RS256]
+	kinds := []struct {
+		name   string
+		tokens func(seq uint64) []string
+	}{
+		{"forged-signature", func(uint64) []string { return []string{fixture.Forged(good)} }},
+		{"unknown-kid", func(uint64) []string { return []string{fixture.WithKid(good, fixture.RandomKid())} }},
+		{"kid-flood", func(seq uint64) []string { return fixture.KidFlood(good, floodSize, seq) }},
+	}
+	for _, k := range kinds {
+		for _, l := range allLibs() {
+			b.Run(k.name+"/"+l.name, func(b *testing.B) {
+				srv := newServer(b)
+				verify := l.newVerify(b, srv, fixture.RS256)
+				benchReject(b, srv, verify, good.Raw, k.tokens)
+			})
+		}
+	}
+}
+
+func benchReject(b *testing.B, srv *fixture.Server, verify verifyFunc, good string, next func(seq uint64) []string) {
+	ctx := context.Background()
+	if err := verify(ctx, good); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+	var seq uint64
+	batch := next(seq)
+	i := 0
+	before := srv.JWKSHits()
+	b.ReportAllocs()
+	for b.Loop() {
+		if i == len(batch) {
+			if len(batch) > 1 {
+				b.StopTimer()
+				seq += uint64(len(batch))
+				batch = next(seq)
+				b.StartTimer()
+			}
+			i = 0
+		}
+		if err := verify(ctx, batch[i]); err == nil {
+			b.Fatal("attack token accepted")
+		}
+		i++
+	}
+	b.ReportMetric(float64(srv.JWKSHits()-before)/float64(b.N), "fetches/op")
+}
