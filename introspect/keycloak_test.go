@@ -1,0 +1,360 @@
+package introspect_test
+
+// Tests against the real Keycloak started by `make services`. They use the
+// tokenwarden realm's clients (backend, mobile) and create their own users
+// and clients, so they never disturb alice, bob or other tests.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/testenv"
+	"github.com/tokenwarden/tokenwarden/introspect"
+)
+
+type kc struct {
+	t      *testing.T
+	base   string
+	realm  string
+	issuer string
+	admin  string // admin access token
+}
+
+func requireKeycloak(t *testing.T) *kc {
+	t.Helper()
+	k := &kc{t: t, base: testenv.Keycloak(t), realm: testenv.KeycloakRealm(t)}
+	k.issuer = k.base + "/realms/" + k.realm
+	user, pass := testenv.KeycloakAdmin(t)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	k.form(k.base+"/realms/master/protocol/openid-connect/token", url.Values{
+		"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {user}, "password": {pass},
+	}, &tok)
+	k.admin = tok.AccessToken
+	return k
+}
+
+func (k *kc) form(u string, form url.Values, out any) {
+	k.t.Helper()
+	resp, err := http.PostForm(u, form)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		k.t.Fatalf("POST %s: %d %s", u, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+// adminCall sends an admin REST request and returns the Location header.
+func (k *kc) adminCall(method, path string, body any) string {
+	k.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, k.base+"/admin/realms/"+k.realm+path, rd)
+	req.Header.Set("Authorization", "Bearer "+k.admin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		k.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.Header.Get("Location")
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// newUser creates an enabled user with a password and deletes it at cleanup.
+func (k *kc) newUser() (id, name, password string) {
+	k.t.Helper()
+	name, password = randomName("introspect-"), "pw-"+randomName("")
+	loc := k.adminCall("POST", "/users", map[string]any{
+		"username": name, "enabled": true, "email": name + "@example.com", "emailVerified": true,
+		"firstName": "Intro", "lastName": "Spect",
+		"credentials": []map[string]any{{"type": "password", "value": password, "temporary": false}},
+	})
+	id = loc[strings.LastIndex(loc, "/")+1:]
+	k.t.Cleanup(func() { k.adminCall("DELETE", "/users/"+id, nil) })
+	return id, name, password
+}
+
+// newPublicClient creates a public client with direct grants and no
+// audience mapper, deleted at cleanup.
+func (k *kc) newPublicClient() string {
+	k.t.Helper()
+	clientID := randomName("noaud-")
+	loc := k.adminCall("POST", "/clients", map[string]any{
+		"clientId": clientID, "enabled": true, "protocol": "openid-connect", "publicClient": true,
+		"standardFlowEnabled": false, "directAccessGrantsEnabled": true,
+	})
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	k.t.Cleanup(func() { k.adminCall("DELETE", "/clients/"+id, nil) })
+	return clientID
+}
+
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
+}
+
+// login runs the password grant for a public client.
+func (k *kc) login(clientID, user, password string) tokens {
+	k.t.Helper()
+	var tok tokens
+	k.form(k.issuer+"/protocol/openid-connect/token", url.Values{
+		"grant_type": {"password"}, "client_id": {clientID}, "username": {user}, "password": {password},
+		"scope": {"openid"},
+	}, &tok)
+	return tok
+}
+
+func (k *kc) backend(mod func(*introspect.Config)) *introspect.Client {
+	k.t.Helper()
+	cfg := introspect.Config{
+		IntrospectionURL:        k.issuer + "/protocol/openid-connect/token/introspect",
+		RevocationURL:           k.issuer + "/protocol/openid-connect/revoke",
+		ClientID:                "backend",
+		ClientSecret:            "backend-secret",
+		Issuer:                  k.issuer,
+		AuthorizedParties:       []string{"mobile"},
+		RequireAudienceAndParty: false,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := introspect.New(cfg)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return c
+}
+
+func (k *kc) mobile() *introspect.Client {
+	k.t.Helper()
+	c, err := introspect.New(introspect.Config{
+		RevocationURL: k.issuer + "/protocol/openid-connect/revoke",
+		ClientID:      "mobile",
+	})
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return c
+}
+
+func TestKeycloakIntrospection(t *testing.T) {
+	k := requireKeycloak(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	backend, mobile := k.backend(nil), k.mobile()
+
+	t.Run("active token as backend", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		res, err := backend.Introspect(ctx, tok.AccessToken, introspect.HintAccessToken)
+		if err != nil {
+			t.Fatalf("Introspect: %v", err)
+		}
+		c := res.Claims
+		if c.Issuer != k.issuer || c.AuthorizedParty != "mobile" || !c.HasAudience("backend") || c.SessionID == "" ||
+			c.Type != "Bearer" || c.PreferredUsername != name || res.Username != name || res.TokenType != "Bearer" ||
+			!c.Expiry.After(time.Now()) || len(c.Raw()) == 0 {
+			t.Fatalf("result %+v claims %+v", res, c)
+		}
+		// Default rule (Audience = ClientID) holds too: the mobile client's
+		// audience mapper puts backend in aud.
+		if _, err := k.backend(func(c *introspect.Config) { c.AuthorizedParties = nil }).Introspect(ctx, tok.AccessToken, ""); err != nil {
+			t.Fatalf("default audience rule: %v", err)
+		}
+	})
+
+	t.Run("access token revoked by mobile is inactive", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		if err := mobile.Revoke(ctx, tok.AccessToken, introspect.HintAccessToken); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+		if _, err := backend.Introspect(ctx, tok.AccessToken, ""); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("got %v, want ErrInactive", err)
+		}
+	})
+
+	t.Run("refresh token revoked: the session's access token is inactive", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		if _, err := backend.Introspect(ctx, tok.AccessToken, ""); err != nil {
+			t.Fatalf("before: %v", err)
+		}
+		if err := mobile.Revoke(ctx, tok.RefreshToken, introspect.HintRefreshToken); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+		if _, err := backend.Introspect(ctx, tok.AccessToken, ""); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("got %v, want ErrInactive", err)
+		}
+	})
+
+	t.Run("user logged out by admin is inactive", func(t *testing.T) {
+		id, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		k.adminCall("POST", "/users/"+id+"/logout", nil)
+		if _, err := backend.Introspect(ctx, tok.AccessToken, ""); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("got %v, want ErrInactive", err)
+		}
+	})
+
+	t.Run("disabled user is inactive", func(t *testing.T) {
+		id, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		k.adminCall("PUT", "/users/"+id, map[string]any{"enabled": false})
+		if _, err := backend.Introspect(ctx, tok.AccessToken, ""); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("got %v, want ErrInactive", err)
+		}
+	})
+
+	t.Run("without an audience mapper the answer is inactive (26.6.2+)", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		client := k.newPublicClient()
+		tok := k.login(client, name, pw)
+		_, err := backend.Introspect(ctx, tok.AccessToken, "")
+		if !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("got %v, want ErrInactive", err)
+		}
+		if !strings.Contains(err.Error(), "audience mapper") {
+			t.Fatalf("error %q does not mention the audience mapper", err)
+		}
+	})
+
+	t.Run("public client cannot introspect", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		// New refuses AuthNone for introspection; a public client sending a
+		// secret anyway gets Keycloak's 403.
+		c := k.backend(func(c *introspect.Config) { c.ClientID, c.ClientSecret = "mobile", "it-does-not-matter" })
+		_, err := c.Introspect(ctx, tok.AccessToken, "")
+		var e *introspect.Error
+		if !errors.As(err, &e) || e.Status != 403 || !errors.Is(err, introspect.ErrClientAuth) {
+			t.Fatalf("got %v, want a 403 *Error wrapping ErrClientAuth", err)
+		}
+		t.Logf("Keycloak: %v", err)
+	})
+
+	t.Run("wrong secret", func(t *testing.T) {
+		for _, m := range []introspect.AuthMethod{introspect.AuthClientSecretBasic, introspect.AuthClientSecretPost} {
+			c := k.backend(func(c *introspect.Config) { c.ClientSecret, c.AuthMethod = "wrong", m })
+			_, err := c.Introspect(ctx, "whatever", "")
+			var e *introspect.Error
+			if !errors.As(err, &e) || e.Status != 401 || !errors.Is(err, introspect.ErrClientAuth) {
+				t.Fatalf("%s: got %v, want a 401 *Error wrapping ErrClientAuth", m, err)
+			}
+			t.Logf("Keycloak (%s): %v", m, err)
+			if err := c.Revoke(ctx, "whatever", ""); !errors.Is(err, introspect.ErrClientAuth) {
+				t.Fatalf("%s revoke: got %v, want ErrClientAuth", m, err)
+			} else {
+				t.Logf("Keycloak (%s): %v", m, err)
+			}
+		}
+	})
+
+	t.Run("client_secret_post works", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		c := k.backend(func(c *introspect.Config) { c.AuthMethod = introspect.AuthClientSecretPost })
+		if _, err := c.Introspect(ctx, tok.AccessToken, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("unknown hint", func(t *testing.T) {
+		_, err := backend.Introspect(ctx, "whatever", "id_token")
+		var e *introspect.Error
+		if !errors.As(err, &e) || e.Status != 400 || e.Code != "invalid_request" || !strings.Contains(err.Error(), "token_type_hint") {
+			t.Fatalf("got %v, want a 400 invalid_request *Error about the hint", err)
+		}
+	})
+
+	t.Run("garbage is inactive", func(t *testing.T) {
+		if _, err := backend.Introspect(ctx, "not-a-token", ""); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("got %v", err)
+		}
+	})
+
+	t.Run("revoking an ID token", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		err := mobile.Revoke(ctx, tok.IDToken, "")
+		var e *introspect.Error
+		if !errors.As(err, &e) || e.Code != "unsupported_token_type" || e.Status != 400 {
+			t.Fatalf("got %v, want unsupported_token_type", err)
+		}
+	})
+
+	t.Run("revoking twice succeeds twice", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		for i := range 2 {
+			if err := mobile.Revoke(ctx, tok.RefreshToken, introspect.HintRefreshToken); err != nil {
+				t.Fatalf("revoke %d: %v", i+1, err)
+			}
+		}
+	})
+
+	t.Run("revoking another client's token", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		err := backend.Revoke(ctx, tok.RefreshToken, "")
+		var e *introspect.Error
+		if !errors.As(err, &e) || e.Status != 400 || e.Code != "invalid_request" {
+			t.Fatalf("got %v, want 400 invalid_request", err)
+		}
+	})
+
+	t.Run("cache in front of Keycloak, Forget after revoke", func(t *testing.T) {
+		_, name, pw := k.newUser()
+		tok := k.login("mobile", name, pw)
+		cache, err := introspect.NewCache(backend, introspect.CacheConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cache.Close()
+		first, err := cache.Introspect(ctx, tok.AccessToken, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := cache.Introspect(ctx, tok.AccessToken, ""); again != first {
+			t.Fatal("second call not served from the cache")
+		}
+		if err := mobile.Revoke(ctx, tok.AccessToken, ""); err != nil {
+			t.Fatal(err)
+		}
+		cache.Forget(tok.AccessToken)
+		if _, err := cache.Introspect(ctx, tok.AccessToken, ""); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("after revoke and Forget: %v", err)
+		}
+	})
+}
