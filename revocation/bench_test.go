@@ -1,0 +1,109 @@
+package revocation_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/tokenwarden/tokenwarden/revocation"
+)
+
+const benchIssuer = "https://id.example.com/realms/tokenwarden"
+
+// keycloakJTI returns a jti shaped like Keycloak 26's (`onrtac:` + UUID).
+func keycloakJTI(i int) string {
+	return fmt.Sprintf("onrtac:%08x-%04x-4%03x-8%03x-%012x", i, i&0xffff, i&0xfff, (i>>12)&0xfff, i*7919)
+}
+
+// fillMemory revokes n jtis plus n/100 sessions and n/100 subjects.
+func fillMemory(tb testing.TB, s revocation.Store, n int, now time.Time) {
+	tb.Helper()
+	ctx := context.Background()
+	for i := range n {
+		if err := s.RevokeToken(ctx, benchIssuer, keycloakJTI(i), now.Add(time.Hour)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for i := range n / 100 {
+		if err := s.RevokeSession(ctx, benchIssuer, fmt.Sprintf("sid-%d", i), now); err != nil {
+			tb.Fatal(err)
+		}
+		if err := s.RevokeSubject(ctx, benchIssuer, fmt.Sprintf("sub-%d", i), now); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := s.SetClientNotBefore(ctx, benchIssuer, "mobile", now.Add(-time.Hour)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// benchTokens returns tokens that miss every entry but walk every lookup
+// (the common, most expensive path), plus one hit in 16.
+func benchTokens(n int, now time.Time) []revocation.Token {
+	toks := make([]revocation.Token, 1024)
+	for i := range toks {
+		t := revocation.Token{
+			Issuer: benchIssuer, ID: keycloakJTI(n + i), Subject: fmt.Sprintf("user-%d", i),
+			SessionID: fmt.Sprintf("live-%d", i), ClientID: "mobile",
+			IssuedAt: now.Add(-time.Minute), Expiry: now.Add(4 * time.Minute),
+		}
+		if i%16 == 0 {
+			t.ID = keycloakJTI(i * 37)
+		}
+		toks[i] = t
+	}
+	return toks
+}
+
+func BenchmarkMemoryCheck(b *testing.B) {
+	const n = 1_000_000
+	now := time.Now()
+	s := revocation.NewMemory(revocation.Config{MaxEntries: 2 * n})
+	defer s.Close()
+	fillMemory(b, s, n, now)
+	toks := benchTokens(n, now)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			r := s.Check(toks[i&1023])
+			if (i&1023)%16 == 0 && r != revocation.TokenRevoked {
+				panic("hit missed")
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkMemoryBytesPerEntry measures the heap held per jti entry
+// (Keycloak-shaped 43-byte jti), map overhead included.
+func BenchmarkMemoryBytesPerEntry(b *testing.B) {
+	const n = 1_000_000
+	jtis := make([]string, n)
+	for i := range jtis {
+		jtis[i] = keycloakJTI(i)
+	}
+	exp := time.Now().Add(time.Hour)
+	ctx := context.Background()
+	var perEntry float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := revocation.NewMemory(revocation.Config{MaxEntries: n})
+		for _, j := range jtis {
+			if err := s.RevokeToken(ctx, benchIssuer, j, exp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perEntry = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(s)
+		s.Close()
+	}
+	b.ReportMetric(perEntry, "B/entry")
+}

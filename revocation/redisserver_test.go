@@ -1,0 +1,145 @@
+package revocation
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisServerBin returns the redis-server binary: $REDIS_SERVER_BIN or the
+// one in PATH. Without one the test is skipped, or fails under CI=true.
+func redisServerBin(tb testing.TB) string {
+	tb.Helper()
+	if bin := os.Getenv("REDIS_SERVER_BIN"); bin != "" {
+		return bin
+	}
+	if bin, err := exec.LookPath("redis-server"); err == nil {
+		return bin
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatal("redis-server not found: run `make services` or set REDIS_SERVER_BIN")
+	}
+	tb.Skip("redis-server not found: run `make services` or set REDIS_SERVER_BIN")
+	return ""
+}
+
+// redisProc is a redis-server child process owned by one test.
+type redisProc struct {
+	tb   testing.TB
+	bin  string
+	dir  string
+	port int
+	args []string
+	cmd  *exec.Cmd
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startRedis starts a private redis-server on a free loopback port. extra
+// arguments override the defaults (no persistence).
+func startRedis(tb testing.TB, extra ...string) *redisProc {
+	tb.Helper()
+	p := &redisProc{tb: tb, bin: redisServerBin(tb), dir: tb.TempDir(), port: freePort(tb)}
+	p.args = append([]string{"--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
+		"--dir", p.dir, "--save", "", "--appendonly", "no", "--protected-mode", "no"}, extra...)
+	p.start()
+	tb.Cleanup(p.kill)
+	return p
+}
+
+func (p *redisProc) start() {
+	p.tb.Helper()
+	p.cmd = exec.Command(p.bin, p.args...)
+	p.cmd.Dir = p.dir
+	logf, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("redis-%d.log", time.Now().UnixNano())))
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		p.tb.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); logf.Close() }()
+	waitRedis(p.tb, p.addr())
+}
+
+func (p *redisProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
+func (p *redisProc) url() string  { return "redis://" + p.addr() + "/0" }
+
+// kill sends SIGKILL and waits until the port is free.
+func (p *redisProc) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	for range 500 {
+		c, err := net.DialTimeout("tcp", p.addr(), 50*time.Millisecond)
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.cmd = nil
+}
+
+func waitRedis(tb testing.TB, addr string) {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redis at %s did not start: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newClient(tb testing.TB, addr string) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: 2 * time.Second,
+		WriteTimeout: 2 * time.Second, MaxRetries: -1})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newRedisStore starts a Redis store and waits for its first load.
+func newRedisStore(tb testing.TB, cfg RedisConfig, hook func(k kind, iss, id string)) *Redis {
+	tb.Helper()
+	r, err := newRedis(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.afterApply = hook
+	r.start()
+	tb.Cleanup(func() { r.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := r.WaitHealthy(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
