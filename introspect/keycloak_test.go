@@ -7,6 +7,9 @@ package introspect_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
 	"github.com/tokenwarden/tokenwarden/introspect"
@@ -287,6 +292,36 @@ func TestKeycloakIntrospection(t *testing.T) {
 		c := k.backend(func(c *introspect.Config) { c.AuthMethod = introspect.AuthClientSecretPost })
 		if _, err := c.Introspect(ctx, tok.AccessToken, ""); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("private_key_jwt", func(t *testing.T) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+			{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"},
+		}})
+		clientID := randomName("pkjwt-")
+		loc := k.adminCall("POST", "/clients", map[string]any{
+			"clientId": clientID, "enabled": true, "protocol": "openid-connect", "publicClient": false,
+			"clientAuthenticatorType": "client-jwt", "standardFlowEnabled": false, "serviceAccountsEnabled": true,
+			"attributes": map[string]string{"use.jwks.string": "true", "jwks.string": string(jwks),
+				"token.endpoint.auth.signing.alg": "ES256"},
+		})
+		t.Cleanup(func() { k.adminCall("DELETE", "/clients/"+loc[strings.LastIndex(loc, "/")+1:], nil) })
+		withKey := func(s crypto.Signer) *introspect.Client {
+			return k.backend(func(c *introspect.Config) {
+				c.ClientID, c.ClientSecret, c.Signer, c.KeyID = clientID, "", s, "k1"
+			})
+		}
+		// Authenticated: a garbage token is simply inactive.
+		for range 2 { // two requests: each assertion carries a fresh jti
+			if _, err := withKey(key).Introspect(ctx, "not-a-token", ""); !errors.Is(err, introspect.ErrInactive) {
+				t.Fatalf("registered key: got %v, want ErrInactive", err)
+			}
+		}
+		other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if _, err := withKey(other).Introspect(ctx, "not-a-token", ""); !errors.Is(err, introspect.ErrClientAuth) {
+			t.Fatalf("unregistered key: got %v, want ErrClientAuth", err)
 		}
 	})
 
