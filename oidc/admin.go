@@ -95,7 +95,7 @@ func decodeAdminAction(text string) (*AdminAction, error) {
 		return bad()
 	}
 	var nb [16]string
-	names := nb[:0]
+	names := nameSet{list: nb[:0]}
 	first := true
 	for {
 		name, more, err := d.objNext(&first)
@@ -106,7 +106,7 @@ func decodeAdminAction(text string) (*AdminAction, error) {
 			break
 		}
 		var ok bool
-		if names, ok = addName(names, name); !ok {
+		if names, ok = names.add(name); !ok {
 			return bad()
 		}
 		if d.null() {

@@ -129,7 +129,7 @@ func decodeClaims(raw []byte, text string, x *claimExtras) (*Claims, error) {
 		return nil, verr(ErrMalformed, "claims are not a json object")
 	}
 	var nb [48]string
-	names := nb[:0]
+	names := nameSet{list: nb[:0]}
 	first := true
 	for {
 		name, more, err := d.objNext(&first)
@@ -140,7 +140,7 @@ func decodeClaims(raw []byte, text string, x *claimExtras) (*Claims, error) {
 			break
 		}
 		var ok bool
-		if names, ok = addName(names, name); !ok {
+		if names, ok = names.add(name); !ok {
 			return nil, verr(ErrMalformed, "duplicate claim")
 		}
 		if d.null() {
@@ -243,7 +243,7 @@ func (d *jsonReader) rolesObject() ([]string, error) {
 		return nil, err
 	}
 	var nb [8]string
-	names := nb[:0]
+	names := nameSet{list: nb[:0]}
 	var roles []string
 	first := true
 	for {
@@ -255,7 +255,7 @@ func (d *jsonReader) rolesObject() ([]string, error) {
 			return roles, nil
 		}
 		var ok bool
-		if names, ok = addName(names, name); !ok {
+		if names, ok = names.add(name); !ok {
 			return nil, errJSON
 		}
 		if name == "roles" && !d.null() {
@@ -281,7 +281,7 @@ func (d *jsonReader) resourceAccess() (map[string][]string, error) {
 	var eb [16]entry
 	entries := eb[:0]
 	var nb [16]string
-	names := nb[:0]
+	names := nameSet{list: nb[:0]}
 	first := true
 	for {
 		name, more, err := d.objNext(&first)
@@ -292,7 +292,7 @@ func (d *jsonReader) resourceAccess() (map[string][]string, error) {
 			break
 		}
 		var ok bool
-		if names, ok = addName(names, name); !ok {
+		if names, ok = names.add(name); !ok {
 			return nil, errJSON
 		}
 		if d.null() {
@@ -318,7 +318,7 @@ func (d *jsonReader) confirmation() (*Confirmation, error) {
 	}
 	cnf := &Confirmation{}
 	var nb [8]string
-	names := nb[:0]
+	names := nameSet{list: nb[:0]}
 	first := true
 	for {
 		name, more, err := d.objNext(&first)
@@ -329,7 +329,7 @@ func (d *jsonReader) confirmation() (*Confirmation, error) {
 			return cnf, nil
 		}
 		var ok bool
-		if names, ok = addName(names, name); !ok {
+		if names, ok = names.add(name); !ok {
 			return nil, errJSON
 		}
 		switch name {
@@ -354,7 +354,7 @@ func (d *jsonReader) events(x *claimExtras) error {
 		return err
 	}
 	var nb [8]string
-	names := nb[:0]
+	names := nameSet{list: nb[:0]}
 	first := true
 	for {
 		name, more, err := d.objNext(&first)
@@ -365,7 +365,7 @@ func (d *jsonReader) events(x *claimExtras) error {
 			return nil
 		}
 		var ok bool
-		if names, ok = addName(names, name); !ok {
+		if names, ok = names.add(name); !ok {
 			return errJSON
 		}
 		switch name {

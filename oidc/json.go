@@ -335,7 +335,7 @@ func (d *jsonReader) skip() error {
 			return err
 		}
 		var nb [16]string
-		names := nb[:0]
+		names := nameSet{list: nb[:0]}
 		first := true
 		for {
 			name, more, err := d.objNext(&first)
@@ -346,7 +346,7 @@ func (d *jsonReader) skip() error {
 				return nil
 			}
 			var ok bool
-			if names, ok = addName(names, name); !ok {
+			if names, ok = names.add(name); !ok {
 				return errJSON
 			}
 			if err := d.skip(); err != nil {
@@ -417,21 +417,38 @@ func (d *jsonReader) strArray() ([]string, error) {
 	return res, nil
 }
 
-// addName records name in seen and reports false if an equal name was seen
-// before, including names that encoding/json would treat as equal (Unicode
-// simple case folding), so a later encoding/json pass over the same bytes
-// cannot see a different value. Callers pass a stack-backed slice.
-func addName(seen []string, name string) ([]string, bool) {
+// nameSet detects duplicate member names, including names that
+// encoding/json would treat as equal (Unicode simple case folding, e.g.
+// "aud", "AUD", "\u0061ud", and "ſub"/"sub"), so a later encoding/json pass
+// over the same bytes cannot see another value. Callers back list with a
+// stack array. While all names are ASCII, only names of equal length can
+// fold to each other, which keeps the common case cheap.
+type nameSet struct {
+	list     []string
+	nonASCII bool
+}
+
+// add records name and reports false if an equal name was seen before.
+// It works on values (no pointer stores) so the stack array stays on the
+// stack.
+func (n nameSet) add(name string) (nameSet, bool) {
 	ascii := isASCII(name)
-	for _, o := range seen {
-		if ascii && len(o) != len(name) && isASCII(o) {
-			continue
+	if ascii && !n.nonASCII {
+		for _, o := range n.list {
+			if len(o) == len(name) && strings.EqualFold(o, name) {
+				return n, false
+			}
 		}
-		if strings.EqualFold(o, name) {
-			return seen, false
+	} else {
+		for _, o := range n.list {
+			if strings.EqualFold(o, name) {
+				return n, false
+			}
 		}
+		n.nonASCII = true
 	}
-	return append(seen, name), true
+	n.list = append(n.list, name)
+	return n, true
 }
 
 func isASCII(s string) bool {

@@ -132,7 +132,7 @@ func peekIssuer(token string, maxBytes int) (string, error) {
 		return "", bad
 	}
 	var nb [48]string
-	names := nb[:0]
+	names := nameSet{list: nb[:0]}
 	iss := ""
 	first := true
 	for {
@@ -144,7 +144,7 @@ func peekIssuer(token string, maxBytes int) (string, error) {
 			break
 		}
 		var ok bool
-		if names, ok = addName(names, name); !ok {
+		if names, ok = names.add(name); !ok {
 			return "", verr(ErrMalformed, "duplicate claim")
 		}
 		if name == "iss" {

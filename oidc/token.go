@@ -112,7 +112,7 @@ func parseHeader(s string) (header, error) {
 		return h, verr(ErrMalformed, "header is not a json object")
 	}
 	var nb [16]string
-	names := nb[:0]
+	names := nameSet{list: nb[:0]}
 	first := true
 	for {
 		name, more, err := d.objNext(&first)
@@ -123,7 +123,7 @@ func parseHeader(s string) (header, error) {
 			break
 		}
 		var ok bool
-		if names, ok = addName(names, name); !ok {
+		if names, ok = names.add(name); !ok {
 			return h, verr(ErrMalformed, "duplicate header parameter")
 		}
 		switch name {
@@ -159,22 +159,19 @@ func parseHeader(s string) (header, error) {
 	return h, nil
 }
 
+// b64tab maps a byte to its base64url value (RFC 4648 §5), 0xff for bytes
+// outside the alphabet. A constant string, so it cannot be modified.
+const b64tab = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x3e\xff\xff\x34\x35\x36\x37\x38\x39\x3a\x3b\x3c\x3d\xff\xff\xff\xff\xff\xff" +
+	"\xff\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\xff\xff\xff\xff\x3f" +
+	"\xff\x1a\x1b\x1c\x1d\x1e\x1f\x20\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f\x30\x31\x32\x33\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+
 // b64val maps a base64url character to its value, or 0xff.
-func b64val(c byte) uint32 {
-	switch {
-	case c >= 'A' && c <= 'Z':
-		return uint32(c - 'A')
-	case c >= 'a' && c <= 'z':
-		return uint32(c-'a') + 26
-	case c >= '0' && c <= '9':
-		return uint32(c-'0') + 52
-	case c == '-':
-		return 62
-	case c == '_':
-		return 63
-	}
-	return 0xff
-}
+func b64val(c byte) uint32 { return uint32(b64tab[c]) }
 
 // b64Len returns the decoded length of n base64url characters, or -1 when n
 // cannot be the length of an unpadded encoding.
@@ -198,10 +195,11 @@ func b64Decode(dst []byte, src string) bool {
 	n := len(src) / 4 * 4
 	j := 0
 	for i := 0; i < n; i += 4 {
-		v := b64val(src[i])<<18 | b64val(src[i+1])<<12 | b64val(src[i+2])<<6 | b64val(src[i+3])
-		if b64val(src[i])|b64val(src[i+1])|b64val(src[i+2])|b64val(src[i+3]) > 63 {
+		a, b, c, e := b64val(src[i]), b64val(src[i+1]), b64val(src[i+2]), b64val(src[i+3])
+		if a|b|c|e > 63 {
 			return false
 		}
+		v := a<<18 | b<<12 | c<<6 | e
 		dst[j] = byte(v >> 16)
 		dst[j+1] = byte(v >> 8)
 		dst[j+2] = byte(v)
