@@ -185,12 +185,12 @@ func Discover(ctx context.Context, cfg DiscoveryConfig) (*Discovery, error) {
 		switch {
 		case errors.As(err, &mismatch):
 			return nil, fmt.Errorf("%w: %w: %w", ErrDiscovery, ErrIssuerMismatch, err)
+		case errors.Is(err, ErrInsecureURL), errors.Is(err, ErrRedirect), errors.Is(err, ErrBodyTooLarge):
+			return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
 		case st.tooLarge.Load():
 			return nil, fmt.Errorf("%w: %s: %w", ErrDiscovery, redactURL(pub), ErrBodyTooLarge)
 		case st.status.Load() != 0 && st.status.Load() != http.StatusOK:
 			return nil, fmt.Errorf("%w: %w: %s answered %d", ErrDiscovery, ErrUpstreamStatus, redactURL(pub), st.status.Load())
-		case errors.Is(err, ErrInsecureURL), errors.Is(err, ErrRedirect):
-			return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
 		}
 		return nil, fmt.Errorf("%w: %s: %s", ErrDiscovery, redactURL(pub), truncate(err.Error(), 256))
 	}
