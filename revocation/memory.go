@@ -379,7 +379,10 @@ func (m *Memory) issuer(iss string) (*issuerState, error) {
 
 // reserve counts one new entry, or records the refusal and fails.
 func (m *Memory) reserve(until int64) error {
-	if m.count.Add(1) <= m.max {
+	if n := m.count.Add(1); n < m.max {
+		return nil
+	} else if n == m.max {
+		m.refreshHealth() // full from now on: report it before the first refusal
 		return nil
 	}
 	m.count.Add(-1)
