@@ -131,23 +131,26 @@ func (e *Error) hint() string {
 
 const maxDescription = 256
 
-// sanitize makes an upstream string safe to show: the token is removed
-// before truncation (so no prefix of it survives), then control and
-// non-UTF-8 bytes are dropped and the result is cut to maxDescription bytes.
+// sanitize makes an upstream string safe to show: control characters and
+// invalid UTF-8 are dropped first, then the token is cut out (so dropping
+// cannot reassemble it), then the result is truncated to maxDescription
+// bytes on a rune boundary.
 func sanitize(s, token string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 	if token != "" {
 		s = strings.ReplaceAll(s, token, "[token]")
 	}
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= maxDescription {
-			b.WriteString("…")
-			break
+	if len(s) > maxDescription {
+		i := maxDescription
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
 		}
-		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
-			continue
-		}
-		b.WriteRune(r)
+		s = s[:i] + "…"
 	}
-	return b.String()
+	return s
 }
