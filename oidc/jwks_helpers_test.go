@@ -1,7 +1,6 @@
 package oidc
 
 import (
-	"bufio"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,71 +13,23 @@ import (
 	"encoding/json"
 	"errors"
 	"hash"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/testenv"
 )
 
-// testVectors returns the third-party vectors directory:
-// $TOKENWARDEN_VECTORS, else ../../shared/vectors relative to this package.
-// Missing vectors skip the test, or fail it when CI=true.
+// testVectors returns the third-party vectors directory (testenv.Vectors).
 func testVectors(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TOKENWARDEN_VECTORS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "vectors")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "wycheproof")); err != nil {
-		missing(t, "test vectors not found in "+dir+" (set TOKENWARDEN_VECTORS)")
-	}
-	return dir
-}
-
-// testKeycloak returns the base URL of the Keycloak started by
-// `make services` ($KEYCLOAK_URL, else the repo's .services.env).
-func testKeycloak(t testing.TB) (baseURL, realm string) {
-	t.Helper()
-	env := map[string]string{"KEYCLOAK_URL": os.Getenv("KEYCLOAK_URL"), "KEYCLOAK_REALM": os.Getenv("KEYCLOAK_REALM")}
-	if env["KEYCLOAK_URL"] == "" {
-		if f, err := os.Open(filepath.Join("..", ".services.env")); err == nil {
-			sc := bufio.NewScanner(f)
-			for sc.Scan() {
-				k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
-				if ok && env[k] == "" {
-					env[k] = strings.Trim(v, `"'`)
-				}
-			}
-			f.Close()
-		}
-	}
-	if env["KEYCLOAK_URL"] == "" {
-		missing(t, "no Keycloak: run `make services` (or set KEYCLOAK_URL)")
-	}
-	resp, err := http.Get(KeycloakIssuer(env["KEYCLOAK_URL"], "master") + "/.well-known/openid-configuration")
-	if err != nil {
-		missing(t, "Keycloak at "+env["KEYCLOAK_URL"]+" unreachable: run `make services`: "+err.Error())
-	} else {
-		resp.Body.Close()
-	}
-	if env["KEYCLOAK_REALM"] == "" {
-		env["KEYCLOAK_REALM"] = "tokenwarden"
-	}
-	return env["KEYCLOAK_URL"], env["KEYCLOAK_REALM"]
-}
-
-func missing(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	return testenv.Vectors(t)
 }
 
 var (
@@ -285,3 +236,12 @@ func newFakeClock() *fakeClock {
 
 func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// copyLimited copies at most limit bytes and fails beyond.
+func copyLimited(dst *strings.Builder, src io.Reader, limit int64) (int64, error) {
+	n, err := io.Copy(dst, io.LimitReader(src, limit+1))
+	if err == nil && n > limit {
+		return n, ErrBodyTooLarge
+	}
+	return n, err
+}
