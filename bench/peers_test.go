@@ -228,7 +228,7 @@ type auth0Claims struct{ kcClaims }
 
 func (c *auth0Claims) Validate(context.Context) error { return c.typ() }
 
-func newAuth0(tb testingTB, srv *fixture.Server, alg string) verifyFunc {
+func newAuth0Validator(tb testingTB, srv *fixture.Server, alg string) *validator.Validator {
 	issuer, _ := url.Parse(fixture.Issuer)
 	jwksURL, _ := url.Parse(srv.JWKSURL())
 	p := jwks.NewCachingProvider(issuer, 5*time.Minute, jwks.WithCustomJWKSURI(jwksURL))
@@ -239,19 +239,29 @@ func newAuth0(tb testingTB, srv *fixture.Server, alg string) verifyFunc {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return v
+}
+
+func newAuth0(tb testingTB, srv *fixture.Server, alg string) verifyFunc {
+	v := newAuth0Validator(tb, srv, alg)
 	return func(ctx context.Context, token string) error {
 		res, err := v.ValidateToken(ctx, token)
 		if err != nil {
 			return err
 		}
-		vc, ok := res.(*validator.ValidatedClaims)
-		if !ok {
-			return fmt.Errorf("bench: auth0 returned %T", res)
-		}
-		c, ok := vc.CustomClaims.(*auth0Claims)
-		if !ok {
-			return errRoles
-		}
-		return c.roles()
+		return auth0Roles(res)
 	}
+}
+
+// auth0Roles checks the roles in what the validator returned.
+func auth0Roles(res any) error {
+	vc, ok := res.(*validator.ValidatedClaims)
+	if !ok {
+		return fmt.Errorf("bench: auth0 returned %T", res)
+	}
+	c, ok := vc.CustomClaims.(*auth0Claims)
+	if !ok {
+		return errRoles
+	}
+	return c.roles()
 }

@@ -129,3 +129,4 @@ type variant struct {
 	name  string
 	bench func(b *testing.B, alg string)
 }
+var tokenwardenHTTPRows []httpRow
