@@ -54,7 +54,9 @@ type buildError struct {
 	out string
 }
 
-func (e *buildError) Error() string { return "bench: building cmd/load: " + e.err.Error() + "\n" + e.out }
+func (e *buildError) Error() string {
+	return "bench: building cmd/load: " + e.err.Error() + "\n" + e.out
+}
 
 func removeLoadBinary() {
 	loadDirMu.Lock()

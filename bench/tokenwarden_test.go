@@ -129,4 +129,5 @@ type variant struct {
 	name  string
 	bench func(b *testing.B, alg string)
 }
+
 var tokenwardenHTTPRows []httpRow
