@@ -172,12 +172,11 @@ func (c *Cache) Introspect(ctx context.Context, token, hint string) (*Result, er
 	}
 	key := maphash.String(c.seed, token)
 	now := c.now()
-	if e, ok := c.pos.Get(key); ok && e.token == token && e.hint == hint && now.Before(e.expires) &&
-		now.Before(e.res.Claims.Expiry) {
+	if e, ok := c.pos.Get(key); ok && e.fresh(token, hint, now) {
 		c.event(CacheHit)
 		return e.res, nil
 	}
-	if e, ok := c.neg.Get(key); ok && e.token == token && e.hint == hint && now.Before(e.expires) {
+	if e, ok := c.neg.Get(key); ok && e.fresh(token, hint, now) {
 		c.event(CacheNegativeHit)
 		return nil, e.err
 	}
@@ -217,6 +216,16 @@ type outcome struct {
 // fetch runs the shared upstream call and stores a cacheable answer.
 func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) outcome {
 	gen := c.gen.Load()
+	// A caller that missed the cache just before the previous flight for
+	// this token stored its answer starts a new flight: answer it from the
+	// cache instead of going upstream again.
+	now := c.now()
+	if e, ok := c.pos.Peek(key); ok && e.fresh(token, hint, now) {
+		return outcome{token: token, hint: hint, res: e.res}
+	}
+	if e, ok := c.neg.Peek(key); ok && e.fresh(token, hint, now) {
+		return outcome{token: token, hint: hint, err: e.err}
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.CallTimeout)
 	defer cancel()
 	stop := context.AfterFunc(c.closeCtx, cancel)
@@ -226,20 +235,34 @@ func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) outco
 	if c.gen.Load() != gen || c.closeCtx.Err() != nil {
 		return o
 	}
-	now := c.now()
+	now = c.now()
 	switch {
 	case err == nil && res != nil && res.Claims != nil:
 		life := res.Claims.Expiry.Sub(now)
 		ttl := min(time.Duration(float64(life)*c.cfg.LifetimeFraction), c.cfg.MaxPositiveTTL)
 		if ttl > 0 {
-			c.neg.Remove(key)
+			c.remove(c.neg, key, token)
 			c.pos.Add(key, &entry{token: token, hint: hint, res: res, expires: now.Add(ttl)})
 		}
 	case cacheableNegative(err) && c.cfg.NegativeTTL > 0:
-		c.pos.Remove(key)
+		c.remove(c.pos, key, token)
 		c.neg.Add(key, &entry{token: token, hint: hint, err: err, expires: now.Add(c.cfg.NegativeTTL)})
 	}
 	return o
+}
+
+// fresh reports whether e answers (token, hint) at now: the full token is
+// compared, never just the hash, and a positive entry never outlives exp.
+func (e *entry) fresh(token, hint string, now time.Time) bool {
+	return e.token == token && e.hint == hint && now.Before(e.expires) &&
+		(e.res == nil || now.Before(e.res.Claims.Expiry))
+}
+
+// remove deletes key from l if it holds token's entry (not a colliding one).
+func (c *Cache) remove(l *lru.Cache[uint64, *entry], key uint64, token string) {
+	if e, ok := l.Peek(key); ok && e.token == token {
+		l.Remove(key)
+	}
 }
 
 // cacheableNegative reports whether err is a verdict about the token rather
@@ -261,12 +284,8 @@ func cacheableNegative(err error) bool {
 func (c *Cache) Forget(token string) {
 	c.gen.Add(1)
 	key := maphash.String(c.seed, token)
-	if e, ok := c.pos.Peek(key); ok && e.token == token {
-		c.pos.Remove(key)
-	}
-	if e, ok := c.neg.Peek(key); ok && e.token == token {
-		c.neg.Remove(key)
-	}
+	c.remove(c.pos, key, token)
+	c.remove(c.neg, key, token)
 	c.group.Forget(strconv.FormatUint(key, 16))
 }
 
