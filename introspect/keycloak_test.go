@@ -25,6 +25,7 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
 	"github.com/tokenwarden/tokenwarden/introspect"
+	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
 type kc struct {
@@ -246,7 +247,21 @@ func TestKeycloakIntrospection(t *testing.T) {
 		_, name, pw := k.newUser()
 		client := k.newPublicClient()
 		tok := k.login(client, name, pw)
-		_, err := backend.Introspect(ctx, tok.AccessToken, "")
+		// The token verifies locally (signature, iss, exp, azp)…
+		keys, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{URL: k.issuer + "/protocol/openid-connect/certs", InsecureAllowHTTP: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer keys.Close()
+		v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: k.issuer, Keys: keys, AuthorizedParties: []string{client}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(ctx, tok.AccessToken); err != nil {
+			t.Fatalf("local verification: %v", err)
+		}
+		// …but backend is not in its aud, so Keycloak says inactive.
+		_, err = backend.Introspect(ctx, tok.AccessToken, "")
 		if !errors.Is(err, introspect.ErrInactive) {
 			t.Fatalf("got %v, want ErrInactive", err)
 		}
