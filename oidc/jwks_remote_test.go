@@ -523,3 +523,34 @@ func TestRemoteKeySetBackgroundRefresh(t *testing.T) {
 		t.Fatalf("generation %d", st.Generation)
 	}
 }
+
+// TestRemoteKeySetHotPathAllocs: a known kid, a negatively cached kid and an
+// unknown kid refused by the cooldown cost no allocation.
+func TestRemoteKeySetHotPathAllocs(t *testing.T) {
+	srv := newJWKSServer(t, jwksJSON(t, rsaJWK(&testRSAKey(t, 0).PublicKey, "k1", nil)))
+	ks := newTestKeySet(t, srv, newFakeClock(), nil)
+	ctx := context.Background()
+	mustKey(t, ks, "k1")
+	if _, err := ks.Key(ctx, "absent"); !errors.Is(err, ErrUnknownKey) { // fetch, then negative entry
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		kid  string
+		ok   bool
+	}{{"known", "k1", true}, {"negative cache", "absent", false}, {"cooldown", "never-seen", false}}
+	for _, tt := range tests {
+		allocs := testing.AllocsPerRun(1000, func() {
+			k, err := ks.Key(ctx, tt.kid)
+			if (err == nil) != tt.ok || (k != nil) != tt.ok {
+				t.Fatalf("%s: %v %v", tt.name, k, err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocs per call, want 0", tt.name, allocs)
+		}
+	}
+	if got := srv.requests.Load(); got != 2 {
+		t.Fatalf("%d requests, want 2", got)
+	}
+}
