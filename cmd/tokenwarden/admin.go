@@ -237,14 +237,6 @@ func (k *keycloakAdmin) setRealmNotBefore(ctx context.Context, notBefore int64) 
 	return nil
 }
 
-func (k *keycloakAdmin) realmNotBefore(ctx context.Context) (int64, error) {
-	r, err := k.gc.GetRealm(ctx, k.token, k.realm)
-	if err != nil {
-		return 0, fmt.Errorf("read realm: %w", err)
-	}
-	return int64(deref(r.NotBefore)), nil
-}
-
 // pushRevocation is POST /admin/realms/{realm}/push-revocation (not in
 // gocloak v13): Keycloak sends the realm's not-before to every client with
 // an admin URL as a signed PushNotBeforeAction.

@@ -180,7 +180,10 @@ func TestSessionsFake(t *testing.T) {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
 			golden(t, "sessions."+format, r.stdout)
-			if !f.adminLoggedOut {
+			f.mu.Lock()
+			loggedOut := f.adminLoggedOut
+			f.mu.Unlock()
+			if !loggedOut {
 				t.Error("the admin session was not ended")
 			}
 			if strings.Contains(r.stdout+r.stderr, fakeAdminToken) || strings.Contains(r.stdout+r.stderr, fakeAdminPassword) {
@@ -284,14 +287,19 @@ func TestPushNotBeforeFake(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeKeycloak(t)
 			if tt.pushResult != "" {
+				f.mu.Lock()
 				f.pushResult, f.pushStatus = tt.pushResult, tt.pushStatus
+				f.mu.Unlock()
 			}
 			r := invokeAt(t, fixedNow, f.env(), "", append([]string{"push-not-before"}, tt.args...)...)
 			if r.code != tt.wantCode {
 				t.Fatalf("exit %d, want %d: %s", r.code, tt.wantCode, r.stderr)
 			}
-			if f.realmNotBefore != fixedNow.Unix() {
-				t.Errorf("realm not-before %d, want %d", f.realmNotBefore, fixedNow.Unix())
+			f.mu.Lock()
+			nb := f.realmNotBefore
+			f.mu.Unlock()
+			if nb != fixedNow.Unix() {
+				t.Errorf("realm not-before %d, want %d", nb, fixedNow.Unix())
 			}
 			if got := f.called("POST /admin/realms/tokenwarden/push-revocation"); got != tt.wantPush {
 				t.Errorf("push called %v, want %v", got, tt.wantPush)

@@ -255,7 +255,6 @@ func (o *options) introspectClient(ctx context.Context, a *app, withIntrospectio
 		return nil, err
 	}
 	cfg := introspect.Config{
-		RevocationURL:     disc.RevocationEndpoint,
 		ClientID:          o.clientID,
 		ClientSecret:      secret,
 		HTTPClient:        hc,
@@ -263,16 +262,20 @@ func (o *options) introspectClient(ctx context.Context, a *app, withIntrospectio
 		InsecureAllowHTTP: o.insecureHTTP,
 	}
 	if withIntrospection {
-		cfg.IntrospectionURL = disc.IntrospectionEndpoint
+		cfg.Audience = splitList(o.audience)
+		cfg.InsecureSkipAudienceCheck = o.anyAudience
+	}
+	cfg = introspect.ConfigFromDiscovery(disc, cfg)
+	if withIntrospection {
 		cfg.RevocationURL = ""
-		cfg.Issuer = disc.Issuer
-		cfg.Audience = o.audience
-		cfg.UnsafeSkipAudienceCheck = o.anyAudience
 		if cfg.IntrospectionURL == "" {
 			return nil, fmt.Errorf("%w: the issuer advertises no introspection_endpoint", oidc.ErrDiscovery)
 		}
-	} else if cfg.RevocationURL == "" {
-		return nil, fmt.Errorf("%w: the issuer advertises no revocation_endpoint", oidc.ErrDiscovery)
+	} else {
+		cfg.IntrospectionURL = ""
+		if cfg.RevocationURL == "" {
+			return nil, fmt.Errorf("%w: the issuer advertises no revocation_endpoint", oidc.ErrDiscovery)
+		}
 	}
 	return introspect.New(cfg)
 }
@@ -283,7 +286,7 @@ func runIntrospect(ctx context.Context, a *app, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	o.connFlags(fs, a)
 	o.clientFlags(fs, a)
-	fs.StringVar(&o.audience, "audience", a.getenv("TOKENWARDEN_AUDIENCE"), "`value` an active answer's aud must contain; default the client id (env TOKENWARDEN_AUDIENCE)")
+	fs.StringVar(&o.audience, "audience", a.getenv("TOKENWARDEN_AUDIENCE"), "`list` of values, one of which an active answer's aud must contain, comma-separated; default the client id (env TOKENWARDEN_AUDIENCE)")
 	fs.BoolVar(&o.anyAudience, "any-audience", false, "accept an active answer whatever its aud (e.g. to inspect a refresh token)")
 	o.tokenFlags(fs, "")
 	if code, done := a.parseFlags(c, fs, args); done {
