@@ -2,13 +2,18 @@ package oidc
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 )
@@ -239,5 +244,39 @@ func TestDiscoverErrors(t *testing.T) {
 				t.Fatalf("error of %d bytes: upstream body not truncated", len(err.Error()))
 			}
 		})
+	}
+}
+
+// TestRemoteKeySetAsGoOIDCKeySet: go-oidc's ID-token verifier runs on the
+// hardened cache; a forged signature on the known kid causes no fetch.
+func TestRemoteKeySetAsGoOIDCKeySet(t *testing.T) {
+	rk := testRSAKey(t, 0)
+	srv := newJWKSServer(t, jwksJSON(t, rsaJWK(&rk.PublicKey, "k1", nil)))
+	ks := newTestKeySet(t, srv, newFakeClock(), nil)
+	var _ gooidc.KeySet = ks
+	var _ gooidc.KeySet = NewStaticKeySet()
+
+	now := time.Now()
+	claims := fmt.Sprintf(`{"iss":"https://idp.example","aud":"app","sub":"alice","iat":%d,"exp":%d}`, now.Unix(), now.Add(time.Minute).Unix())
+	input := b64([]byte(`{"alg":"RS256","kid":"k1","typ":"JWT"}`)) + "." + b64([]byte(claims))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, rk, crypto.SHA256, sha256Sum([]byte(input)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := input + "." + b64(sig)
+	v := gooidc.NewVerifier("https://idp.example", ks, &gooidc.Config{ClientID: "app"})
+	idt, err := v.Verify(context.Background(), token)
+	if err != nil || idt.Subject != "alice" {
+		t.Fatalf("Verify: %v", err)
+	}
+	before := srv.requests.Load()
+	forged := input + "." + b64(append(sig[:len(sig)-1:len(sig)-1], sig[len(sig)-1]^1))
+	for range 100 {
+		if _, err := v.Verify(context.Background(), forged); err == nil {
+			t.Fatal("forged signature accepted")
+		}
+	}
+	if got := srv.requests.Load(); got != before {
+		t.Fatalf("%d fetches caused by forged signatures on a known kid, want 0", got-before)
 	}
 }

@@ -360,6 +360,14 @@ func (ks *RemoteKeySet) unavailable(s *keySnapshot) error {
 	return fmt.Errorf("%w: jwks %s: %s", ErrKeysUnavailable, ks.url, why)
 }
 
+// VerifySignature verifies a compact JWS with this key set and returns its
+// payload (VerifyJWS with every supported algorithm). It makes a RemoteKeySet
+// a go-oidc KeySet, so that go-oidc's IDTokenVerifier can use this cache for
+// ID tokens instead of go-oidc's own, which refetches on every bad signature.
+func (ks *RemoteKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	return VerifyJWS(ctx, ks, nil, jwt)
+}
+
 // Refresh fetches the JWKS now (joining a fetch already in flight) and waits
 // for the result, bounded by ctx. It is not rate-limited: do not wire it to
 // anything an attacker can trigger.
