@@ -123,7 +123,8 @@ func (e *Error) hint() string {
 	case e.Status == http.StatusBadRequest && e.Endpoint == EndpointIntrospection && e.Code == "invalid_request" &&
 		strings.Contains(strings.ToLower(e.Description), "unsupported token type"):
 		return "unknown token_type_hint; Keycloak accepts access_token, refresh_token and requesting_party_token"
-	case e.Status == http.StatusBadRequest && e.Endpoint == EndpointRevocation && e.Code == "invalid_request":
+	case e.Status == http.StatusBadRequest && e.Endpoint == EndpointRevocation && e.Code == "invalid_request" &&
+		strings.Contains(strings.ToLower(e.Description), "unmatching"):
 		return "Keycloak lets a client revoke only tokens issued to it (azp)"
 	}
 	return ""

@@ -16,6 +16,10 @@ import (
 // must be present and in the future by Config.Now, iss must equal
 // Config.Issuer, and aud/azp must satisfy the audience rule.
 //
+// An inactive answer is {"active":false}; other members in it are ignored
+// (RFC 7662 §2.2 asks servers not to send any), except an RFC 6749 "error"
+// member, which makes any 200 answer an error.
+//
 // hint is the token_type_hint ("" to send none; HintAccessToken,
 // HintRefreshToken). Keycloak answers 400 to hints it does not know.
 //

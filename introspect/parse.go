@@ -32,7 +32,7 @@ func checkJSON(body []byte) error {
 		tok, err := dec.Token()
 		if err == io.EOF {
 			if len(stack) != 0 {
-				return errors.New("truncated JSON")
+				return errors.New("truncated json")
 			}
 			return nil
 		}
@@ -71,7 +71,7 @@ func checkJSON(body []byte) error {
 			stack = stack[:top]
 		}
 		if len(stack) > maxJSONDepth {
-			return errors.New("JSON nested too deeply")
+			return errors.New("nesting too deep")
 		}
 		if len(stack) == 0 {
 			break
