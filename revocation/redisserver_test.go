@@ -143,3 +143,15 @@ func newRedisStore(tb testing.TB, cfg RedisConfig, hook func(k kind, iss, id str
 	}
 	return r
 }
+
+type netDialer struct{}
+
+// free reports whether nothing listens on the loopback port and it can be bound.
+func (netDialer) free(port int) (bool, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false, err
+	}
+	l.Close()
+	return true, nil
+}
