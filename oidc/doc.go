@@ -71,4 +71,74 @@
 // Discovery, Key, StaticKeySet and RemoteKeySet are safe for concurrent use;
 // a Discovery and a Key are immutable once returned. A RemoteKeySet owns a
 // goroutine until Close.
+//
+// # Access-token verification
+//
+// Verifier.Verify checks, in this order and all of them: the token length
+// (MaxTokenBytes, 16 KiB by default) and an 8 KiB header cap before any
+// decoding; exactly three segments of canonical unpadded base64url (padding,
+// whitespace and non-zero unused bits are refused, so a token has exactly one
+// accepted spelling); a strict header (alg in the caller's allow-list, RS256
+// only by default; no crit, even empty; no b64 or zip; jwk, jku, x5u and x5c
+// ignored and never fetched); the header typ per Mode; strict claims
+// decoding; the exact iss; the token kind (ModeKeycloak: payload typ Bearer
+// or DPoP; ModeRFC9068: header typ at+jwt and RFC 9068's required claims; ID,
+// refresh, offline and logout tokens are refused in both); the audience rule
+// (aud contains one of Audience and/or azp is one of AuthorizedParties); the
+// key named by kid, whose pinned alg must equal the header's; the signature
+// (PKCS #1 v1.5, PSS with salt length equal to the hash size, ECDSA r||s of
+// fixed length, Ed25519); then exp (required), nbf and iat with a bounded
+// leeway (30 s by default). The JSON and base64url code is this package's
+// own, so the request path allocates little (about 20 allocations for a
+// Keycloak token) and no encoding/json runs on it.
+//
+// Claims are decoded case-sensitively; a member name that repeats, also
+// through escapes or Unicode case folding ("aud" and "AUD"), is refused at
+// the top level and inside realm_access, resource_access, cnf and events;
+// strings must be valid UTF-8; nesting is bounded; NumericDates must be JSON
+// integers in (0, 1e11): RFC 7519 permits fractions, but no supported issuer
+// sends them and refusing them keeps 1e300 and string dates out. ParseClaims
+// exposes the same decoder for introspection responses. VerifyJWS is the
+// signature layer alone, for payloads that are not JWT claims.
+//
+// # Verified-token cache
+//
+// Unless CacheConfig.Disabled, a verified token's *Claims is cached. The slot
+// is chosen with hash/maphash under a random per-verifier seed and a hit
+// requires the stored token to equal the presented one byte for byte, so
+// neither a prefix, a respelling nor a hash collision can return another
+// token's claims. An entry lives at most until the token's exp and MaxTTL;
+// exp and nbf are checked again on every hit against Now; the cache is a
+// bounded LRU in 16 shards; a hit does not allocate and returns the same
+// immutable *Claims. Forget, ForgetFunc and ForgetAll evict on revocation.
+//
+// # Logout tokens and Keycloak admin messages
+//
+// Verifier.VerifyLogoutToken implements OpenID Connect Back-Channel Logout
+// 1.0 §2.6 with Keycloak's shape: header typ logout+jwt (absence only with
+// LogoutConfig.AllowMissingTyp), the same algorithm and key rules, exact iss,
+// aud containing a configured client id, an events object holding the
+// back-channel logout member (siblings such as revoke_offline_access are
+// read), jti, iat (bounded by LogoutConfig.MaxAge) and exp required, sub
+// and/or sid, no nonce. Verifier.VerifyAdminAction verifies the body of
+// Keycloak's k_logout / k_push_not_before requests: a realm-signed compact
+// JWS whose action, expiration and resource are checked. Replay detection
+// (jti, id) is left to the caller, which owns the shared state.
+//
+// # Several issuers
+//
+// MultiVerifier reads iss from the unverified payload with the same bounded
+// decoder, then lets the Verifier configured for exactly that issuer verify
+// the whole token; an unknown issuer is refused with ErrWrongIssuer without
+// any key lookup.
+//
+// # Verification errors
+//
+// Every refusal wraps one category for errors.Is: ErrMalformed,
+// ErrAlgorithm, ErrBadSignature, ErrExpired, ErrNotYetValid, ErrWrongIssuer,
+// ErrWrongAudience, ErrWrongType or ErrUnknownKey (with the KeySource's own
+// error as cause when a fetch failed), as a *ValidationError. Messages never
+// contain the token; values copied from it (kid, alg) are truncated and
+// escaped. Verifier and MultiVerifier are safe for concurrent use and start
+// no goroutine.
 package oidc
