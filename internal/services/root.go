@@ -53,3 +53,8 @@ func modulePath(gomod string) string {
 	}
 	return ""
 }
+
+// IsProjectRoot reports whether dir holds this project's root go.mod.
+func IsProjectRoot(dir string) bool {
+	return modulePath(filepath.Join(dir, "go.mod")) == ModulePath
+}

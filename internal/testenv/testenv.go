@@ -4,7 +4,7 @@
 // Each helper reads its environment variable (KEYCLOAK_URL, REDIS_URL,
 // REDIS_SERVER_BIN, TOKENWARDEN_VECTORS). When a variable is unset it is
 // taken from .services.env at the repository root, which `make services`
-// writes. The service is then checked (an HTTP or PING round trip). When it
+// writes (or from the file named by TOKENWARDEN_SERVICES_ENV). The service is then checked (an HTTP or PING round trip). When it
 // is unavailable the test is skipped with a message naming `make services`,
 // or fails when the environment variable CI is "true".
 //
@@ -47,6 +47,11 @@ func Lookup(key string) (string, bool) {
 }
 
 func load() {
+	if p := os.Getenv("TOKENWARDEN_SERVICES_ENV"); p != "" {
+		envPath = p
+		fileEnv, fileErr = services.ReadEnvFile(p)
+		return
+	}
 	root, err := services.RepoRoot(".")
 	if err != nil {
 		fileErr = err

@@ -1,0 +1,36 @@
+// Package keycloaktest gives integration tests a real Keycloak and the
+// helpers to drive it: users, password-grant tokens, a real
+// authorization-code + PKCE login through Keycloak's own login form (the
+// tokens a Capacitor app gets), logout of a user or a session, not-before
+// pushes, key rotation and client changes.
+//
+// [New] returns one Keycloak shared by every test of the `go test` process,
+// found or started on first use, in this order:
+//
+//  1. KEYCLOAK_URL (with KEYCLOAK_REALM, KEYCLOAK_ADMIN_USER and
+//     KEYCLOAK_ADMIN_PASSWORD) from the environment or, inside the
+//     tokenwarden repository, from the .services.env that `make services`
+//     writes;
+//  2. a local Keycloak distribution fetched with Maven (Java 17+ and mvn on
+//     PATH), checked against a pinned SHA-256, cached and started in dev
+//     mode on 127.0.0.1 — the same code as `make services`;
+//  3. the quay.io/keycloak/keycloak image when a Docker engine answers.
+//
+// KEYCLOAKTEST_START=never disables 2 and 3; =dist or =docker forces one.
+// The realm imported by 2 and 3 is tokenwarden's test realm (clients
+// `backend` and `mobile`, users alice and bob), or the file named by
+// KEYCLOAK_REALM_FILE. A Keycloak started here is stopped by [Shutdown]
+// (call it from TestMain, or use [Main]) and, on Linux, when the test
+// process exits.
+//
+// When no Keycloak can be had, New skips the test, or fails it when the
+// environment variable CI is "true"; [Require] always fails.
+//
+// Helpers take the test's testing.TB and fail the test on error. Changes
+// that tests make to shared objects are undone in t.Cleanup (created users
+// and clients are deleted, client attributes restored). Realm-wide actions
+// (RotateKeys, SetNotBeforeNow, LogoutAll) affect every test using the same
+// realm: run them in a realm of their own from [Keycloak.IsolatedRealm].
+//
+// Safe for concurrent use by parallel tests.
+package keycloaktest

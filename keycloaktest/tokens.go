@@ -1,0 +1,264 @@
+package keycloaktest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/Nerzal/gocloak/v13"
+	"golang.org/x/oauth2"
+)
+
+// Tokens are the tokens of one grant.
+type Tokens struct {
+	AccessToken  string
+	RefreshToken string
+	IDToken      string
+	TokenType    string
+	ExpiresIn    int
+	// SessionID and Subject are the sid and sub claims of the access token,
+	// read without verification for the test's convenience.
+	SessionID string
+	Subject   string
+}
+
+func newTokens(access, refresh, id, typ string, expiresIn int) Tokens {
+	tk := Tokens{AccessToken: access, RefreshToken: refresh, IDToken: id, TokenType: typ, ExpiresIn: expiresIn}
+	var c struct {
+		Sid string `json:"sid"`
+		Sub string `json:"sub"`
+	}
+	if err := UnverifiedClaims(access, &c); err == nil {
+		tk.SessionID, tk.Subject = c.Sid, c.Sub
+	}
+	return tk
+}
+
+// UnverifiedClaims decodes the payload of a compact JWS into v without
+// checking anything. For tests only.
+func UnverifiedClaims(token string, v any) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("keycloaktest: not a compact JWS")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return fmt.Errorf("keycloaktest: payload: %w", err)
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (k *Keycloak) grant(t testing.TB, opts gocloak.TokenOptions, secret string) Tokens {
+	t.Helper()
+	if secret != "" {
+		opts.ClientSecret = gocloak.StringP(secret)
+	}
+	jwt, err := k.gc.GetToken(context.Background(), k.Realm, opts)
+	if err != nil {
+		t.Fatalf("keycloaktest: %s grant for client %q: %v", *opts.GrantType, *opts.ClientID, err)
+	}
+	return newTokens(jwt.AccessToken, jwt.RefreshToken, jwt.IDToken, jwt.TokenType, jwt.ExpiresIn)
+}
+
+// PasswordToken gets tokens with the resource-owner password grant (scope
+// openid). clientSecret is empty for a public client such as "mobile".
+func (k *Keycloak) PasswordToken(t testing.TB, clientID, clientSecret, username, password string) Tokens {
+	t.Helper()
+	return k.grant(t, gocloak.TokenOptions{
+		ClientID:  gocloak.StringP(clientID),
+		GrantType: gocloak.StringP("password"),
+		Username:  gocloak.StringP(username),
+		Password:  gocloak.StringP(password),
+		Scope:     gocloak.StringP("openid"),
+	}, clientSecret)
+}
+
+// ClientCredentialsToken gets a service-account token for a confidential
+// client.
+func (k *Keycloak) ClientCredentialsToken(t testing.TB, clientID, clientSecret string) Tokens {
+	t.Helper()
+	return k.grant(t, gocloak.TokenOptions{
+		ClientID:  gocloak.StringP(clientID),
+		GrantType: gocloak.StringP("client_credentials"),
+	}, clientSecret)
+}
+
+// Refresh uses a refresh token.
+func (k *Keycloak) Refresh(t testing.TB, clientID, clientSecret, refreshToken string) Tokens {
+	t.Helper()
+	return k.grant(t, gocloak.TokenOptions{
+		ClientID:     gocloak.StringP(clientID),
+		GrantType:    gocloak.StringP("refresh_token"),
+		RefreshToken: gocloak.StringP(refreshToken),
+	}, clientSecret)
+}
+
+// PKCELogin configures LoginPKCEWith. Zero fields mean the mobile client
+// of the tokenwarden realm.
+type PKCELogin struct {
+	ClientID    string   // default "mobile"
+	RedirectURL string   // default "com.example.app:/callback"
+	Scopes      []string // default openid
+	Username    string
+	Password    string
+}
+
+// LoginPKCE logs username in to the "mobile" client the way a Capacitor app
+// does: authorization request with PKCE (S256), Keycloak's own login form
+// filled in over HTTP, the redirect to com.example.app:/callback captured
+// (not followed) and the code exchanged with the verifier.
+func (k *Keycloak) LoginPKCE(t testing.TB, username, password string) Tokens {
+	t.Helper()
+	return k.LoginPKCEWith(t, PKCELogin{Username: username, Password: password})
+}
+
+// LoginPKCEWith is LoginPKCE with options.
+func (k *Keycloak) LoginPKCEWith(t testing.TB, l PKCELogin) Tokens {
+	t.Helper()
+	tk, err := k.loginPKCE(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+var (
+	loginForm  = regexp.MustCompile(`(?is)<form[^>]*\bid="kc-form-login"[^>]*>`)
+	formAction = regexp.MustCompile(`(?is)\baction="([^"]+)"`)
+)
+
+func (k *Keycloak) loginPKCE(ctx context.Context, l PKCELogin) (Tokens, error) {
+	if l.ClientID == "" {
+		l.ClientID = MobileClientID
+	}
+	if l.RedirectURL == "" {
+		l.RedirectURL = MobileRedirectURL
+	}
+	if len(l.Scopes) == 0 {
+		l.Scopes = []string{"openid"}
+	}
+	conf := &oauth2.Config{
+		ClientID: l.ClientID,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   k.IssuerURL() + "/protocol/openid-connect/auth",
+			TokenURL:  k.TokenURL(),
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+		RedirectURL: l.RedirectURL,
+		Scopes:      l.Scopes,
+	}
+	verifier := oauth2.GenerateVerifier()
+	state := randomString()
+	authURL := conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", randomString()))
+
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return Tokens{}, err
+	}
+	browser := &http.Client{
+		Jar:     jar,
+		Timeout: k.HTTPClient.Timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), l.RedirectURL) || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
+				return http.ErrUseLastResponse // the app's callback: capture, do not follow
+			}
+			if len(via) > 10 {
+				return errors.New("too many redirects")
+			}
+			return nil
+		},
+	}
+	page, err := fetch(ctx, browser, http.MethodGet, authURL, nil)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("keycloaktest: login page: %w", err)
+	}
+	form := loginForm.FindString(page)
+	if form == "" {
+		return Tokens{}, fmt.Errorf("keycloaktest: no login form (kc-form-login) in the page from %s", conf.Endpoint.AuthURL)
+	}
+	m := formAction.FindStringSubmatch(form)
+	if m == nil {
+		return Tokens{}, errors.New("keycloaktest: login form has no action")
+	}
+	action := html.UnescapeString(m[1])
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(url.Values{
+		"username": {l.Username}, "password": {l.Password}, "credentialId": {""},
+	}.Encode()))
+	if err != nil {
+		return Tokens{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := browser.Do(req)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("keycloaktest: post credentials: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, l.RedirectURL) {
+		return Tokens{}, fmt.Errorf("keycloaktest: login of %q did not redirect to %s (HTTP %d): wrong credentials or a required action", l.Username, l.RedirectURL, resp.StatusCode)
+	}
+	cb, err := url.Parse(loc)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("keycloaktest: callback URL: %w", err)
+	}
+	q := cb.Query()
+	if e := q.Get("error"); e != "" {
+		return Tokens{}, fmt.Errorf("keycloaktest: authorization error %q: %s", e, q.Get("error_description"))
+	}
+	if q.Get("state") != state {
+		return Tokens{}, errors.New("keycloaktest: callback state does not match")
+	}
+	code := q.Get("code")
+	if code == "" {
+		return Tokens{}, errors.New("keycloaktest: callback without code")
+	}
+	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, k.HTTPClient), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return Tokens{}, fmt.Errorf("keycloaktest: code exchange: %w", err)
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	expiresIn := 0
+	if v, ok := tok.Extra("expires_in").(float64); ok {
+		expiresIn = int(v)
+	}
+	return newTokens(tok.AccessToken, tok.RefreshToken, idToken, tok.TokenType, expiresIn), nil
+}
+
+func fetch(ctx context.Context, c *http.Client, method, u string, body io.Reader) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return string(b), nil
+}
+
+func randomString() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
