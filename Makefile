@@ -3,6 +3,8 @@
 #   make services-stop  stop them by pid and remove .services.env
 #   make test           services (started and stopped again if not already running), go vet and
 #                       go test -race for every module in the repository
+#   make bench          tokenwarden against every Go peer in one go test -bench run (bench/run.sh),
+#                       writes BENCHMARKS.md and bench/summary.json (COUNT, BENCHTIME, BENCH, LOAD)
 SHELL := /bin/bash
 
 .PHONY: test services services-stop services-status
@@ -18,3 +20,7 @@ services-stop:
 
 services-status:
 	@go run ./scripts/services status
+
+.PHONY: bench
+bench:
+	@bench/run.sh

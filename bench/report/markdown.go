@@ -55,7 +55,7 @@ var sections = []struct{ prefix, title, about string }{
 	{"Reject", "Attack paths (RS256)", "After a warm-up with a valid token. `forged-signature`: a known kid whose signature does not verify. `unknown-kid`: one random unknown kid, repeated. `kid-flood`: a new random kid on every call, in batches of 10,000. fetches/token counts JWKS documents served by the fake Keycloak."},
 	{"Introspect", "Introspection (RFC 7662)", "Against a fake Keycloak introspection endpoint answering after 0 ms or 2 ms. `gocloak` is RetrospectToken (no cache: every call goes upstream). `miss` sends a token not seen before; `hit` repeats one. cpu-ns/op is the process CPU time (client and the in-process fake) per call."},
 	{"IntrospectWaiters", "1,000 concurrent identical introspections", "One op = 1,000 goroutines asking about the same token, not seen before, at once."},
-	{"HTTP", "End-to-end HTTP", "A trivial handler over loopback, loaded by `bench/cmd/load` in a separate process (16 connections, keep-alive). Both processes share the machine's cores."},
+	{"HTTP", "End-to-end HTTP", "A trivial handler over loopback, loaded by `bench/cmd/load` in a separate process (16 connections, keep-alive). Both processes share the machine's cores. Server allocs/req are the allocations of the benchmark process per request served."},
 }
 
 // Markdown writes BENCHMARKS.md. benchstat is the verbatim benchstat
@@ -134,11 +134,11 @@ func Markdown(w io.Writer, sum *Summary, benchstat string) error {
 func writeTable(b *strings.Builder, sum *Summary, rows []string, kind string) {
 	switch kind {
 	case "HTTP":
-		b.WriteString("| row | req/s | ± | × bare | p50 | p99 |\n|---|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| row | req/s | ± | × bare | p50 | p99 | server allocs/req |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, name := range rows {
 			r := sum.Rows[name]
-			fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s | %s |\n", name, count(r.RPS), dash(r.RPSSpread),
-				ratio(r.RatioBare), dur(r.P50Ns), dur(r.P99Ns))
+			fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", name, count(r.RPS), dash(r.RPSSpread),
+				ratio(r.RatioBare), dur(r.P50Ns), dur(r.P99Ns), num(r.AllocsOp))
 		}
 	case "Introspect", "IntrospectWaiters":
 		b.WriteString("| row | time/op | ± | × floor | upstream/op | cpu/op | allocs/op |\n|---|---:|---:|---:|---:|---:|---:|\n")

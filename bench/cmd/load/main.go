@@ -29,6 +29,7 @@ import (
 // Result is the JSON line load prints.
 type Result struct {
 	Requests   int64            `json:"requests"`
+	Warmup     int64            `json:"warmup_requests"` // answered during the warm-up
 	Errors     int64            `json:"errors"`
 	Statuses   map[string]int64 `json:"statuses,omitempty"` // non-200 statuses and transport errors
 	Seconds    float64          `json:"seconds"`
@@ -72,10 +73,12 @@ func run() error {
 	}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 
+	var warm Result
 	if *warmup > 0 {
-		drive(client, *url, tokens, *conns, *warmup, false)
+		warm = drive(client, *url, tokens, *conns, *warmup, false)
 	}
 	res := drive(client, *url, tokens, *conns, *dur, true)
+	res.Warmup = warm.Requests + warm.Errors
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
@@ -109,6 +112,7 @@ func drive(client *http.Client, url string, tokens []string, conns int, d time.D
 	defer cancel()
 	var (
 		mu       sync.Mutex
+		done     atomic.Int64
 		lats     []int64
 		statuses = map[string]int64{}
 		errs     atomic.Int64
@@ -143,6 +147,7 @@ func drive(client *http.Client, url string, tokens []string, conns int, d time.D
 					errs.Add(1)
 					continue
 				}
+				done.Add(1)
 				if measure {
 					local = append(local, int64(lat))
 				}
@@ -159,7 +164,7 @@ func drive(client *http.Client, url string, tokens []string, conns int, d time.D
 	elapsed := time.Since(start)
 	slices.Sort(lats)
 	res := Result{
-		Requests:   int64(len(lats)),
+		Requests:   done.Load(),
 		Errors:     errs.Load(),
 		Seconds:    elapsed.Seconds(),
 		Connection: conns,

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark of this module in ONE `go test -bench`
+# process (-count runs, so benchstat can give medians and spread), then
+# benchstat, then cmd/report, which writes ../BENCHMARKS.md and summary.json.
+#
+# Environment: COUNT (default 6: benchstat needs ≥ 6 samples for a 95%
+# interval of the median), BENCHTIME (default 1s), BENCH (default ".": the
+# -bench pattern), LOAD (default 2s: each end-to-end HTTP row's duration).
+# Raw outputs go to bench/results/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+count=${COUNT:-6}
+benchtime=${BENCHTIME:-1s}
+pattern=${BENCH:-.}
+load=${LOAD:-2s}
+
+gobin=$(go env GOBIN)
+[ -n "$gobin" ] || gobin=$(go env GOPATH)/bin
+benchstat=$(command -v benchstat || true)
+if [ -z "$benchstat" ]; then
+	if [ ! -x "$gobin/benchstat" ]; then
+		echo "bench: installing benchstat"
+		go install golang.org/x/perf/cmd/benchstat@latest
+	fi
+	benchstat=$gobin/benchstat
+fi
+
+mkdir -p results
+# Library versions as configuration lines, read by cmd/report.
+libs=(
+	go-oidc=github.com/coreos/go-oidc/v3
+	gocloak=github.com/Nerzal/gocloak/v13
+	keyfunc-jwt=github.com/MicahParks/keyfunc/v3
+	golang-jwt=github.com/golang-jwt/jwt/v5
+	jwx=github.com/lestrrat-go/jwx/v3
+	auth0=github.com/auth0/go-jwt-middleware/v2
+)
+: >results/bench.txt
+for l in "${libs[@]}"; do
+	echo "lib-${l%%=*}: $(go list -m "${l#*=}")" >>results/bench.txt
+done
+echo "lib-tokenwarden: github.com/tokenwarden/tokenwarden $(git rev-parse --short HEAD 2>/dev/null || echo this-tree)" >>results/bench.txt
+args=(-run '^$' -bench "$pattern" -benchmem -count="$count" -benchtime="$benchtime" -timeout 90m . -bench.load="$load")
+printf -v command '%q ' go test "${args[@]}"
+command="cd bench && ${command% }"
+echo "bench: $command"
+BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true) go test "${args[@]}" | tee -a results/bench.txt
+"$benchstat" results/bench.txt >results/benchstat.txt
+go run ./cmd/report -in results/bench.txt -benchstat results/benchstat.txt \
+	-json summary.json -md ../BENCHMARKS.md -count "$count" -command "make bench  # $command"
+echo "bench: wrote BENCHMARKS.md and bench/summary.json"
