@@ -1,0 +1,204 @@
+package adapter
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestExtractHeader(t *testing.T) {
+	long := strings.Repeat("a", DefaultMaxTokenBytes+1)
+	tests := []struct {
+		name    string
+		headers []string
+		want    string
+		wantErr error
+	}{
+		{"missing", nil, "", ErrNoCredentials},
+		{"bearer", []string{"Bearer abc.def.ghi"}, "abc.def.ghi", nil},
+		{"lowercase scheme", []string{"bearer abc"}, "abc", nil},
+		{"mixed case scheme", []string{"BeArEr abc"}, "abc", nil},
+		{"several spaces", []string{"Bearer   abc"}, "abc", nil},
+		{"padding", []string{"Bearer abc=="}, "abc==", nil},
+		{"all b64token chars", []string{"Bearer aZ09-._~+/="}, "aZ09-._~+/=", nil},
+		{"other scheme", []string{"Basic dXNlcjpwYXNz"}, "", ErrNoCredentials},
+		{"longer scheme name", []string{"Bearerish abc"}, "", ErrNoCredentials},
+		{"scheme only", []string{"Bearer"}, "", ErrMalformedBearer},
+		{"scheme and spaces", []string{"Bearer   "}, "", ErrMalformedBearer},
+		{"tab separator", []string{"Bearer\tabc"}, "", ErrMalformedBearer},
+		{"two tokens", []string{"Bearer abc def"}, "", ErrMalformedBearer},
+		{"comma list", []string{"Bearer abc, Bearer def"}, "", ErrMalformedBearer},
+		{"quoted", []string{`Bearer "abc"`}, "", ErrMalformedBearer},
+		{"only padding", []string{"Bearer ==="}, "", ErrMalformedBearer},
+		{"padding in middle", []string{"Bearer ab=c"}, "", ErrMalformedBearer},
+		{"non ascii", []string{"Bearer abcé"}, "", ErrMalformedBearer},
+		{"nul byte", []string{"Bearer ab\x00c"}, "", ErrMalformedBearer},
+		{"oversized", []string{"Bearer " + long}, "", ErrTokenTooLarge},
+		{"two headers", []string{"Bearer abc", "Bearer abc"}, "", ErrMultipleTokens},
+		{"bearer and basic headers", []string{"Bearer abc", "Basic eA=="}, "", ErrMultipleTokens},
+	}
+	var e Extractor
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			for _, h := range tt.headers {
+				r.Header.Add("Authorization", h)
+			}
+			got, err := e.Extract(r)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Fatalf("token = %q, want %q", got, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "abc") {
+				t.Fatalf("error %q leaks the token", err)
+			}
+		})
+	}
+}
+
+func TestExtractMaxTokenBytes(t *testing.T) {
+	e := Extractor{MaxTokenBytes: 4}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer abcd")
+	if tok, err := e.Extract(r); err != nil || tok != "abcd" {
+		t.Fatalf("at the cap: %q, %v", tok, err)
+	}
+	r.Header.Set("Authorization", "Bearer abcde")
+	if _, err := e.Extract(r); !errors.Is(err, ErrTokenTooLarge) {
+		t.Fatalf("over the cap: %v", err)
+	}
+}
+
+func TestExtractFormBody(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name     string
+		allow    bool
+		method   string
+		ctype    string
+		body     string
+		header   string
+		want     string
+		wantErr  error
+		wantBody string // what the handler reads afterwards; defaults to body
+	}{
+		{name: "disabled ignores body", method: "POST", ctype: form, body: "access_token=abc", wantErr: ErrNoCredentials},
+		{name: "form token", allow: true, method: "POST", ctype: form, body: "a=1&access_token=abc", want: "abc"},
+		{name: "form with charset", allow: true, method: "POST", ctype: form + "; charset=UTF-8", body: "access_token=abc", want: "abc"},
+		{name: "put", allow: true, method: "PUT", ctype: form, body: "access_token=abc", want: "abc"},
+		{name: "get never", allow: true, method: "GET", ctype: form, body: "access_token=abc", wantErr: ErrNoCredentials},
+		{name: "json body ignored", allow: true, method: "POST", ctype: "application/json", body: `{"access_token":"abc"}`, wantErr: ErrNoCredentials},
+		{name: "multipart ignored", allow: true, method: "POST", ctype: "multipart/form-data; boundary=x", body: "access_token=abc", wantErr: ErrNoCredentials},
+		{name: "header and form", allow: true, method: "POST", ctype: form, body: "access_token=abc", header: "Bearer abc", wantErr: ErrMultipleTokens},
+		{name: "twice in form", allow: true, method: "POST", ctype: form, body: "access_token=abc&access_token=abc", wantErr: ErrMultipleTokens},
+		{name: "bad chars in form token", allow: true, method: "POST", ctype: form, body: "access_token=a%20b", wantErr: ErrMalformedBearer},
+		{name: "empty form token", allow: true, method: "POST", ctype: form, body: "access_token=", wantErr: ErrMalformedBearer},
+		{name: "bad form encoding", allow: true, method: "POST", ctype: form, body: "access_token=%zz", wantErr: ErrMalformedBearer},
+		{name: "no token in form", allow: true, method: "POST", ctype: form, body: "a=1", header: "Bearer abc", want: "abc"},
+		{name: "oversized body", allow: true, method: "POST", ctype: form, body: "access_token=abc&pad=" + strings.Repeat("x", DefaultMaxFormBytes), wantErr: ErrBodyTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := Extractor{AllowFormBody: tt.allow}
+			r := httptest.NewRequest(tt.method, "/", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.ctype)
+			if tt.header != "" {
+				r.Header.Set("Authorization", tt.header)
+			}
+			got, err := e.Extract(r)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Fatalf("token = %q, want %q", got, tt.want)
+			}
+			rest, rerr := io.ReadAll(r.Body)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if string(rest) != tt.body {
+				t.Fatalf("body not restored: got %d bytes, want %d", len(rest), len(tt.body))
+			}
+		})
+	}
+}
+
+func TestExtractQuery(t *testing.T) {
+	tests := []struct {
+		name    string
+		allow   bool
+		target  string
+		header  string
+		want    string
+		wantErr error
+	}{
+		{name: "query ignored by default", target: "/?access_token=abc", wantErr: ErrNoCredentials},
+		{name: "query ignored by default, header used", target: "/?access_token=abc", header: "Bearer def", want: "def"},
+		{name: "query allowed", allow: true, target: "/?access_token=abc", want: "abc"},
+		{name: "query and header", allow: true, target: "/?access_token=abc", header: "Bearer abc", wantErr: ErrMultipleTokens},
+		{name: "query twice", allow: true, target: "/?access_token=abc&access_token=def", wantErr: ErrMultipleTokens},
+		{name: "query bad chars", allow: true, target: "/?access_token=a%22b", wantErr: ErrMalformedBearer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := Extractor{UnsafeAllowQueryToken: tt.allow}
+			r := httptest.NewRequest(http.MethodGet, tt.target, nil)
+			if tt.header != "" {
+				r.Header.Set("Authorization", tt.header)
+			}
+			got, err := e.Extract(r)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Fatalf("token = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExtractHeaderAllocs(t *testing.T) {
+	var e Extractor
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer abc.def.ghi")
+	if n := testing.AllocsPerRun(100, func() { _, _ = e.Extract(r) }); n != 0 {
+		t.Fatalf("header extraction allocates %v times", n)
+	}
+}
+
+func FuzzExtractBearer(f *testing.F) {
+	f.Add("Bearer abc.def.ghi", "", "")
+	f.Add("bearer   abc==", "access_token=x", "access_token=y")
+	f.Add("Bearer", "", "")
+	f.Add("Basic dXNlcjpwYXNz", "access_token=abc", "")
+	f.Add("Bearer a b", "", "access_token=%zz")
+	f.Add("", "access_token=abc&access_token=def", "")
+	f.Fuzz(func(t *testing.T, header, body, query string) {
+		e := Extractor{AllowFormBody: true, UnsafeAllowQueryToken: true, MaxTokenBytes: 64, MaxFormBytes: 256}
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.URL.RawQuery = query
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if header != "" {
+			r.Header["Authorization"] = []string{header}
+		}
+		tok, err := e.Extract(r)
+		if err != nil {
+			if tok != "" {
+				t.Fatal("token returned with an error")
+			}
+			return
+		}
+		if len(tok) > 64 || !isB64Token(tok) {
+			t.Fatalf("accepted an invalid token %q", tok)
+		}
+		rest, _ := io.ReadAll(r.Body)
+		if string(rest) != body {
+			t.Fatal("body not restored")
+		}
+	})
+}

@@ -1,0 +1,54 @@
+// Package adapter is the net/http side of tokenwarden: the middleware that
+// lets an API trust Keycloak (or any OIDC provider) access tokens at local
+// verification speed while honouring revocation, and the handlers through
+// which revocations arrive.
+//
+// # The request pipeline
+//
+// An Authenticator (New, or Middleware for a func(http.Handler)
+// http.Handler) runs, for every request:
+//
+//  1. RFC 6750 §2 extraction (Extractor): the Authorization header only by
+//     default, any case of "Bearer", exactly one b64token, size-capped; a
+//     form-body token only when enabled; a query token only with
+//     UnsafeAllowQueryToken; a token sent two ways is 400.
+//  2. Local verification (TokenVerifier, e.g. *oidc.Verifier with its
+//     verified-token cache).
+//  3. The deny-list (revocation.Store): jti, session, subject not-before,
+//     issuer and client not-before, answered from memory.
+//  4. Introspection when IntrospectionPolicy asks for it (always, per
+//     route, older than a duration, lightweight tokens, and always while the
+//     store is degraded). An inactive answer deny-lists the jti, so every
+//     replica learns it.
+//  5. Requirements (RequireScope, RequireRealmRole, RequireClientRole, All,
+//     Any), then the claims into the request context (FromContext).
+//
+// Every refusal is an RFC 6750 §3 answer: WWW-Authenticate: Bearer
+// realm="…" on 400/401/403, no error code when the request had no
+// credentials, invalid_request (400), invalid_token (401),
+// insufficient_scope (403, with scope), an error_description restricted to
+// the characters the RFC allows, Cache-Control: no-store, and a body from a
+// pluggable ErrorWriter (WriteJSONError by default). A dependency that
+// cannot answer (keys, introspection, the store while degraded) is 503 with
+// Retry-After, never a misleading 401; failing open takes an option whose
+// name starts with Unsafe.
+//
+// # Where revocations come from
+//
+// LogoutHandler (the app's logout: revoke the refresh token at Keycloak,
+// deny-list the access token), BackchannelLogoutHandler (OpenID Connect
+// Back-Channel Logout 1.0: session or subject), KeycloakAdminHandler
+// (k_push_not_before, k_logout, k_test_available). With a Redis store, a
+// notification received by one replica reaches all of them.
+//
+// # Observability
+//
+// Metrics receives decisions by outcome and Reason, cache lookups,
+// introspection calls and latency, key-set fetches (JWKSObserver) and the
+// store's state; the adapter/prometheus module implements it. AuditFunc
+// receives rate-limited security events (a revoked token presented, a
+// failed verification, logouts). No token ever reaches a log line, a metric
+// label or an audit event.
+//
+// Everything in this package is safe for concurrent use.
+package adapter

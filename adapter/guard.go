@@ -1,0 +1,164 @@
+package adapter
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/tokenwarden/tokenwarden/oidc"
+)
+
+// A Requirement decides whether the verified claims of a request may reach
+// the handler. Requirements are values: build them once, share them freely.
+type Requirement struct {
+	allow func(*oidc.Claims) bool
+	scope string // advertised in an insufficient_scope challenge
+	desc  string
+}
+
+// Allow reports whether c meets the requirement. A nil c never does.
+func (q Requirement) Allow(c *oidc.Claims) bool {
+	if c == nil || q.allow == nil {
+		return false
+	}
+	return q.allow(c)
+}
+
+// RequireScope is met when the scope claim contains every one of scopes.
+// With no scopes it is never met.
+func RequireScope(scopes ...string) Requirement {
+	s := append([]string(nil), scopes...)
+	return Requirement{
+		allow: func(c *oidc.Claims) bool {
+			if len(s) == 0 {
+				return false
+			}
+			for _, v := range s {
+				if !c.HasScope(v) {
+					return false
+				}
+			}
+			return true
+		},
+		scope: strings.Join(s, " "),
+		desc:  "scope required",
+	}
+}
+
+// RequireRealmRole is met when realm_access.roles contains role.
+func RequireRealmRole(role string) Requirement {
+	return Requirement{
+		allow: func(c *oidc.Claims) bool { return role != "" && c.HasRealmRole(role) },
+		desc:  "realm role required",
+	}
+}
+
+// RequireClientRole is met when resource_access.<client>.roles contains role.
+func RequireClientRole(client, role string) Requirement {
+	return Requirement{
+		allow: func(c *oidc.Claims) bool { return role != "" && c.HasClientRole(client, role) },
+		desc:  "client role required",
+	}
+}
+
+// RequireFunc wraps a custom check. desc is sent as error_description when
+// the check fails; it must not contain request data.
+func RequireFunc(desc string, f func(*oidc.Claims) bool) Requirement {
+	return Requirement{allow: f, desc: desc}
+}
+
+// All is met when every requirement is. All() is always met.
+func All(reqs ...Requirement) Requirement {
+	rs := append([]Requirement(nil), reqs...)
+	return Requirement{
+		allow: func(c *oidc.Claims) bool {
+			for _, r := range rs {
+				if !r.Allow(c) {
+					return false
+				}
+			}
+			return true
+		},
+		scope: joinScopes(rs),
+		desc:  "insufficient privileges",
+	}
+}
+
+// Any is met when at least one requirement is. Any() is never met.
+func Any(reqs ...Requirement) Requirement {
+	rs := append([]Requirement(nil), reqs...)
+	return Requirement{
+		allow: func(c *oidc.Claims) bool {
+			for _, r := range rs {
+				if r.Allow(c) {
+					return true
+				}
+			}
+			return false
+		},
+		scope: joinScopes(rs),
+		desc:  "insufficient privileges",
+	}
+}
+
+func joinScopes(rs []Requirement) string {
+	var parts []string
+	for _, r := range rs {
+		for _, s := range strings.Fields(r.scope) {
+			if !contains(parts, s) {
+				parts = append(parts, s)
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func contains(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// check returns the refusal for c, or nil when q is met.
+func (q Requirement) check(c *oidc.Claims) *AuthError {
+	if q.Allow(c) {
+		return nil
+	}
+	return &AuthError{
+		Status:      http.StatusForbidden,
+		Code:        CodeInsufficientScope,
+		Description: q.desc,
+		Scope:       q.scope,
+		Reason:      ReasonInsufficientScope,
+	}
+}
+
+// Require returns middleware that lets a request through only when the
+// claims the authentication middleware stored in its context meet every one
+// of reqs; otherwise it answers 403 insufficient_scope (or 401 when the
+// request was never authenticated). Mount it inside Middleware, per route.
+// realm and ew may be empty and nil.
+func Require(realm string, ew ErrorWriter, reqs ...Requirement) func(http.Handler) http.Handler {
+	q := All(reqs...)
+	if len(reqs) == 1 {
+		q = reqs[0]
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := FromContext(r.Context())
+			if !ok {
+				writeAuthError(w, r, realm, ew, &AuthError{
+					Status: http.StatusUnauthorized, Reason: ReasonNoCredentials,
+				})
+				return
+			}
+			if e := q.check(c); e != nil {
+				writeAuthError(w, r, realm, ew, e)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -1,0 +1,134 @@
+package adapter
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tokenwarden/tokenwarden/oidc"
+)
+
+func TestRequirements(t *testing.T) {
+	c := testClaims("j")
+	tests := []struct {
+		name      string
+		req       Requirement
+		want      bool
+		wantScope string
+	}{
+		{"scope present", RequireScope("orders:read"), true, "orders:read"},
+		{"scopes all present", RequireScope("openid", "orders:read"), true, "openid orders:read"},
+		{"one scope missing", RequireScope("openid", "orders:write"), false, "openid orders:write"},
+		{"scope prefix is not the scope", RequireScope("orders"), false, "orders"},
+		{"no scopes never met", RequireScope(), false, ""},
+		{"realm role", RequireRealmRole("user"), true, ""},
+		{"missing realm role", RequireRealmRole("admin"), false, ""},
+		{"empty realm role", RequireRealmRole(""), false, ""},
+		{"client role", RequireClientRole("backend", "reader"), true, ""},
+		{"client role of another client", RequireClientRole("mobile", "reader"), false, ""},
+		{"missing client role", RequireClientRole("backend", "writer"), false, ""},
+		{"all met", All(RequireRealmRole("user"), RequireScope("openid")), true, "openid"},
+		{"all, one unmet", All(RequireRealmRole("user"), RequireScope("orders:write")), false, "orders:write"},
+		{"empty all", All(), true, ""},
+		{"any, one met", Any(RequireRealmRole("admin"), RequireClientRole("backend", "reader")), true, ""},
+		{"any, none met", Any(RequireRealmRole("admin"), RequireScope("a"), RequireScope("b", "a")), false, "a b"},
+		{"empty any", Any(), false, ""},
+		{"nested", Any(All(RequireRealmRole("admin"), RequireScope("x")), All(RequireRealmRole("user"), RequireScope("openid"))), true, "x openid"},
+		{"custom", RequireFunc("email required", func(c *oidc.Claims) bool { return c.Email != "" }), false, ""},
+		{"zero requirement", Requirement{}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.req.Allow(c); got != tt.want {
+				t.Fatalf("Allow = %v, want %v", got, tt.want)
+			}
+			if tt.req.Allow(nil) {
+				t.Fatal("nil claims allowed")
+			}
+			e := tt.req.check(c)
+			if (e == nil) != tt.want {
+				t.Fatalf("check = %v", e)
+			}
+			if e != nil && (e.Status != 403 || e.Code != CodeInsufficientScope || e.Scope != tt.wantScope) {
+				t.Fatalf("refusal = %+v, want scope %q", e, tt.wantScope)
+			}
+		})
+	}
+}
+
+func TestRequireMiddleware(t *testing.T) {
+	h := Require("api", nil, RequireRealmRole("admin"))(okHandler)
+	// Not authenticated at all: 401 without an error code.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	check(t, rec, wantResp{status: 401, challenge: `Bearer realm="api"`})
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r = r.WithContext(NewContext(r.Context(), testClaims("j")))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	check(t, rec, wantResp{status: 403, code: CodeInsufficientScope,
+		challenge: `Bearer realm="api", error="insufficient_scope", error_description="realm role required"`})
+
+	rec = httptest.NewRecorder()
+	Require("api", nil, RequireRealmRole("user"))(okHandler).ServeHTTP(rec, r)
+	check(t, rec, wantResp{status: 200, body: "user-1 user"})
+}
+
+func TestContext(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if _, ok := FromContext(r.Context()); ok {
+		t.Fatal("claims in an empty context")
+	}
+	if _, ok := FromContext(NewContext(r.Context(), nil)); ok {
+		t.Fatal("nil claims reported present")
+	}
+	c := testClaims("j")
+	got, ok := FromContext(NewContext(r.Context(), c))
+	if !ok || got != c {
+		t.Fatal("claims lost")
+	}
+}
+
+func TestSanitizeDescription(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"token expired", "token expired"},
+		{`a "quoted" \ value`, "a ?quoted? ? value"},
+		{"tab\there\nnewline", "tab?here?newline"},
+		{"é", "??"},
+		{"\x7f\x1f!#[]~", "??!#[]~"},
+		{strings.Repeat("x", 300), strings.Repeat("x", 200)},
+	}
+	for _, tt := range tests {
+		got := SanitizeDescription(tt.in)
+		if got != tt.want {
+			t.Errorf("SanitizeDescription(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		for i := 0; i < len(got); i++ {
+			if !descChar(got[i]) {
+				t.Errorf("byte %#x left in %q", got[i], got)
+			}
+		}
+	}
+}
+
+func TestCustomErrorWriter(t *testing.T) {
+	e := newEnv()
+	cfg := e.config()
+	cfg.ErrorWriter = func(w http.ResponseWriter, _ *http.Request, ae *AuthError) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(ae.Status)
+		w.Write([]byte("nope: " + string(ae.Reason)))
+	}
+	rec := serve(t, cfg, bearer("expired"))
+	if rec.Code != 401 || rec.Body.String() != "nope: expired" {
+		t.Fatalf("%d %q", rec.Code, rec.Body)
+	}
+	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="api", error="invalid_token", error_description="token expired"` {
+		t.Fatalf("challenge %q", got)
+	}
+	if rec.Header().Get("Cache-Control") != "no-store" {
+		t.Fatal("no Cache-Control")
+	}
+}

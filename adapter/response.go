@@ -1,0 +1,175 @@
+package adapter
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RFC 6750 §3.1 error codes, and the one this package adds for 503 bodies.
+const (
+	CodeInvalidRequest         = "invalid_request"
+	CodeInvalidToken           = "invalid_token"
+	CodeInsufficientScope      = "insufficient_scope"
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
+)
+
+// Reason is the bounded, low-cardinality cause of a decision. It is what
+// metrics and audit events carry; it never contains token or user data.
+type Reason string
+
+// Reasons for a decision.
+const (
+	ReasonOK                = Reason("ok")
+	ReasonNoCredentials     = Reason("no_credentials")
+	ReasonMalformedRequest  = Reason("malformed_request")
+	ReasonMultipleTokens    = Reason("multiple_tokens")
+	ReasonTokenTooLarge     = Reason("token_too_large")
+	ReasonInvalidToken      = Reason("invalid_token")
+	ReasonExpired           = Reason("expired")
+	ReasonRevoked           = Reason("revoked")
+	ReasonInactive          = Reason("inactive")
+	ReasonInsufficientScope = Reason("insufficient_scope")
+	ReasonKeysUnavailable   = Reason("keys_unavailable")
+	ReasonIntrospectionDown = Reason("introspection_unavailable")
+	ReasonStoreUnavailable  = Reason("store_unavailable")
+	ReasonNoIntrospector    = Reason("degraded_no_introspector")
+)
+
+// AuthError is a refusal of the middleware or of a guard: the HTTP status,
+// the RFC 6750 error code and a description that is safe to send. It is
+// what an ErrorWriter receives.
+type AuthError struct {
+	Status      int    // 400, 401, 403 or 503
+	Code        string // "" when the request had no credentials
+	Description string // within RFC 6750's error_description characters
+	Scope       string // for insufficient_scope: the scope(s) needed, space-separated
+	Reason      Reason // for metrics and audit; not sent
+	RetryAfter  time.Duration
+	Err         error // the cause, never sent to the client
+}
+
+func (e *AuthError) Error() string {
+	s := "adapter: " + strconv.Itoa(e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Description != "" {
+		s += ": " + e.Description
+	}
+	return s
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// ErrorWriter writes the status and body of a refusal. The WWW-Authenticate,
+// Cache-Control and Retry-After headers are already set when it is called,
+// so a custom writer cannot break RFC 6750; it must call
+// w.WriteHeader(e.Status).
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, e *AuthError)
+
+// WriteJSONError is the default ErrorWriter: a small JSON body
+// {"error":…,"error_description":…} (no body for a request without
+// credentials).
+func WriteJSONError(w http.ResponseWriter, _ *http.Request, e *AuthError) {
+	if e.Code == "" {
+		w.WriteHeader(e.Status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	body := struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+		Scope       string `json:"scope,omitempty"`
+	}{e.Code, e.Description, e.Scope}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// writeAuthError sets the RFC 6750 headers for e and hands the body to ew.
+func writeAuthError(w http.ResponseWriter, r *http.Request, realm string, ew ErrorWriter, e *AuthError) {
+	h := w.Header()
+	if e.Status != http.StatusServiceUnavailable {
+		h.Set("WWW-Authenticate", challenge(realm, e))
+	}
+	h.Set("Cache-Control", "no-store")
+	if e.Status == http.StatusServiceUnavailable {
+		ra := e.RetryAfter
+		if ra <= 0 {
+			ra = time.Second
+		}
+		h.Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
+	}
+	if ew == nil {
+		ew = WriteJSONError
+	}
+	ew(w, r, e)
+}
+
+// challenge renders the WWW-Authenticate value for e (RFC 6750 §3).
+func challenge(realm string, e *AuthError) string {
+	var b strings.Builder
+	b.Grow(64 + len(realm) + len(e.Description) + len(e.Scope))
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(quotedSafe(realm))
+	b.WriteByte('"')
+	if e.Code != "" {
+		b.WriteString(`, error="`)
+		b.WriteString(e.Code)
+		b.WriteByte('"')
+		if e.Description != "" {
+			b.WriteString(`, error_description="`)
+			b.WriteString(SanitizeDescription(e.Description))
+			b.WriteByte('"')
+		}
+		if e.Scope != "" {
+			b.WriteString(`, scope="`)
+			b.WriteString(quotedSafe(e.Scope))
+			b.WriteByte('"')
+		}
+	}
+	return b.String()
+}
+
+// maxDescription caps error_description.
+const maxDescription = 200
+
+// SanitizeDescription returns s limited to the characters RFC 6750 §3 allows
+// in error_description (%x20-21 / %x23-5B / %x5D-7E): every other byte
+// becomes '?', and the result is at most 200 bytes.
+func SanitizeDescription(s string) string {
+	if len(s) > maxDescription {
+		s = s[:maxDescription]
+	}
+	return sanitize(s)
+}
+
+func sanitize(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if !descChar(s[i]) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if !descChar(c) {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+func descChar(c byte) bool {
+	return c == 0x20 || c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E)
+}
+
+// quotedSafe keeps realm and scope values inside their quoted-string: the
+// scope syntax (RFC 6749 §3.3) and any sane realm use the same characters.
+func quotedSafe(s string) string { return sanitize(s) }
