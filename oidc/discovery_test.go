@@ -280,3 +280,41 @@ func TestRemoteKeySetAsGoOIDCKeySet(t *testing.T) {
 		t.Fatalf("%d fetches caused by forged signatures on a known kid, want 0", got-before)
 	}
 }
+
+// TestDiscoverTLS is the production shape: https everywhere, no insecure
+// flag; an http endpoint in the document is refused.
+func TestDiscoverTLS(t *testing.T) {
+	var jwksURI atomic.Value
+	var srv *httptest.Server
+	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/realms/acme/.well-known/openid-configuration":
+			json.NewEncoder(w).Encode(map[string]any{
+				"issuer":         srv.URL + "/realms/acme",
+				"token_endpoint": srv.URL + "/realms/acme/protocol/openid-connect/token",
+				"jwks_uri":       jwksURI.Load().(string),
+			})
+		case "/certs":
+			w.Write(jwksJSON(t, rsaJWK(&testRSAKey(t, 0).PublicKey, "k1", nil)))
+		}
+	}))
+	defer srv.Close()
+	cfg := DiscoveryConfig{Issuer: srv.URL + "/realms/acme", HTTPClient: srv.Client()}
+
+	jwksURI.Store(srv.URL + "/certs")
+	d, err := Discover(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := d.NewRemoteKeySet(KeySetConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	mustKey(t, ks, "k1")
+
+	jwksURI.Store(strings.Replace(srv.URL, "https:", "http:", 1) + "/certs")
+	if _, err := Discover(context.Background(), cfg); !errors.Is(err, ErrInsecureURL) {
+		t.Fatalf("http jwks_uri in an https document: %v, want ErrInsecureURL", err)
+	}
+}
