@@ -255,8 +255,12 @@ func TestCacheCoalesces(t *testing.T) {
 			t.Fatalf("caller %d: %v %v", i, results[i], errs[i])
 		}
 	}
-	if got := ev.get(introspect.CacheCoalesced); got != n-1 {
-		t.Errorf("coalesced events = %d, want %d", got, n-1)
+	// A goroutine descheduled between its miss and joining the flight may
+	// start a second flight after the first ended; that flight answers
+	// from the cache (the upstream count above stays 1) and is not counted
+	// as coalesced.
+	if got := ev.get(introspect.CacheCoalesced); got < n/2 || got > n-1 {
+		t.Errorf("coalesced events = %d, want about %d", got, n-1)
 	}
 }
 
