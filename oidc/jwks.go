@@ -7,12 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"slices"
+	"strings"
 )
 
 // ErrInvalidJWKS reports a JWK Set document that cannot be used at all: too
@@ -151,23 +150,24 @@ func ParseJWKS(data []byte, opts ...JWKSOption) (keys []*Key, skipped []error, e
 	if len(data) > o.maxSize {
 		return nil, nil, fmt.Errorf("%w: document of %d bytes exceeds the %d byte cap", ErrInvalidJWKS, len(data), o.maxSize)
 	}
-	raws, err := splitJWKS(data)
-	if err != nil {
-		return nil, nil, err
-	}
 	type cand struct {
 		index int
 		key   *Key
 	}
-	cands := make([]cand, 0, len(raws))
-	for i, raw := range raws {
-		k, kerr := parseJWK(raw, &o)
-		if kerr != nil {
-			kerr.Index = i
-			skipped = append(skipped, kerr)
-			continue
+	var cands []cand
+	n, err := readJWKS(string(data), func(i int, members map[string]jwkMember, bad *KeyError) {
+		if bad == nil {
+			var k *Key
+			if k, bad = parseJWK(members, &o); bad == nil {
+				cands = append(cands, cand{i, k})
+				return
+			}
 		}
-		cands = append(cands, cand{i, k})
+		bad.Index = i
+		skipped = append(skipped, bad)
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	count := make(map[string]int, len(cands))
 	for _, c := range cands {
@@ -185,83 +185,151 @@ func ParseJWKS(data []byte, opts ...JWKSOption) (keys []*Key, skipped []error, e
 		return a.(*KeyError).Index - b.(*KeyError).Index
 	})
 	if len(keys) == 0 {
-		return nil, skipped, fmt.Errorf("%w: no usable verification key among %d", ErrInvalidJWKS, len(raws))
+		return nil, skipped, fmt.Errorf("%w: no usable verification key among %d", ErrInvalidJWKS, n)
 	}
 	return keys, skipped, nil
 }
 
-// splitJWKS checks that data is one JSON object with exactly one "keys" member
-// holding an array, and returns the array's elements. Member names are matched
-// case-sensitively; other members are ignored.
-func splitJWKS(data []byte) ([]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("%w: not a json object", ErrInvalidJWKS)
+// readJWKS walks a JWK Set with the package's strict JSON reader: one object,
+// member names matched case-sensitively and never duplicated, exactly one
+// "keys" member holding an array, other members skipped after validation.
+// It calls key for each element of "keys" and returns their number. A syntax
+// error anywhere rejects the whole document; an element that is not an
+// object, or an object with a duplicated member, is passed on as bad.
+func readJWKS(doc string, key func(i int, members map[string]jwkMember, bad *KeyError)) (int, error) {
+	malformed := fmt.Errorf("%w: malformed json", ErrInvalidJWKS)
+	d := &jsonReader{s: doc}
+	if err := d.objStart(); err != nil {
+		return 0, fmt.Errorf("%w: not a json object", ErrInvalidJWKS)
 	}
-	var keys []json.RawMessage
-	seen := false
-	for dec.More() {
-		tok, err := dec.Token()
+	var nb [8]string
+	names := nameSet{list: nb[:0]}
+	seen, count := false, 0
+	for first := true; ; {
+		name, more, err := d.objNext(&first)
 		if err != nil {
-			return nil, fmt.Errorf("%w: malformed json", ErrInvalidJWKS)
+			return 0, malformed
 		}
-		name, _ := tok.(string)
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return nil, fmt.Errorf("%w: malformed json", ErrInvalidJWKS)
+		if !more {
+			break
+		}
+		var ok bool
+		if names, ok = names.add(name); !ok {
+			return 0, fmt.Errorf("%w: duplicate member %q", ErrInvalidJWKS, truncate(name, 32))
 		}
 		if name != "keys" {
+			if d.skip() != nil {
+				return 0, malformed
+			}
 			continue
 		}
-		if seen {
-			return nil, fmt.Errorf("%w: duplicate \"keys\" member", ErrInvalidJWKS)
-		}
 		seen = true
-		if len(val) == 0 || val[0] != '[' {
-			return nil, fmt.Errorf("%w: \"keys\" is not an array", ErrInvalidJWKS)
+		if d.arrStart() != nil {
+			return 0, fmt.Errorf("%w: \"keys\" is not an array", ErrInvalidJWKS)
 		}
-		if err := json.Unmarshal(val, &keys); err != nil {
-			return nil, fmt.Errorf("%w: \"keys\" is not an array", ErrInvalidJWKS)
+		for firstEl := true; ; count++ {
+			more, err := d.arrNext(&firstEl)
+			if err != nil {
+				return 0, malformed
+			}
+			if !more {
+				break
+			}
+			if d.peek() != '{' {
+				if d.skip() != nil {
+					return 0, malformed
+				}
+				key(count, nil, &KeyError{Reason: SkipMalformed, Detail: "not a json object"})
+				continue
+			}
+			members, bad, err := readJWK(d)
+			if err != nil {
+				return 0, malformed
+			}
+			key(count, members, bad)
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("%w: malformed json", ErrInvalidJWKS)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: trailing data after the json object", ErrInvalidJWKS)
+	if d.end() != nil {
+		return 0, fmt.Errorf("%w: trailing data after the json object", ErrInvalidJWKS)
 	}
 	if !seen {
-		return nil, fmt.Errorf("%w: no \"keys\" member", ErrInvalidJWKS)
+		return 0, fmt.Errorf("%w: no \"keys\" member", ErrInvalidJWKS)
 	}
-	return keys, nil
+	return count, nil
 }
 
-// jwk holds the members of one JWK that matter, decoded case-sensitively.
-type jwk struct {
-	members map[string]json.RawMessage
+// jwkMember is one member of a JWK: a string, an array of strings (read for
+// key_ops only), or any other value (only its presence counts).
+type jwkMember struct {
+	kind byte // 's' string, 'a' string array, 'o' other
+	str  string
+	arr  []string
 }
 
-func (j *jwk) has(name string) bool { _, ok := j.members[name]; return ok }
+// readJWK reads one JWK object. err is a syntax error (the document is
+// unusable); bad reports a duplicated member, after which the object was
+// still read to its end.
+func readJWK(d *jsonReader) (map[string]jwkMember, *KeyError, error) {
+	if err := d.objStart(); err != nil {
+		return nil, nil, err
+	}
+	var nb [16]string
+	names := nameSet{list: nb[:0]}
+	m := make(map[string]jwkMember, 8)
+	var bad *KeyError
+	for first := true; ; {
+		name, more, err := d.objNext(&first)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !more {
+			return m, bad, nil
+		}
+		var ok bool
+		if names, ok = names.add(name); !ok && bad == nil {
+			bad = &KeyError{Reason: SkipMalformed, Detail: fmt.Sprintf("member %q appears twice", truncate(name, 32))}
+		}
+		switch c := d.peek(); {
+		case c == '"':
+			v, err := d.str()
+			if err != nil {
+				return nil, nil, err
+			}
+			m[name] = jwkMember{kind: 's', str: v}
+		case c == '[' && name == "key_ops":
+			save := *d
+			if arr, err := d.strArray(); err == nil {
+				m[name] = jwkMember{kind: 'a', arr: arr}
+				continue
+			}
+			*d = save
+			fallthrough
+		default:
+			if err := d.skip(); err != nil {
+				return nil, nil, err
+			}
+			m[name] = jwkMember{kind: 'o'}
+		}
+	}
+}
+
+// member accessors for parseJWK.
 
 // str returns a string member; ok is false when absent; err when not a string.
-func (j *jwk) str(name string) (v string, ok bool, err error) {
-	raw, ok := j.members[name]
+func memberStr(m map[string]jwkMember, name string) (v string, ok bool, err error) {
+	f, ok := m[name]
 	if !ok {
 		return "", false, nil
 	}
-	if len(raw) == 0 || raw[0] != '"' {
+	if f.kind != 's' {
 		return "", true, fmt.Errorf("%q is not a string", name)
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", true, fmt.Errorf("%q is not a string", name)
-	}
-	return v, true, nil
+	return f.str, true, nil
 }
 
-// bytes returns a required base64url (no padding, canonical) member.
-func (j *jwk) bytes(name string) ([]byte, error) {
-	s, ok, err := j.str(name)
+// memberBytes returns a required base64url (no padding, canonical) member.
+func memberBytes(m map[string]jwkMember, name string) ([]byte, error) {
+	s, ok, err := memberStr(m, name)
 	if err != nil {
 		return nil, err
 	}
@@ -275,73 +343,43 @@ func (j *jwk) bytes(name string) ([]byte, error) {
 	return b, nil
 }
 
-// decodeObject decodes one JSON object into its members, rejecting duplicate
-// member names.
-func decodeObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return nil, errors.New("not a json object")
-	}
-	m := make(map[string]json.RawMessage, 8)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, errors.New("malformed json")
-		}
-		name, _ := tok.(string)
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return nil, errors.New("malformed json")
-		}
-		if _, dup := m[name]; dup {
-			return nil, fmt.Errorf("member %q appears twice", truncate(name, 32))
-		}
-		m[name] = val
-	}
-	return m, nil
-}
+func hasMember(m map[string]jwkMember, name string) bool { _, ok := m[name]; return ok }
 
 var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
-// parseJWK turns one JWK into a Key or says why it is skipped.
-func parseJWK(raw json.RawMessage, o *jwksOptions) (*Key, *KeyError) {
-	members, err := decodeObject(raw)
+// parseJWK turns the members of one JWK into a Key or says why it is skipped.
+func parseJWK(members map[string]jwkMember, o *jwksOptions) (*Key, *KeyError) {
+	kid, _, err := memberStr(members, "kid")
 	if err != nil {
 		return nil, &KeyError{Reason: SkipMalformed, Detail: err.Error()}
 	}
-	j := &jwk{members: members}
-	kid, _, err := j.str("kid")
-	if err != nil {
-		return nil, &KeyError{Reason: SkipMalformed, Detail: err.Error()}
-	}
+	kid = strings.Clone(kid) // do not pin the whole document
 	fail := func(r SkipReason, format string, args ...any) (*Key, *KeyError) {
 		return nil, &KeyError{KeyID: truncate(kid, 64), Reason: r, Detail: fmt.Sprintf(format, args...)}
 	}
 	if len(kid) > maxKIDLen {
 		return fail(SkipLongKeyID, "kid of %d bytes", len(kid))
 	}
-	kty, ok, err := j.str("kty")
+	kty, ok, err := memberStr(members, "kty")
 	if err != nil || !ok {
 		return fail(SkipMalformed, "missing or non-string \"kty\"")
 	}
-	alg, hasAlg, err := j.str("alg")
+	alg, hasAlg, err := memberStr(members, "alg")
 	if err != nil {
 		return fail(SkipMalformed, "%v", err)
 	}
-	use, hasUse, err := j.str("use")
+	use, hasUse, err := memberStr(members, "use")
 	if err != nil {
 		return fail(SkipMalformed, "%v", err)
 	}
 	if hasUse && use != "sig" {
 		return fail(SkipNotSigning, "use %q", truncate(use, 16))
 	}
-	if raw, ok := members["key_ops"]; ok {
-		var ops []string
-		if err := json.Unmarshal(raw, &ops); err != nil || len(raw) == 0 || raw[0] != '[' {
+	if ops, ok := members["key_ops"]; ok {
+		if ops.kind != 'a' {
 			return fail(SkipMalformed, "\"key_ops\" is not an array of strings")
 		}
-		if !slices.Contains(ops, "verify") {
+		if !slices.Contains(ops.arr, "verify") {
 			return fail(SkipNotSigning, "key_ops without \"verify\"")
 		}
 	}
@@ -349,7 +387,7 @@ func parseJWK(raw json.RawMessage, o *jwksOptions) (*Key, *KeyError) {
 		return fail(SkipSymmetric, "kty oct")
 	}
 	for _, m := range privateMembers {
-		if j.has(m) {
+		if hasMember(members, m) {
 			return fail(SkipPrivateKey, "private member %q present", m)
 		}
 	}
@@ -365,11 +403,11 @@ func parseJWK(raw json.RawMessage, o *jwksOptions) (*Key, *KeyError) {
 		} else if kindOf(alg) != kindRSA {
 			return fail(SkipAlgMismatch, "alg %s on an RSA key", alg)
 		}
-		nb, err := j.bytes("n")
+		nb, err := memberBytes(members, "n")
 		if err != nil {
 			return fail(SkipMalformed, "%v", err)
 		}
-		eb, err := j.bytes("e")
+		eb, err := memberBytes(members, "e")
 		if err != nil {
 			return fail(SkipMalformed, "%v", err)
 		}
@@ -387,7 +425,7 @@ func parseJWK(raw json.RawMessage, o *jwksOptions) (*Key, *KeyError) {
 		}
 		key = &Key{ID: kid, Algorithm: alg, Public: &rsa.PublicKey{N: n, E: e}}
 	case "EC":
-		crv, _, err := j.str("crv")
+		crv, _, err := memberStr(members, "crv")
 		if err != nil {
 			return fail(SkipMalformed, "%v", err)
 		}
@@ -408,11 +446,11 @@ func parseJWK(raw json.RawMessage, o *jwksOptions) (*Key, *KeyError) {
 		} else if alg != want {
 			return fail(SkipAlgMismatch, "alg %s on curve %s", alg, crv)
 		}
-		x, err := j.bytes("x")
+		x, err := memberBytes(members, "x")
 		if err != nil {
 			return fail(SkipMalformed, "%v", err)
 		}
-		y, err := j.bytes("y")
+		y, err := memberBytes(members, "y")
 		if err != nil {
 			return fail(SkipMalformed, "%v", err)
 		}
@@ -428,7 +466,7 @@ func parseJWK(raw json.RawMessage, o *jwksOptions) (*Key, *KeyError) {
 		}
 		key = &Key{ID: kid, Algorithm: alg, Public: pub}
 	case "OKP":
-		crv, _, err := j.str("crv")
+		crv, _, err := memberStr(members, "crv")
 		if err != nil {
 			return fail(SkipMalformed, "%v", err)
 		}
@@ -440,7 +478,7 @@ func parseJWK(raw json.RawMessage, o *jwksOptions) (*Key, *KeyError) {
 		} else if alg != EdDSA {
 			return fail(SkipAlgMismatch, "alg %s on an Ed25519 key", alg)
 		}
-		x, err := j.bytes("x")
+		x, err := memberBytes(members, "x")
 		if err != nil {
 			return fail(SkipMalformed, "%v", err)
 		}
