@@ -78,9 +78,10 @@ type loadResult struct {
 	P99Ns    int64            `json:"p99_ns"`
 }
 
-// runLoad drives url with cmd/load in a separate process and reports
-// req/s, p50 and p99, and ns/op as 1/(req/s).
-func runLoad(b *testing.B, url string, tokens []string) {
+// runLoad drives url with cmd/load in a separate process, reports req/s,
+// p50 and p99, and ns/op as 1/(req/s), and returns the number of requests
+// served (warm-up included).
+func runLoad(b *testing.B, url string, tokens []string) float64 {
 	b.Helper()
 	bin, err := loadBinary()
 	if err != nil {
@@ -120,6 +121,7 @@ func runLoad(b *testing.B, url string, tokens []string) {
 	served := float64(res.Requests + res.Warmup)
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/served, "allocs/op")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/served, "B/op")
+	return served
 }
 
 // okHandler is the trivial handler every row serves.
@@ -194,7 +196,10 @@ func BenchmarkHTTP(b *testing.B) {
 					b.Fatalf("warm-up request: status %d: %s", rec.Code, rec.Body.String())
 				}
 			}
-			runLoad(b, api.URL+"/", tokens)
+			jwks, upstream := kc.JWKSHits(), kc.IntrospectHits()
+			served := runLoad(b, api.URL+"/", tokens)
+			b.ReportMetric(float64(kc.JWKSHits()-jwks)/served, "fetches/op")
+			b.ReportMetric(float64(kc.IntrospectHits()-upstream)/served, "upstream/op")
 		})
 	}
 }

@@ -48,6 +48,20 @@ func newGocloakIntrospect(_ testingTB, srv *fixture.Server) introspectFunc {
 // Cache (default configuration), with the issuer and audience checks on the
 // answer and the roles read from the typed claims.
 func newTokenwardenIntrospect(tb testingTB, srv *fixture.Server) introspectFunc {
+	c := newIntrospectCache(tb, srv)
+	return func(ctx context.Context, token string) error {
+		res, err := c.Introspect(ctx, token, introspect.HintAccessToken)
+		if err != nil {
+			return err
+		}
+		if !res.Claims.HasRealmRole("user") || !res.Claims.HasClientRole(fixture.Audience, "reader") {
+			return errRoles
+		}
+		return nil
+	}
+}
+
+func newIntrospectCache(tb testingTB, srv *fixture.Server) *introspect.Cache {
 	cl, err := introspect.New(introspect.Config{
 		IntrospectionURL: srv.IntrospectURL(),
 		ClientID:         fixture.ClientID,
@@ -63,16 +77,7 @@ func newTokenwardenIntrospect(tb testingTB, srv *fixture.Server) introspectFunc 
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = c.Close() })
-	return func(ctx context.Context, token string) error {
-		res, err := c.Introspect(ctx, token, introspect.HintAccessToken)
-		if err != nil {
-			return err
-		}
-		if !res.Claims.HasRealmRole("user") || !res.Claims.HasClientRole(fixture.Audience, "reader") {
-			return errRoles
-		}
-		return nil
-	}
+	return c
 }
 
 var latencies = []time.Duration{0, 2 * time.Millisecond}

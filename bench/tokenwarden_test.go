@@ -130,4 +130,3 @@ type variant struct {
 	bench func(b *testing.B, alg string)
 }
 
-var tokenwardenHTTPRows []httpRow

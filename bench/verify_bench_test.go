@@ -26,7 +26,7 @@ func BenchmarkVerify(b *testing.B) {
 				benchAccept(b, srv, verify, s.tokens[alg].Raw)
 			})
 		}
-		for _, v := range tokenwardenVariants {
+		for _, v := range append(tokenwardenVariants, middlewareVariants...) {
 			b.Run(alg+"/"+v.name, func(b *testing.B) { v.bench(b, alg) })
 		}
 	}
