@@ -129,4 +129,3 @@ type variant struct {
 	name  string
 	bench func(b *testing.B, alg string)
 }
-
