@@ -95,6 +95,18 @@ func TestLibrariesChecks(t *testing.T) {
 					{"wrong issuer", "iss", variant(alg, func(c map[string]any) { c["iss"] = "http://127.0.0.1:8080/realms/other" })},
 					{"wrong audience", "aud", variant(alg, func(c map[string]any) { c["aud"] = []string{"account"} })},
 					{"refresh token typ", "typ", variant(alg, func(c map[string]any) { c["typ"] = "Refresh" })},
+					{"no exp", "exp required", variant(alg, func(c map[string]any) { delete(c, "exp") })},
+				}
+				if alg == fixture.RS256 {
+					t512, err := s.keys.SignRS512(fixture.Claims(now, time.Hour))
+					if err != nil {
+						t.Fatal(err)
+					}
+					cases = append(cases, struct {
+						name  string
+						check string
+						token string
+					}{"RS512 with the RS256 key", "alg allow-list", t512.Raw})
 				}
 				for _, tc := range cases {
 					err := verify(t.Context(), tc.token)

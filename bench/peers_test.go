@@ -82,10 +82,10 @@ func (c *kcClaims) typ() error {
 // module proxy at the time of writing (see go.mod).
 var peers = []lib{
 	{name: "go-oidc", skips: []string{"typ"}, newVerify: newGoOIDC},
-	{name: "gocloak", skips: []string{"iss", "aud", "typ", "alg allow-list"}, newVerify: newGocloak},
+	{name: "gocloak", skips: []string{"iss", "aud", "typ", "exp required", "alg allow-list"}, newVerify: newGocloak},
 	{name: "keyfunc-jwt", newVerify: newKeyfunc},
 	{name: "jwx", newVerify: newJWX},
-	{name: "auth0", newVerify: newAuth0},
+	{name: "auth0", skips: []string{"exp required"}, newVerify: newAuth0},
 }
 
 // go-oidc v3: RemoteKeySet + IDTokenVerifier (client-id = audience check,

@@ -47,6 +47,6 @@ command="cd bench && ${command% }"
 echo "bench: $command"
 BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true) go test "${args[@]}" | tee -a results/bench.txt
 "$benchstat" results/bench.txt >results/benchstat.txt
-go run ./cmd/report -in results/bench.txt -benchstat results/benchstat.txt \
+go run ./cmd/report -in results/bench.txt -benchstat results/benchstat.txt -notes notes.md \
 	-json summary.json -md ../BENCHMARKS.md -count "$count" -command "make bench  # $command"
 echo "bench: wrote BENCHMARKS.md and bench/summary.json"

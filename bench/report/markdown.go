@@ -31,6 +31,9 @@ var Targets = []Target{
 		return ratio(r.RatioFloor) + " floor, " + num(r.FetchesMaxRun) + " fetches in the worst run",
 			r.RatioFloor != nil && *r.RatioFloor <= 1.1 && r.FetchesMaxRun != nil && *r.FetchesMaxRun == 0
 	}},
+	{"unknown kid ≤ 0.1× floor from the negative-kid cache (issue 3)", "Reject/unknown-kid/tokenwarden", func(r *Row) (string, bool) {
+		return ratio(r.RatioFloor) + " floor", r.RatioFloor != nil && *r.RatioFloor <= 0.1
+	}},
 	{"random-kid flood ≤ 1 fetch per cooldown", "Reject/kid-flood/tokenwarden", func(r *Row) (string, bool) {
 		return num(r.FetchesMaxRun) + " fetches in the worst run (each run < 1 cooldown)",
 			r.FetchesMaxRun != nil && *r.FetchesMaxRun <= 1
@@ -58,9 +61,10 @@ var sections = []struct{ prefix, title, about string }{
 	{"HTTP", "End-to-end HTTP", "A trivial handler over loopback, loaded by `bench/cmd/load` in a separate process (16 connections, keep-alive). Both processes share the machine's cores. Server allocs/req are the allocations of the benchmark process per request served."},
 }
 
-// Markdown writes BENCHMARKS.md. benchstat is the verbatim benchstat
-// output of the same run, appended for reference.
-func Markdown(w io.Writer, sum *Summary, benchstat string) error {
+// Markdown writes BENCHMARKS.md. notes is hand-written markdown about the
+// rows, inserted after the targets; benchstat is the verbatim benchstat
+// output of the same run, appended for reference. Either may be empty.
+func Markdown(w io.Writer, sum *Summary, notes, benchstat string) error {
 	var b strings.Builder
 	m := sum.Meta
 	b.WriteString("# Benchmarks\n\n")
@@ -95,6 +99,10 @@ func Markdown(w io.Writer, sum *Summary, benchstat string) error {
 			verdict = "met"
 		}
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", t.Goal, t.Row, got, verdict)
+	}
+
+	if notes != "" {
+		b.WriteString("\n" + strings.TrimRight(notes, "\n") + "\n")
 	}
 
 	done := map[string]bool{}

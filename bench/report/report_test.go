@@ -122,7 +122,7 @@ func TestSummaryJSON(t *testing.T) {
 
 func TestMarkdown(t *testing.T) {
 	var buf bytes.Buffer
-	if err := report.Markdown(&buf, sample(t), "name  sec/op\nx  1"); err != nil {
+	if err := report.Markdown(&buf, sample(t), "## How the rows are configured\n", "name  sec/op\nx  1"); err != nil {
 		t.Fatal(err)
 	}
 	md := buf.String()
@@ -134,6 +134,7 @@ func TestMarkdown(t *testing.T) {
 		"| HTTP cached path ≥ 90% of bare req/s | `HTTP/tokenwarden-cached` | 92% of bare | met |",
 		"| `Verify/RS256/tokenwarden-cached` | 255 ns | ",
 		"| `HTTP/bare` | 19500 | ",
+		"## How the rows are configured",
 		"## benchstat",
 	} {
 		if !strings.Contains(md, want) {
@@ -214,7 +215,7 @@ func FuzzParse(f *testing.F) {
 		if _, err := json.Marshal(sum); err != nil {
 			t.Fatalf("summary does not marshal: %v", err)
 		}
-		if err := report.Markdown(new(bytes.Buffer), sum, ""); err != nil {
+		if err := report.Markdown(new(bytes.Buffer), sum, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -29,6 +29,7 @@ func main() {
 func run() error {
 	in := flag.String("in", "", "benchmark output of go test -bench (required)")
 	bstat := flag.String("benchstat", "", "benchstat output of the same run, appended to the markdown")
+	notesFile := flag.String("notes", "", "hand-written markdown about the rows, inserted after the targets")
 	jsonOut := flag.String("json", "summary.json", "summary JSON to write")
 	mdOut := flag.String("md", "", "markdown to write (none when empty)")
 	command := flag.String("command", "make bench", "the exact command that produced -in")
@@ -73,9 +74,14 @@ func run() error {
 	if *mdOut == "" {
 		return nil
 	}
-	var stat []byte
+	var stat, notes []byte
 	if *bstat != "" {
 		if stat, err = os.ReadFile(*bstat); err != nil {
+			return err
+		}
+	}
+	if *notesFile != "" {
+		if notes, err = os.ReadFile(*notesFile); err != nil {
 			return err
 		}
 	}
@@ -83,7 +89,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := report.Markdown(md, sum, string(stat)); err != nil {
+	if err := report.Markdown(md, sum, string(notes), string(stat)); err != nil {
 		md.Close()
 		return err
 	}
