@@ -1,144 +1,54 @@
 package introspect_test
 
-// Tests against the real Keycloak started by `make services`. They use the
-// tokenwarden realm's clients (backend, mobile) and create their own users
-// and clients, so they never disturb alice, bob or other tests.
+// Tests against the real Keycloak (keycloaktest: `make services`, a local
+// distribution or docker). They use the tokenwarden realm's clients
+// (backend, mobile) and create their own users and client copies, so they
+// never disturb alice, bob or other tests.
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/tokenwarden/tokenwarden/internal/testenv"
+	"github.com/Nerzal/gocloak/v13"
 	"github.com/tokenwarden/tokenwarden/introspect"
+	"github.com/tokenwarden/tokenwarden/keycloaktest"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
 type kc struct {
+	*keycloaktest.Keycloak
 	t      *testing.T
-	base   string
-	realm  string
 	issuer string
-	admin  string // admin access token
 }
 
 func requireKeycloak(t *testing.T) *kc {
 	t.Helper()
-	k := &kc{t: t, base: testenv.Keycloak(t), realm: testenv.KeycloakRealm(t)}
-	k.issuer = k.base + "/realms/" + k.realm
-	user, pass := testenv.KeycloakAdmin(t)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	k.form(k.base+"/realms/master/protocol/openid-connect/token", url.Values{
-		"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {user}, "password": {pass},
-	}, &tok)
-	k.admin = tok.AccessToken
-	return k
+	k := keycloaktest.New(t)
+	return &kc{Keycloak: k, t: t, issuer: k.IssuerURL()}
 }
 
-func (k *kc) form(u string, form url.Values, out any) {
-	k.t.Helper()
-	resp, err := http.PostForm(u, form)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		k.t.Fatalf("POST %s: %d %s", u, resp.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		k.t.Fatal(err)
-	}
-}
-
-// adminCall sends an admin REST request and returns the Location header.
-func (k *kc) adminCall(method, path string, body any) string {
-	k.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, k.base+"/admin/realms/"+k.realm+path, rd)
-	req.Header.Set("Authorization", "Bearer "+k.admin)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(resp.Body)
-		k.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	return resp.Header.Get("Location")
-}
-
-func randomName(prefix string) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
-// newUser creates an enabled user with a password and deletes it at cleanup.
+// newUser creates a user of its own (deleted at cleanup), so tests never
+// log out or disable the realm's shared users.
 func (k *kc) newUser() (id, name, password string) {
 	k.t.Helper()
-	name, password = randomName("introspect-"), "pw-"+randomName("")
-	loc := k.adminCall("POST", "/users", map[string]any{
-		"username": name, "enabled": true, "email": name + "@example.com", "emailVerified": true,
-		"firstName": "Intro", "lastName": "Spect",
-		"credentials": []map[string]any{{"type": "password", "value": password, "temporary": false}},
-	})
-	id = loc[strings.LastIndex(loc, "/")+1:]
-	k.t.Cleanup(func() { k.adminCall("DELETE", "/users/"+id, nil) })
-	return id, name, password
-}
-
-// newPublicClient creates a public client with direct grants and no
-// audience mapper, deleted at cleanup.
-func (k *kc) newPublicClient() string {
-	k.t.Helper()
-	clientID := randomName("noaud-")
-	loc := k.adminCall("POST", "/clients", map[string]any{
-		"clientId": clientID, "enabled": true, "protocol": "openid-connect", "publicClient": true,
-		"standardFlowEnabled": false, "directAccessGrantsEnabled": true,
-	})
-	id := loc[strings.LastIndex(loc, "/")+1:]
-	k.t.Cleanup(func() { k.adminCall("DELETE", "/clients/"+id, nil) })
-	return clientID
-}
-
-type tokens struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	IDToken      string `json:"id_token"`
+	id, u := k.CreateUser(k.t, keycloaktest.User{})
+	return id, u.Username, u.Password
 }
 
 // login runs the password grant for a public client.
-func (k *kc) login(clientID, user, password string) tokens {
+func (k *kc) login(clientID, user, password string) keycloaktest.Tokens {
 	k.t.Helper()
-	var tok tokens
-	k.form(k.issuer+"/protocol/openid-connect/token", url.Values{
-		"grant_type": {"password"}, "client_id": {clientID}, "username": {user}, "password": {password},
-		"scope": {"openid"},
-	}, &tok)
-	return tok
+	return k.PasswordToken(k.t, clientID, "", user, password)
 }
 
 func (k *kc) backend(mod func(*introspect.Config)) *introspect.Client {
@@ -146,8 +56,8 @@ func (k *kc) backend(mod func(*introspect.Config)) *introspect.Client {
 	cfg := introspect.Config{
 		IntrospectionURL:        k.issuer + "/protocol/openid-connect/token/introspect",
 		RevocationURL:           k.issuer + "/protocol/openid-connect/revoke",
-		ClientID:                "backend",
-		ClientSecret:            "backend-secret",
+		ClientID:                keycloaktest.BackendClientID,
+		ClientSecret:            keycloaktest.BackendClientSecret,
 		Issuer:                  k.issuer,
 		AuthorizedParties:       []string{"mobile"},
 		RequireAudienceAndParty: false,
@@ -166,7 +76,7 @@ func (k *kc) mobile() *introspect.Client {
 	k.t.Helper()
 	c, err := introspect.New(introspect.Config{
 		RevocationURL: k.issuer + "/protocol/openid-connect/revoke",
-		ClientID:      "mobile",
+		ClientID:      keycloaktest.MobileClientID,
 	})
 	if err != nil {
 		k.t.Fatal(err)
@@ -228,7 +138,8 @@ func TestKeycloakIntrospection(t *testing.T) {
 	t.Run("user logged out by admin is inactive", func(t *testing.T) {
 		id, name, pw := k.newUser()
 		tok := k.login("mobile", name, pw)
-		k.adminCall("POST", "/users/"+id+"/logout", nil)
+		_ = id
+		k.LogoutUser(t, name)
 		if _, err := backend.Introspect(ctx, tok.AccessToken, ""); !errors.Is(err, introspect.ErrInactive) {
 			t.Fatalf("got %v, want ErrInactive", err)
 		}
@@ -237,7 +148,7 @@ func TestKeycloakIntrospection(t *testing.T) {
 	t.Run("disabled user is inactive", func(t *testing.T) {
 		id, name, pw := k.newUser()
 		tok := k.login("mobile", name, pw)
-		k.adminCall("PUT", "/users/"+id, map[string]any{"enabled": false})
+		k.AdminRequest(t, "PUT", "/users/"+id, map[string]any{"enabled": false}, nil)
 		if _, err := backend.Introspect(ctx, tok.AccessToken, ""); !errors.Is(err, introspect.ErrInactive) {
 			t.Fatalf("got %v, want ErrInactive", err)
 		}
@@ -245,7 +156,8 @@ func TestKeycloakIntrospection(t *testing.T) {
 
 	t.Run("without an audience mapper the answer is inactive (26.6.2+)", func(t *testing.T) {
 		_, name, pw := k.newUser()
-		client := k.newPublicClient()
+		// A copy of mobile without its audience mapper (deleted at cleanup).
+		client := k.CloneClient(t, keycloaktest.MobileClientID, func(c *gocloak.Client) { c.ProtocolMappers = nil })
 		tok := k.login(client, name, pw)
 		// The token verifies locally (signature, iss, exp, azp)…
 		keys, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{URL: k.issuer + "/protocol/openid-connect/certs", InsecureAllowHTTP: true})
@@ -315,14 +227,18 @@ func TestKeycloakIntrospection(t *testing.T) {
 		jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 			{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"},
 		}})
-		clientID := randomName("pkjwt-")
-		loc := k.adminCall("POST", "/clients", map[string]any{
-			"clientId": clientID, "enabled": true, "protocol": "openid-connect", "publicClient": false,
-			"clientAuthenticatorType": "client-jwt", "standardFlowEnabled": false, "serviceAccountsEnabled": true,
-			"attributes": map[string]string{"use.jwks.string": "true", "jwks.string": string(jwks),
-				"token.endpoint.auth.signing.alg": "ES256"},
+		clientID := k.CloneClient(t, keycloaktest.BackendClientID, func(c *gocloak.Client) {
+			c.ClientAuthenticatorType = gocloak.StringP("client-jwt")
+			c.Secret = nil
+			attrs := map[string]string{}
+			if c.Attributes != nil {
+				attrs = *c.Attributes
+			}
+			attrs["use.jwks.string"] = "true"
+			attrs["jwks.string"] = string(jwks)
+			attrs["token.endpoint.auth.signing.alg"] = "ES256"
+			c.Attributes = &attrs
 		})
-		t.Cleanup(func() { k.adminCall("DELETE", "/clients/"+loc[strings.LastIndex(loc, "/")+1:], nil) })
 		withKey := func(s crypto.Signer) *introspect.Client {
 			return k.backend(func(c *introspect.Config) {
 				c.ClientID, c.ClientSecret, c.Signer, c.KeyID = clientID, "", s, "k1"
