@@ -101,6 +101,14 @@ an API that verifies tokens locally learns of it only through the push.
 Exit 5 when the not-before was set but some admin URLs did not acknowledge.`,
 			run: runPushNotBefore,
 		},
+		{
+			name:    "status",
+			summary: "check the issuer: discovery, signing keys, advertised endpoints",
+			usage:   "[flags]",
+			help: `Fetches the issuer's discovery document and JWKS the way the API does and
+prints what it found. Exit 0 when both load, 3 when either fails.`,
+			run: runStatus,
+		},
 	}
 }
 

@@ -159,3 +159,20 @@ func printClaims(w io.Writer, c claimsView, now time.Time) error {
 	row("bound to key", c.ConfirmationJKT)
 	return tw.Flush()
 }
+
+func printStatus(w io.Writer, r statusResult) error {
+	yesNo := func(b bool) string {
+		if b {
+			return "supported"
+		}
+		return "not advertised"
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "issuer\t%s\n", r.Issuer)
+	fmt.Fprintf(tw, "jwks\t%d usable signing key(s) at %s\n", r.Keys, r.JWKSURI)
+	fmt.Fprintf(tw, "introspection\t%s\n", orDash(r.IntrospectionEndpoint))
+	fmt.Fprintf(tw, "revocation\t%s\n", orDash(r.RevocationEndpoint))
+	fmt.Fprintf(tw, "end session\t%s\n", orDash(r.EndSessionEndpoint))
+	fmt.Fprintf(tw, "back-channel logout\t%s (with sid: %s)\n", yesNo(r.BackchannelLogout), yesNo(r.BackchannelSession))
+	return tw.Flush()
+}

@@ -364,3 +364,54 @@ func runRevoke(ctx context.Context, a *app, args []string) int {
 	_, err = fmt.Fprintf(a.stdout, "revoked: the issuer accepted the revocation; %s\n", note)
 	return a.report(c.name, err)
 }
+
+// ---- status ----
+
+type statusResult struct {
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	Keys                  int    `json:"keys"`
+	IntrospectionEndpoint string `json:"introspection_endpoint,omitempty"`
+	RevocationEndpoint    string `json:"revocation_endpoint,omitempty"`
+	EndSessionEndpoint    string `json:"end_session_endpoint,omitempty"`
+	BackchannelLogout     bool   `json:"backchannel_logout_supported"`
+	BackchannelSession    bool   `json:"backchannel_logout_session_supported"`
+}
+
+func runStatus(ctx context.Context, a *app, args []string) int {
+	c, _ := findCommand("status")
+	var o options
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	o.connFlags(fs, a)
+	if code, done := a.parseFlags(c, fs, args); done {
+		return code
+	}
+	ctx, cancel := o.withTimeout(ctx)
+	defer cancel()
+	disc, err := o.discover(ctx)
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{FetchTimeout: o.timeout})
+	if err != nil {
+		return a.report(c.name, err)
+	}
+	defer keys.Close()
+	if err := keys.Refresh(ctx); err != nil {
+		return a.report(c.name, fmt.Errorf("%w: %w", oidc.ErrKeysUnavailable, err))
+	}
+	res := statusResult{
+		Issuer:                disc.Issuer,
+		JWKSURI:               disc.JWKSURI,
+		Keys:                  keys.Stats().Keys,
+		IntrospectionEndpoint: disc.IntrospectionEndpoint,
+		RevocationEndpoint:    disc.RevocationEndpoint,
+		EndSessionEndpoint:    disc.EndSessionEndpoint,
+		BackchannelLogout:     disc.BackchannelLogoutSupported,
+		BackchannelSession:    disc.BackchannelLogoutSessionSupported,
+	}
+	if o.jsonOut {
+		return a.report(c.name, writeJSON(a.stdout, res))
+	}
+	return a.report(c.name, printStatus(a.stdout, res))
+}

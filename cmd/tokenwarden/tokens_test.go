@@ -367,3 +367,24 @@ func FuzzExtractToken(f *testing.F) {
 		}
 	})
 }
+
+func TestStatusFake(t *testing.T) {
+	f := newFakeIssuer(t)
+	for _, format := range []string{"txt", "json"} {
+		args := []string{"status"}
+		if format == "json" {
+			args = append(args, "--json")
+		}
+		r := invokeAt(t, fixedNow, f.env(), "", args...)
+		if r.code != exitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		golden(t, "status."+format, strings.ReplaceAll(r.stdout, f.srv.URL, "https://sso.example.com"))
+	}
+
+	env := f.env()
+	env["TOKENWARDEN_ISSUER"] = "http://" + closedAddr(t) + "/realms/app"
+	if r := invokeAt(t, fixedNow, env, "", "status"); r.code != exitUnavailable {
+		t.Fatalf("issuer down: exit %d, want %d", r.code, exitUnavailable)
+	}
+}
