@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/tokenwarden/tokenwarden/introspect"
+	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
 func Example() {
@@ -95,4 +96,27 @@ func ExampleClient_Revoke() {
 	}
 	fmt.Println(mobile.AuthMethod(), mobile.Revoke(context.Background(), "refresh-token", introspect.HintRefreshToken))
 	// Output: none <nil>
+}
+
+// With discovery, the endpoints and the issuer come from the provider's
+// metadata; the authentication method follows the credentials given.
+func ExampleConfigFromDiscovery() {
+	// Normally from oidc.Discover; a literal keeps the example offline.
+	d := &oidc.Discovery{
+		Issuer:                "https://sso.example.com/realms/demo",
+		IntrospectionEndpoint: "https://sso.example.com/realms/demo/protocol/openid-connect/token/introspect",
+		RevocationEndpoint:    "https://sso.example.com/realms/demo/protocol/openid-connect/revoke",
+	}
+	backend, err := introspect.New(introspect.ConfigFromDiscovery(d, introspect.Config{
+		ClientID: "backend", ClientSecret: "backend-secret",
+	}))
+	if err != nil {
+		panic(err)
+	}
+	mobile, err := introspect.New(introspect.ConfigFromDiscovery(d, introspect.Config{ClientID: "mobile"}))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(backend.AuthMethod(), mobile.AuthMethod())
+	// Output: client_secret_basic none
 }
