@@ -162,8 +162,9 @@ func NewCache(next Introspector, cfg CacheConfig) (*Cache, error) {
 
 // Introspect answers from the cache or calls the wrapped Introspector,
 // with the same results and errors as Client.Introspect. A caller whose ctx
-// ends while waiting for a shared call gets ctx's error; the shared call goes
-// on for the others and its answer is cached. The returned *Result is
+// ends while waiting for a shared call gets an error wrapping ErrUnavailable
+// and ctx's error; the shared call goes on for the others and its answer is
+// cached. The returned *Result is
 // shared and must not be modified.
 func (c *Cache) Introspect(ctx context.Context, token, hint string) (*Result, error) {
 	if len(token) > c.cfg.MaxTokenBytes {
@@ -203,7 +204,7 @@ func (c *Cache) Introspect(ctx context.Context, token, hint string) (*Result, er
 		}
 		return o.res, o.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("introspect: waiting for the introspection: %w", ctx.Err())
+		return nil, fmt.Errorf("%w: waiting for the shared introspection: %w", ErrUnavailable, ctx.Err())
 	}
 }
 

@@ -290,7 +290,8 @@ func TestCacheWaiterContext(t *testing.T) {
 	}
 	impatient, cancelImpatient := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancelImpatient()
-	if _, err := c.Introspect(impatient, "good-x", ""); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.Introspect(impatient, "good-x", ""); !errors.Is(err, context.DeadlineExceeded) ||
+		!errors.Is(err, introspect.ErrUnavailable) {
 		t.Fatalf("impatient waiter: %v", err)
 	}
 	cancelLeader()

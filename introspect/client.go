@@ -82,7 +82,8 @@ type Config struct {
 	KeyID string
 	// AssertionAudience is the aud of client assertions. Zero: Issuer if set
 	// (what Keycloak recommends since 26.2), else the URL of the endpoint
-	// being called.
+	// being called (Keycloak does not accept its revocation URL: set Issuer
+	// or AssertionAudience for a revocation-only client).
 	AssertionAudience string
 	// AssertionLifetime is how long a client assertion is valid. Zero: 60 s.
 	// Each request carries a fresh assertion with a random jti.
@@ -352,25 +353,26 @@ func (c *Client) clientAssertion(endpoint string) (string, error) {
 
 // exchange is the outcome of one POST.
 type exchange struct {
-	status     int
-	header     http.Header
-	body       []byte
-	retryAfter string
+	status int
+	header http.Header
+	body   []byte
 }
 
 // post sends form to endpointURL with client authentication and reads the
 // response through the size limit. Transport failures wrap ErrUnavailable.
 func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Values, token string) (exchange, error) {
-	form.Set("client_id", c.cfg.ClientID) // harmless for basic; required for post, none, private_key_jwt
+	if c.method != AuthClientSecretBasic {
+		form.Set("client_id", c.cfg.ClientID) // required for post and none, allowed for private_key_jwt
+	}
 	switch c.method {
 	case AuthClientSecretPost:
 		form.Set("client_secret", c.cfg.ClientSecret)
-	case AuthClientSecretBasic:
-		form.Del("client_id")
 	case AuthPrivateKeyJWT:
 		a, err := c.clientAssertion(endpointURL)
 		if err != nil {
-			return exchange{}, fmt.Errorf("introspect: signing the client assertion: %w", err)
+			// A remote signer (HSM, KMS) that fails is an outage, not a
+			// verdict on the token.
+			return exchange{}, fmt.Errorf("%w: signing the client assertion: %v", ErrUnavailable, err)
 		}
 		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
 		form.Set("client_assertion", a)
@@ -397,10 +399,10 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Va
 		if err == nil && int64(len(ex.body)) > c.maxBody {
 			err = fmt.Errorf("%w: response body exceeds %d bytes", ErrInvalidResponse, c.maxBody)
 		} else if err != nil {
-			err = fmt.Errorf("%w: reading the %s response: %v", ErrUnavailable, name, scrub(err, token))
+			err = transportErr("reading the "+name+" response", err, token)
 		}
 	} else {
-		err = fmt.Errorf("%w: %s request: %v", ErrUnavailable, name, scrub(err, token))
+		err = transportErr(name+" request", err, token)
 	}
 	d := time.Since(start)
 	if c.cfg.OnUpstream != nil {
@@ -416,16 +418,16 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Va
 	return ex, nil
 }
 
-// scrub renders a transport error without the token. url.Error messages
-// carry the URL only, never the body, but the check costs nothing.
-func scrub(err error, token string) string {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "timeout"
+// transportErr wraps a transport failure with ErrUnavailable, keeping a
+// context error visible to errors.Is, and never showing the token.
+func transportErr(what string, err error, token string) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, context.DeadlineExceeded)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, context.Canceled)
 	}
-	if errors.Is(err, context.Canceled) {
-		return "canceled"
-	}
-	return sanitize(err.Error(), token)
+	return fmt.Errorf("%w: %s: %s", ErrUnavailable, what, sanitize(err.Error(), token))
 }
 
 // errorFromBody builds the *Error for a non-2xx answer (or a 2xx carrying an

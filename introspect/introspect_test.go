@@ -251,6 +251,9 @@ func TestIntrospectTransportFailures(t *testing.T) {
 			defer cancel()
 			_, err := c.Introspect(ctx, testToken, "")
 			checkErr(t, err, introspect.ErrUnavailable)
+			if tt.ctx != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%v does not wrap context.DeadlineExceeded", err)
+			}
 		})
 	}
 }

@@ -71,7 +71,7 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return fmt.Errorf("%w (%v)", e, ctx.Err())
+				return fmt.Errorf("%w: waiting to retry: %w", e, ctx.Err())
 			case <-t.C:
 			}
 			waited += d
