@@ -3,10 +3,13 @@ package introspect_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,4 +295,44 @@ func TestUpstreamEvents(t *testing.T) {
 	if got[3].Endpoint != introspect.EndpointRevocation || got[3].Status != 503 {
 		t.Errorf("event 3 = %+v", got[3])
 	}
+}
+
+// TestLoggingNeverShowsTheToken runs failing and succeeding exchanges with a
+// debug logger and checks the records name the endpoint but never the token
+// or the secret.
+func TestLoggingNeverShowsTheToken(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := newFakeAS(t)
+	c := newClient(t, f, func(c *introspect.Config) { c.Logger = logger; c.Timeout = 50 * time.Millisecond })
+	ctx := context.Background()
+	f.set(raw(200, `{"active":false}`))
+	c.Introspect(ctx, testToken, "")
+	f.set(raw(400, `{"error":"invalid_request","error_description":"`+testToken+`"}`))
+	c.Introspect(ctx, testToken, "")
+	f.set(func(http.ResponseWriter, *http.Request) { time.Sleep(200 * time.Millisecond) })
+	c.Introspect(ctx, testToken, "")
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "endpoint=introspection") || !strings.Contains(out, "upstream failure") {
+		t.Fatalf("log lacks the expected records:\n%s", out)
+	}
+	for _, secret := range []string{testToken, testToken[:20], testSecret} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("log contains %q:\n%s", secret, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
