@@ -104,7 +104,13 @@ func BenchmarkIntrospectCoalesced(b *testing.B) {
 // and the heap the cache retains afterwards, which the negative cache's size
 // bounds (≈ NegativeSize × token size), however long the flood.
 func BenchmarkIntrospectGarbageFlood(b *testing.B) {
-	const distinct, negSize = 100_000, 10_000
+	for _, negSize := range []int{1_000, 10_000} {
+		b.Run(fmt.Sprintf("neg=%d", negSize), func(b *testing.B) { garbageFlood(b, negSize) })
+	}
+}
+
+func garbageFlood(b *testing.B, negSize int) {
+	const distinct = 100_000
 	up := &fakeIntrospector{answer: byToken(time.Now().Add(time.Hour))}
 	ctx := context.Background()
 	var retained uint64

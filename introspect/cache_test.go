@@ -388,3 +388,23 @@ func TestNewCacheConfig(t *testing.T) {
 		t.Errorf("nil next: %v", err)
 	}
 }
+
+// TestCacheHitsDoNotAllocate keeps the hot path allocation-free (speed is
+// shown by BenchmarkIntrospectCachedHit).
+func TestCacheHitsDoNotAllocate(t *testing.T) {
+	up := &fakeIntrospector{answer: byToken(time.Now().Add(time.Hour))}
+	c := newCache(t, up, &clock{t: time.Now()}, func(cfg *introspect.CacheConfig) {
+		cfg.Now = nil // time.Now, as in production
+		cfg.OnEvent = func(introspect.CacheEvent) {}
+	})
+	ctx := context.Background()
+	for _, tok := range []string{"good-token", "bad-token"} {
+		c.Introspect(ctx, tok, "")
+		if n := testing.AllocsPerRun(100, func() { c.Introspect(ctx, tok, "") }); n != 0 {
+			t.Errorf("%s: %v allocations per hit", tok, n)
+		}
+	}
+	if up.calls.Load() != 2 {
+		t.Fatalf("%d upstream calls", up.calls.Load())
+	}
+}
