@@ -2,12 +2,15 @@ package oidc
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
+	"github.com/tokenwarden/tokenwarden/keycloaktest"
 )
 
 // TestKeycloakDiscovery runs discovery against the real Keycloak of
@@ -164,5 +167,61 @@ func TestKeycloakInternalURL(t *testing.T) {
 	_, err = Discover(context.Background(), DiscoveryConfig{Issuer: KeycloakIssuer(base, realm) + "x", InsecureAllowHTTP: true})
 	if !errors.Is(err, ErrDiscovery) {
 		t.Fatalf("wrong realm: %v", err)
+	}
+}
+
+// TestKeycloakJWKSRotation rotates the signing key of an isolated realm through
+// the admin API: tokens signed before verify with the old key, the first token
+// signed with the new key costs exactly one JWKS refetch, and the old key keeps
+// verifying while Keycloak lists it.
+func TestKeycloakJWKSRotation(t *testing.T) {
+	kc := keycloaktest.New(t).IsolatedRealm(t, "")
+	ctx := context.Background()
+	d, err := Discover(ctx, DiscoveryConfig{Issuer: kc.IssuerURL(), InsecureAllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := d.NewRemoteKeySet(KeySetConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+
+	verify := func(token string) string {
+		t.Helper()
+		if _, err := VerifyJWS(ctx, ks, []string{RS256}, token); err != nil {
+			t.Fatalf("token does not verify: %v", err)
+		}
+		var hdr struct {
+			Kid string `json:"kid"`
+		}
+		h, _, _ := strings.Cut(token, ".")
+		raw, _ := base64.RawURLEncoding.DecodeString(h)
+		json.Unmarshal(raw, &hdr)
+		return hdr.Kid
+	}
+	before := kc.PasswordToken(t, keycloaktest.BackendClientID, keycloaktest.BackendClientSecret, "alice", "alice-password")
+	oldKid := verify(before.AccessToken)
+	if got := ks.Fetches(); got != 1 {
+		t.Fatalf("%d fetches before rotation, want 1", got)
+	}
+
+	newKid := kc.RotateKeys(t)
+	if newKid == oldKid {
+		t.Fatal("rotation kept the kid")
+	}
+	after := kc.PasswordToken(t, keycloaktest.BackendClientID, keycloaktest.BackendClientSecret, "alice", "alice-password")
+	if kid := verify(after.AccessToken); kid != newKid {
+		t.Fatalf("new token signed with %q, want the rotated key %q", kid, newKid)
+	}
+	if got := ks.Fetches(); got != 2 {
+		t.Fatalf("%d fetches after the first token of the new key, want exactly 2", got)
+	}
+	for range 50 {
+		verify(before.AccessToken) // the old key is still listed
+		verify(after.AccessToken)
+	}
+	if got := ks.Fetches(); got != 2 {
+		t.Fatalf("%d fetches, want still 2", got)
 	}
 }
