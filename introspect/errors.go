@@ -116,8 +116,11 @@ func (e *Error) hint() string {
 	switch {
 	case e.Status == http.StatusUnauthorized:
 		return "check the client id, secret or key and the authentication method"
-	case e.Status == http.StatusForbidden && e.Endpoint == EndpointIntrospection:
+	case e.Status == http.StatusForbidden && e.Endpoint == EndpointIntrospection &&
+		strings.Contains(strings.ToLower(e.Description), "client not allowed"):
 		return "public clients cannot introspect: use a confidential client"
+	case e.Status == http.StatusForbidden && strings.Contains(strings.ToLower(e.Description), "https required"):
+		return "the realm requires https (Keycloak sslRequired)"
 	case e.Code == "unsupported_token_type":
 		return "the server does not revoke this kind of token; Keycloak revokes access and refresh tokens only"
 	case e.Status == http.StatusBadRequest && e.Endpoint == EndpointIntrospection && e.Code == "invalid_request" &&
