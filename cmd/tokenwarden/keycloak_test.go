@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,17 +18,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Nerzal/gocloak/v13"
-
-	"github.com/tokenwarden/tokenwarden/internal/services"
-	"github.com/tokenwarden/tokenwarden/internal/testenv"
+	"github.com/tokenwarden/tokenwarden/keycloaktest"
 )
 
-// These tests run the CLI against the real Keycloak of `make services`.
-// They import the project's realm file under a fresh realm name, so logging
-// users out and pushing a realm not-before never touch the "tokenwarden"
-// realm other packages' tests use. The realm's API URLs point at a
-// recording fake API (httptest), which proves what Keycloak sends there.
+// These tests run the CLI against a real Keycloak (keycloaktest: the one of
+// `make services`, or one it starts). They share one isolated copy of the
+// project's realm, so logging users out and pushing a realm not-before never
+// touch the "tokenwarden" realm other packages' tests use. The realm's API
+// URLs point at a recording fake API (httptest), which proves what Keycloak
+// sends there. Each subtest logs in afresh: a logout or a pushed not-before
+// of one does not reach the tokens of the next.
+
+func TestMain(m *testing.M) { keycloaktest.Main(m) }
 
 // fakeAPI records what Keycloak posts to the API's back-channel logout and
 // admin URLs.
@@ -39,10 +37,10 @@ type fakeAPI struct {
 	srv *httptest.Server
 
 	mu    sync.Mutex
-	posts map[string]int // path -> count
+	posts map[string]int // "METHOD path" -> count
 }
 
-func newFakeAPI() *fakeAPI {
+func newFakeAPI(t testing.TB) *fakeAPI {
 	f := &fakeAPI{posts: map[string]int{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
@@ -51,6 +49,7 @@ func newFakeAPI() *fakeAPI {
 		f.mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 	}))
+	t.Cleanup(f.srv.Close)
 	return f
 }
 
@@ -60,146 +59,47 @@ func (f *fakeAPI) count(call string) int {
 	return f.posts[call]
 }
 
-// kcRealm is a throwaway copy of the project realm in the real Keycloak.
+// kcRealm is the isolated realm and the fake API it notifies.
 type kcRealm struct {
-	base, name    string
-	adminUser     string
-	adminPassword string
-	api           *fakeAPI
-	hc            *http.Client
+	kc  *keycloaktest.Keycloak
+	api *fakeAPI
 }
 
+// env is the environment of the admin commands.
 func (r *kcRealm) env() map[string]string {
 	return map[string]string{
-		"KEYCLOAK_URL":            r.base,
-		"KEYCLOAK_REALM":          r.name,
-		"KEYCLOAK_ADMIN_USER":     r.adminUser,
-		"KEYCLOAK_ADMIN_PASSWORD": r.adminPassword,
+		"KEYCLOAK_URL":            r.kc.BaseURL,
+		"KEYCLOAK_REALM":          r.kc.Realm,
+		"KEYCLOAK_ADMIN_USER":     r.kc.AdminUser,
+		"KEYCLOAK_ADMIN_PASSWORD": r.kc.AdminPassword,
 	}
 }
 
-// backendEnv is the environment of the introspect/verify commands: the
-// confidential client "backend" of the realm file.
+// backendEnv is the environment of the token commands: the confidential
+// client "backend" of the realm file.
 func (r *kcRealm) backendEnv() map[string]string {
 	return map[string]string{
-		"TOKENWARDEN_ISSUER":        r.base + "/realms/" + r.name,
+		"TOKENWARDEN_ISSUER":        r.kc.IssuerURL(),
 		"TOKENWARDEN_CLIENT_ID":     "backend",
 		"TOKENWARDEN_CLIENT_SECRET": "backend-secret",
 	}
 }
 
-// shared is the one realm of the package's Keycloak tests, created by the
-// first test that needs it and deleted by TestMain. The tests do not run in
-// parallel; each one logs in afresh, so a logout or a pushed not-before of
-// one test does not reach the tokens of the next.
-var shared struct {
-	once    sync.Once
-	realm   *kcRealm
-	err     error
-	cleanup func()
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if shared.cleanup != nil {
-		shared.cleanup()
-	}
-	os.Exit(code)
-}
-
-func newKeycloakRealm(t *testing.T) *kcRealm {
-	t.Helper()
-	base := testenv.Keycloak(t)
-	user, password := testenv.KeycloakAdmin(t)
-	shared.once.Do(func() { shared.realm, shared.cleanup, shared.err = createRealm(base, user, password) })
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	return shared.realm
-}
-
-// createRealm imports the project's realm file under a fresh name, with its
-// API URLs pointing at a new fake API.
-func createRealm(base, user, password string) (*kcRealm, func(), error) {
-	root, err := services.RepoRoot(".")
-	if err != nil {
-		return nil, nil, err
-	}
-	raw, err := os.ReadFile(filepath.Join(root, "testdata", "keycloak", "tokenwarden-realm.json"))
-	if err != nil {
-		return nil, nil, err
-	}
-	var suffix [4]byte
-	_, _ = rand.Read(suffix[:])
-	api := newFakeAPI()
-	r := &kcRealm{
-		base: base, name: "twcli-" + hex.EncodeToString(suffix[:]),
-		adminUser: user, adminPassword: password,
-		api: api, hc: testenv.HTTPClient(),
-	}
-	// The realm file names the API through ${TOKENWARDEN_API_URL:default},
-	// which only Keycloak's directory import expands.
-	text := strings.ReplaceAll(string(raw), "${TOKENWARDEN_API_URL:http://127.0.0.1:8081}", api.srv.URL)
-	var rep map[string]any
-	if err := json.Unmarshal([]byte(text), &rep); err != nil {
-		api.srv.Close()
-		return nil, nil, err
-	}
-	rep["realm"] = r.name
-	delete(rep, "id")
-	body, _ := json.Marshal(rep)
-
-	ctx := context.Background()
-	gc := gocloak.NewClient(base)
-	tok, err := gc.LoginAdmin(ctx, user, password, "master")
-	if err != nil {
-		api.srv.Close()
-		return nil, nil, fmt.Errorf("admin login: %w", err)
-	}
-	resp, err := gc.GetRequestWithBearerAuth(ctx, tok.AccessToken).SetBody(body).Post(base + "/admin/realms")
-	if err != nil || resp.StatusCode() != http.StatusCreated {
-		api.srv.Close()
-		return nil, nil, fmt.Errorf("create realm %s: %v %v", r.name, err, resp)
-	}
-	cleanup := func() {
-		defer api.srv.Close()
-		ctx := context.Background()
-		tok, err := gc.LoginAdmin(ctx, user, password, "master")
-		if err == nil {
-			err = gc.DeleteRealm(ctx, tok.AccessToken, r.name)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "delete realm %s: %v\n", r.name, err)
-		}
-	}
-	return r, cleanup, nil
-}
-
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-}
-
 // login is a password grant as the public mobile client (direct grants are
-// enabled in the test realm for this purpose only).
-func (r *kcRealm) login(t *testing.T, username, password string) tokenResponse {
+// enabled in the test realm for tests only).
+func (r *kcRealm) login(t *testing.T, username, password string) keycloaktest.Tokens {
 	t.Helper()
-	form := url.Values{"grant_type": {"password"}, "client_id": {"mobile"}, "username": {username},
-		"password": {password}, "scope": {"openid"}}
-	resp, err := r.hc.PostForm(r.base+"/realms/"+r.name+"/protocol/openid-connect/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tr tokenResponse
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		t.Fatalf("password grant for %s: %s %s", username, resp.Status, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.AccessToken == "" {
-		t.Fatalf("token response: %v", err)
-	}
-	return tr
+	return r.kc.PasswordToken(t, "mobile", "", username, password)
+}
+
+func TestKeycloak(t *testing.T) {
+	api := newFakeAPI(t)
+	r := &kcRealm{kc: keycloaktest.New(t).IsolatedRealm(t, api.srv.URL), api: api}
+	t.Run("sessions and logout-user", func(t *testing.T) { testSessionsAndLogoutUser(t, r) })
+	t.Run("logout-user --session", func(t *testing.T) { testLogoutSingleSession(t, r) })
+	t.Run("verify", func(t *testing.T) { testVerify(t, r) })
+	t.Run("introspect and revoke", func(t *testing.T) { testIntrospectRevoke(t, r) })
+	t.Run("push-not-before", func(t *testing.T) { testPushNotBefore(t, r) })
 }
 
 func merge(ms ...map[string]string) map[string]string {
@@ -212,29 +112,9 @@ func merge(ms ...map[string]string) map[string]string {
 	return out
 }
 
-// sidOf reads the sid claim through the CLI's own verify --json.
-func sidOf(t *testing.T, r *kcRealm, token string) string {
-	t.Helper()
-	res := invoke(t, r.backendEnv(), token, "verify", "--json")
-	if res.code != exitOK {
-		t.Fatalf("verify: exit %d: %s %s", res.code, res.stdout, res.stderr)
-	}
-	var v struct {
-		Claims claimsView `json:"claims"`
-	}
-	if err := json.Unmarshal([]byte(res.stdout), &v); err != nil {
-		t.Fatal(err)
-	}
-	if v.Claims.SessionID == "" {
-		t.Fatal("token without sid")
-	}
-	return v.Claims.SessionID
-}
-
-func TestKeycloakSessionsAndLogoutUser(t *testing.T) {
-	r := newKeycloakRealm(t)
+func testSessionsAndLogoutUser(t *testing.T, r *kcRealm) {
 	tok := r.login(t, "alice", "alice-password")
-	sid := sidOf(t, r, tok.AccessToken)
+	sid := tok.SessionID
 
 	// sessions lists the session of the password grant.
 	res := invoke(t, r.env(), "", "sessions", "--user", "alice", "--json")
@@ -305,11 +185,10 @@ func TestKeycloakSessionsAndLogoutUser(t *testing.T) {
 	}
 }
 
-func TestKeycloakLogoutSingleSession(t *testing.T) {
-	r := newKeycloakRealm(t)
+func testLogoutSingleSession(t *testing.T, r *kcRealm) {
 	keep := r.login(t, "bob", "bob-password")
 	end := r.login(t, "bob", "bob-password")
-	endSID := sidOf(t, r, end.AccessToken)
+	endSID := end.SessionID
 
 	res := invoke(t, r.env(), "", "logout-user", "--user", "bob", "--session", endSID)
 	if res.code != exitOK {
@@ -326,8 +205,7 @@ func TestKeycloakLogoutSingleSession(t *testing.T) {
 	}
 }
 
-func TestKeycloakPushNotBefore(t *testing.T) {
-	r := newKeycloakRealm(t)
+func testPushNotBefore(t *testing.T, r *kcRealm) {
 	old := r.login(t, "alice", "alice-password")
 	if res := invoke(t, r.backendEnv(), old.AccessToken, "introspect"); res.code != exitOK {
 		t.Fatalf("introspect before: exit %d: %s %s", res.code, res.stdout, res.stderr)
@@ -364,12 +242,7 @@ func TestKeycloakPushNotBefore(t *testing.T) {
 	}
 
 	// The realm's not-before is what the command reported.
-	gc := gocloak.NewClient(r.base)
-	at, err := gc.LoginAdmin(context.Background(), r.adminUser, r.adminPassword, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
-	realm, err := gc.GetRealm(context.Background(), at.AccessToken, r.name)
+	realm, err := r.kc.GoCloak().GetRealm(context.Background(), r.kc.AdminToken(t), r.kc.Realm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,9 +251,10 @@ func TestKeycloakPushNotBefore(t *testing.T) {
 	}
 }
 
-func TestKeycloakVerify(t *testing.T) {
-	r := newKeycloakRealm(t)
-	tok := r.login(t, "bob", "bob-password")
+func testVerify(t *testing.T, r *kcRealm) {
+	// The tokens a Capacitor app gets: authorization code + PKCE through
+	// Keycloak's login form.
+	tok := r.kc.LoginPKCE(t, "bob", "bob-password")
 
 	st := invoke(t, r.backendEnv(), "", "status", "--json")
 	var sr statusResult
@@ -437,8 +311,7 @@ func TestKeycloakVerify(t *testing.T) {
 	}
 }
 
-func TestKeycloakIntrospectRevoke(t *testing.T) {
-	r := newKeycloakRealm(t)
+func testIntrospectRevoke(t *testing.T, r *kcRealm) {
 	tok := r.login(t, "alice", "alice-password")
 
 	res := invoke(t, r.backendEnv(), tok.AccessToken, "introspect", "--json")
@@ -454,7 +327,7 @@ func TestKeycloakIntrospectRevoke(t *testing.T) {
 	}
 
 	// The mobile client is public: it revokes its own token with its id only.
-	mobile := map[string]string{"TOKENWARDEN_ISSUER": r.base + "/realms/" + r.name, "TOKENWARDEN_CLIENT_ID": "mobile"}
+	mobile := map[string]string{"TOKENWARDEN_ISSUER": r.kc.IssuerURL(), "TOKENWARDEN_CLIENT_ID": "mobile"}
 	res = invoke(t, mobile, tok.AccessToken, "revoke")
 	if res.code != exitOK || !strings.HasPrefix(res.stdout, "revoked:") {
 		t.Fatalf("revoke: exit %d: %s %s", res.code, res.stdout, res.stderr)
