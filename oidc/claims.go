@@ -83,7 +83,10 @@ func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 func (c *Claims) Raw() []byte { return c.raw }
 
 // Decode unmarshals the raw payload into v, for claims this type does not
-// name. The payload already passed strict decoding (no duplicate names).
+// name. The payload already passed strict decoding: no member name repeats,
+// not even in another letter case, so encoding/json's case-insensitive
+// matching cannot choose between two spellings. A member present only in
+// another case (e.g. "Tenant") still fills a field tagged "tenant".
 func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
 
 // ParseClaims decodes a JSON claims object strictly: member names are

@@ -136,8 +136,10 @@
 //
 // Every refusal wraps one category for errors.Is: ErrMalformed,
 // ErrAlgorithm, ErrBadSignature, ErrExpired, ErrNotYetValid, ErrWrongIssuer,
-// ErrWrongAudience, ErrWrongType or ErrUnknownKey (with the KeySource's own
-// error as cause when a fetch failed), as a *ValidationError. Messages never
+// ErrWrongAudience, ErrWrongType or ErrUnknownKey, as a *ValidationError.
+// A KeySource failure that says nothing about the token (ErrKeysUnavailable
+// during a JWKS outage, a cancelled context) is returned unchanged, so a
+// server can answer 503 rather than 401. Messages never
 // contain the token; values copied from it (kid, alg) are truncated and
 // escaped. Verifier and MultiVerifier are safe for concurrent use and start
 // no goroutine.

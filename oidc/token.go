@@ -304,15 +304,18 @@ func splitCompact(token string, maxBytes int) (*compact, error) {
 	return c, nil
 }
 
-// lookupKey asks the KeySource for kid and maps failures to errors without
-// token text.
+// lookupKey asks the KeySource for kid. An unknown kid becomes a
+// ValidationError wrapping ErrUnknownKey (with the kid escaped); any other
+// KeySource error is returned as is.
 func lookupKey(ctx context.Context, ks KeySource, kid string) (*Key, error) {
 	k, err := ks.Key(ctx, kid)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKey) {
 			return nil, &ValidationError{Kind: ErrUnknownKey, Detail: "kid " + quoteUntrusted(kid)}
 		}
-		return nil, &ValidationError{Kind: ErrUnknownKey, Detail: "key lookup failed", Cause: err}
+		// Not a property of the token (a JWKS outage, a cancelled context):
+		// returned unchanged so that callers can answer 503, not 401.
+		return nil, err
 	}
 	if k == nil {
 		return nil, &ValidationError{Kind: ErrUnknownKey, Detail: "kid " + quoteUntrusted(kid)}

@@ -241,8 +241,10 @@ func (v *Verifier) Issuer() string { return v.issuer }
 // (required), nbf and iat against Now with the leeway.
 //
 // A token verified before and still cached returns the same *Claims without
-// crypto; the Claims must not be modified. Errors wrap one of the Err*
-// sentinels and never contain the token.
+// crypto; the Claims must not be modified. A refusal is a *ValidationError
+// wrapping one of the Err* sentinels; an error of the KeySource other than
+// ErrUnknownKey (ErrKeysUnavailable, a context error) is returned unchanged.
+// No error contains the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
 	if v.cache != nil {

@@ -426,6 +426,30 @@ func TestErrorsCarryNoTokenText(t *testing.T) {
 	}
 }
 
+// failingKeys fails every lookup as a RemoteKeySet does during an outage.
+type failingKeys struct{ err error }
+
+func (f failingKeys) Key(context.Context, string) (*Key, error) { return nil, f.err }
+
+func TestKeySourceFailureIsNotATokenError(t *testing.T) {
+	tok := accessToken(t, nil)
+	outage := fmt.Errorf("%w: jwks unreachable", ErrKeysUnavailable)
+	_, err := newTestVerifier(t, func(c *VerifierConfig) { c.Keys = failingKeys{outage} }).Verify(context.Background(), tok)
+	if !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrBadSignature) {
+		t.Fatalf("error = %v, want ErrKeysUnavailable only", err)
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		t.Fatal("an outage reported as a token validation failure")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = newTestVerifier(t, func(c *VerifierConfig) { c.Keys = failingKeys{ctx.Err()} }).Verify(ctx, tok)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+}
+
 func TestNewVerifierConfigErrors(t *testing.T) {
 	ks := keys(t).keySet()
 	base := VerifierConfig{Issuer: testIssuer, Keys: ks, Audience: []string{"backend"}}
