@@ -102,7 +102,8 @@ type Cache struct {
 	pos      *lru.Cache[uint64, *entry]
 	neg      *lru.Cache[uint64, *entry]
 	group    singleflight.Group
-	gen      atomic.Uint64 // bumped by Forget; a call started before may not store
+	storeMu  sync.Mutex    // orders stores after Forget/Purge: see fetch
+	gen      atomic.Uint64 // bumped by Forget and Purge; a call started before may not store
 	closeCtx context.Context
 	close    context.CancelFunc
 	closed   sync.Once
@@ -233,6 +234,11 @@ func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) outco
 	defer stop()
 	res, err := c.next.Introspect(ctx, token, hint)
 	o := outcome{token: token, hint: hint, res: res, err: err}
+	// Check the generation and store under storeMu, which Forget also holds
+	// while it bumps the generation and removes: an answer computed before a
+	// Forget is never stored after it.
+	c.storeMu.Lock()
+	defer c.storeMu.Unlock()
 	if c.gen.Load() != gen || c.closeCtx.Err() != nil {
 		return o
 	}
@@ -283,15 +289,19 @@ func cacheableNegative(err error) bool {
 // keeps any call already in flight from storing its answer: call it when a
 // token is revoked. The next Introspect of token goes upstream.
 func (c *Cache) Forget(token string) {
-	c.gen.Add(1)
 	key := maphash.String(c.seed, token)
+	c.storeMu.Lock()
+	c.gen.Add(1)
 	c.remove(c.pos, key, token)
 	c.remove(c.neg, key, token)
+	c.storeMu.Unlock()
 	c.group.Forget(strconv.FormatUint(key, 16))
 }
 
 // Purge empties the cache.
 func (c *Cache) Purge() {
+	c.storeMu.Lock()
+	defer c.storeMu.Unlock()
 	c.gen.Add(1)
 	c.pos.Purge()
 	c.neg.Purge()
