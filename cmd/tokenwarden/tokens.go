@@ -122,6 +122,7 @@ type tokenVerdict struct {
 	Valid     *bool       `json:"valid,omitempty"`  // verify
 	Active    *bool       `json:"active,omitempty"` // introspect
 	Error     string      `json:"error,omitempty"`
+	Rejected  bool        `json:"rejected,omitempty"` // introspect: active at the issuer, refused by this tool's checks
 	Username  string      `json:"username,omitempty"`
 	TokenType string      `json:"token_type,omitempty"`
 	Claims    *claimsView `json:"claims,omitempty"`
@@ -139,6 +140,8 @@ func (a *app) printVerdict(asJSON bool, v tokenVerdict) error {
 		head = "invalid: " + v.Error
 	case v.Active != nil && *v.Active:
 		head = "active: the issuer reports the token usable"
+	case v.Rejected:
+		head = "rejected: " + v.Error
 	default:
 		head = "inactive: " + v.Error
 	}
@@ -308,7 +311,8 @@ func runIntrospect(ctx context.Context, a *app, args []string) int {
 			return a.report(c.name, err)
 		}
 		active := false
-		if perr := a.printVerdict(o.jsonOut, tokenVerdict{Active: &active, Error: inactiveReason(err)}); perr != nil {
+		rejected := errors.Is(err, introspect.ErrRejected) && !errors.Is(err, introspect.ErrInactive)
+		if perr := a.printVerdict(o.jsonOut, tokenVerdict{Active: &active, Rejected: rejected, Error: inactiveReason(err)}); perr != nil {
 			return a.report(c.name, perr)
 		}
 		return exitRejected

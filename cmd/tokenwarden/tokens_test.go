@@ -246,6 +246,17 @@ func TestIntrospectFake(t *testing.T) {
 	}
 	golden(t, "introspect-inactive.json", r.stdout)
 
+	// Active at the issuer, but not for this audience: refused by the CLI.
+	f.set(func() { f.active = true })
+	r = invokeAt(t, fixedNow, f.env(), token, "introspect", "--audience", "someone-else")
+	if r.code != exitRejected || !strings.HasPrefix(r.stdout, "rejected: introspect: active token rejected") {
+		t.Fatalf("other audience: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = invokeAt(t, fixedNow, f.env(), token, "introspect", "--audience", "someone-else", "--any-audience")
+	if r.code != exitOK {
+		t.Fatalf("--any-audience: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
 	env := f.env()
 	env["TOKENWARDEN_CLIENT_SECRET"] = "wrong-secret-0815"
 	r = invokeAt(t, fixedNow, env, token, "introspect")
