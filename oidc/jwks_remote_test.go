@@ -554,3 +554,31 @@ func TestRemoteKeySetHotPathAllocs(t *testing.T) {
 		t.Fatalf("%d requests, want 2", got)
 	}
 }
+
+// TestRemoteKeySetBackgroundRetry: after a failed first fetch the goroutine
+// retries on its own (backoff from 1 s) and loads the keys once the server
+// recovers, without any Key call paying for it.
+func TestRemoteKeySetBackgroundRetry(t *testing.T) {
+	srv := newJWKSServer(t, jwksJSON(t, rsaJWK(&testRSAKey(t, 0).PublicKey, "k1", nil)))
+	srv.set(nil, http.StatusServiceUnavailable, nil)
+	ks := newTestKeySet(t, srv, newFakeClock(), nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for ks.Stats().FetchErrors == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("first fetch never failed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.set(nil, http.StatusOK, nil)
+	deadline = time.Now().Add(10 * time.Second)
+	for ks.Stats().Keys == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry: stats %+v", ks.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := ks.Stats(); st.UnknownKidFetches != 0 || st.Fetches != 2 {
+		t.Fatalf("stats %+v: want the retry to be the goroutine's second fetch", st)
+	}
+	mustKey(t, ks, "k1")
+}
