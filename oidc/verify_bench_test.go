@@ -9,6 +9,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // benchToken is a realistic Keycloak access token: RS256, realm and client
@@ -70,34 +71,41 @@ func BenchmarkVerifyCached(b *testing.B) {
 	}
 }
 
+// BenchmarkRejectForgedSignature: a forged signature on the known kid,
+// keys from a RemoteKeySet on a local JWKS server; reports the JWKS fetches
+// made during the loop (must be 0).
 func BenchmarkRejectForgedSignature(b *testing.B) {
 	tok := benchToken(b)
 	i := strings.LastIndexByte(tok, '.')
-	forged := tok[:i+1] + strings.Repeat("A", len(tok)-i-2) + "A"
-	forged = forged[:len(tok)]
-	ck := &countingKeys{inner: keys(b).keySet()}
-	v := newTestVerifier(b, func(c *VerifierConfig) { c.Keys = ck; c.Cache = CacheConfig{} })
+	forged := tok[:i+1] + strings.Repeat("A", len(tok)-i-1)
+	srv, hits := verifyJWKSServer(b)
+	v, _ := remoteVerifier(b, srv.URL, time.Minute)
+	start := hits.Load()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Verify(context.Background(), forged); !errors.Is(err, ErrBadSignature) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(hits.Load()-start), "fetches")
 }
 
-// unknownKeys answers every kid with ErrUnknownKey, as a key set does for a
-// kid in its negative cache.
-type unknownKeys struct{}
-
-func (unknownKeys) Key(context.Context, string) (*Key, error) { return nil, ErrUnknownKey }
-
+// BenchmarkRejectUnknownKid: a kid that the RemoteKeySet has already
+// found absent (negative-kid cache); reports the JWKS fetches made during the
+// loop (at most the one that filled the negative cache).
 func BenchmarkRejectUnknownKid(b *testing.B) {
 	tok := sign(b, keys(b), RS256, `{"alg":"RS256","typ":"JWT","kid":"no-such-kid"}`, claimsJSON(b, nil))
-	v := newTestVerifier(b, func(c *VerifierConfig) { c.Keys = unknownKeys{}; c.Cache = CacheConfig{} })
+	srv, hits := verifyJWKSServer(b)
+	v, _ := remoteVerifier(b, srv.URL, time.Minute)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
+		b.Fatal(err)
+	}
+	start := hits.Load()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(hits.Load()-start), "fetches")
 }
