@@ -36,6 +36,15 @@ func newGoCloak(base string, hc *http.Client) *gocloak.GoCloak {
 	gc := gocloak.NewClient(base)
 	rc := resty.NewWithClient(hc)
 	rc.SetLogger(discardLogger{})
+	// The client follows no redirect, and resty counts a 3xx as neither
+	// success nor error, so gocloak would report an admin action that never
+	// happened as done: make every 3xx an error.
+	rc.OnAfterResponse(func(_ *resty.Client, r *resty.Response) error {
+		if code := r.StatusCode(); code >= 300 && code < 400 {
+			return &gocloak.APIError{Code: code, Message: "unexpected redirect: " + r.Status()}
+		}
+		return nil
+	})
 	gc.SetRestyClient(rc)
 	return gc
 }

@@ -97,6 +97,11 @@ func (f *fakeKeycloak) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"error":"HTTP 401 Unauthorized"}`)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/admin/realms/redirect/") {
+		w.Header().Set("Location", "https://elsewhere.example/")
+		w.WriteHeader(http.StatusMovedPermanently)
+		return
+	}
 	const admin = "/admin/realms/tokenwarden"
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == admin+"/users":
@@ -242,6 +247,8 @@ func TestLogoutUserFake(t *testing.T) {
 		{"no user", nil, nil, exitUsage, "give --user or --user-id"},
 		{"wrong password", func(e map[string]string) { e["KEYCLOAK_ADMIN_PASSWORD"] = "wrong-pw-123" },
 			[]string{"--user", "alice"}, exitRefused, "401"},
+		{"redirected", func(e map[string]string) { e["KEYCLOAK_REALM"] = "redirect" },
+			[]string{"--user", "alice"}, exitUnavailable, "unexpected redirect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,11 +289,12 @@ func TestPushNotBeforeFake(t *testing.T) {
 		{"no admin urls", nil, `{"successRequests":[],"failedRequests":[]}`, 200, exitOK, true, "push-not-before-nobody.txt"},
 		{"not pushed", []string{"-push=false"}, "", 0, exitOK, false, "push-not-before-nopush.txt"},
 		{"push fails", nil, `{"error":"unknown_error"}`, 500, exitUnavailable, true, ""},
+		{"push redirected", nil, ``, http.StatusFound, exitUnavailable, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeKeycloak(t)
-			if tt.pushResult != "" {
+			if tt.pushStatus != 0 {
 				f.mu.Lock()
 				f.pushResult, f.pushStatus = tt.pushResult, tt.pushStatus
 				f.mu.Unlock()
@@ -306,7 +314,7 @@ func TestPushNotBeforeFake(t *testing.T) {
 			}
 			if tt.golden != "" {
 				golden(t, tt.golden, r.stdout)
-			} else if !strings.Contains(r.stderr, "not-before set to") {
+			} else if !strings.Contains(r.stderr, "not-before set to") || !strings.Contains(r.stderr, "the push failed") {
 				t.Errorf("stderr %q does not say the not-before was set", r.stderr)
 			}
 		})
