@@ -44,15 +44,18 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
-// secretFlagAdvice maps flag names that would carry a secret or a token on
-// the command line to what to use instead.
-var secretFlagAdvice = map[string]string{
-	"--client-secret":  "use --client-secret-file or TOKENWARDEN_CLIENT_SECRET",
-	"--admin-password": "use --admin-password-file or KEYCLOAK_ADMIN_PASSWORD",
-	"--password":       "use --admin-password-file or KEYCLOAK_ADMIN_PASSWORD",
-	"--token":          "use --token-file, stdin or TOKENWARDEN_TOKEN",
-	"--access-token":   "use --token-file, stdin or TOKENWARDEN_TOKEN",
-	"--refresh-token":  "use --token-file, stdin or TOKENWARDEN_TOKEN",
+// secretFlagAdvice says what to use instead of a flag that would carry a
+// secret or a token on the command line; ok is false for other flags.
+func secretFlagAdvice(name string) (advice string, ok bool) {
+	switch name {
+	case "--client-secret":
+		return "use --client-secret-file or TOKENWARDEN_CLIENT_SECRET", true
+	case "--admin-password", "--password":
+		return "use --admin-password-file or KEYCLOAK_ADMIN_PASSWORD", true
+	case "--token", "--access-token", "--refresh-token":
+		return "use --token-file, stdin or TOKENWARDEN_TOKEN", true
+	}
+	return "", false
 }
 
 // secretOnCommandLine reports the first argument that is a flag meant to
@@ -67,7 +70,7 @@ func secretOnCommandLine(args []string) (string, bool) {
 		}
 		name := "--" + strings.TrimLeft(arg, "-")
 		name, _, _ = strings.Cut(name, "=")
-		if _, ok := secretFlagAdvice[name]; ok {
+		if _, ok := secretFlagAdvice(name); ok {
 			return name, true
 		}
 	}

@@ -199,8 +199,9 @@ func (a *app) parseFlags(c command, fs *flag.FlagSet, args []string) (code int, 
 	fs.Usage = func() {}
 	if name, ok := secretOnCommandLine(args); ok {
 		// Never echo the value: it is what the user must not have typed.
+		advice, _ := secretFlagAdvice(name)
 		fmt.Fprintf(a.stderr, "tokenwarden %s: %s is not accepted on the command line (it would show in ps); %s\n",
-			c.name, name, secretFlagAdvice[name])
+			c.name, name, advice)
 		return exitUsage, true
 	}
 	err := fs.Parse(args)
