@@ -170,6 +170,7 @@ func Discover(ctx context.Context, cfg DiscoveryConfig) (*Discovery, error) {
 
 	st := &fetchState{}
 	client := guardedClient(cfg.HTTPClient, cfg.InsecureAllowHTTP, cfg.MaxBodyBytes, st)
+	defer client.CloseIdleConnections() // a private transport is not reused after this call
 	rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	rctx = gooidc.ClientContext(rctx, client)
