@@ -16,7 +16,7 @@ import (
 // extraction, the verifier (cache as given), the in-memory deny-list, the
 // introspection policy, and the same role requirements every peer row
 // checks.
-func newMiddleware(tb testingTB, srv *fixture.Server, alg string, cache twoidc.CacheConfig, introspectAlways bool) http.Handler {
+func newMiddleware(tb testing.TB, srv *fixture.Server, alg string, cache twoidc.CacheConfig, introspectAlways bool) http.Handler {
 	cfg := adapter.Config{
 		Verifier: newTokenwardenVerifier(tb, srv, alg, cache),
 		Require: []adapter.Requirement{

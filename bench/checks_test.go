@@ -35,7 +35,7 @@ var shared = sync.OnceValues(func() (*set, error) {
 
 var algs = []string{fixture.RS256, fixture.ES256}
 
-func fixtures(tb testingTB) *set {
+func fixtures(tb testing.TB) *set {
 	tb.Helper()
 	s, err := shared()
 	if err != nil {
@@ -46,7 +46,7 @@ func fixtures(tb testingTB) *set {
 
 // newServer starts a fake Keycloak for one test or benchmark so JWKS hits
 // are counted per library.
-func newServer(tb testingTB) *fixture.Server {
+func newServer(tb testing.TB) *fixture.Server {
 	srv := fixture.NewServer(fixtures(tb).keys)
 	tb.Cleanup(srv.Close)
 	return srv

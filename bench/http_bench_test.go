@@ -176,7 +176,9 @@ var peerHTTPRows = []httpRow{
 // middleware, and loads it from cmd/load in a separate process with the
 // fixture's RS256 token on every request. One run per benchmark (b.N is 1);
 // ns/op is 1/(req/s).
-func BenchmarkHTTP(b *testing.B) {
+func BenchmarkHTTP(b *testing.B) { inRounds(b, benchHTTP) }
+
+func benchHTTP(b *testing.B) {
 	s := fixtures(b)
 	for _, row := range append(peerHTTPRows, tokenwardenHTTPRows...) {
 		b.Run(row.name, func(b *testing.B) {

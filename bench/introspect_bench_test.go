@@ -27,7 +27,7 @@ var errInactive = errors.New("bench: token reported inactive")
 // keeps up to 1,024 idle connections so the 1,000-waiter row does not open
 // (and leave in TIME_WAIT) a connection per waiter per operation; that
 // favours gocloak.
-func newGocloakIntrospect(_ testingTB, srv *fixture.Server) introspectFunc {
+func newGocloakIntrospect(_ testing.TB, srv *fixture.Server) introspectFunc {
 	g := gocloak.NewClient(srv.URL)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
@@ -47,7 +47,7 @@ func newGocloakIntrospect(_ testingTB, srv *fixture.Server) introspectFunc {
 // newTokenwardenIntrospect is tokenwarden's introspect.Client behind its
 // Cache (default configuration), with the issuer and audience checks on the
 // answer and the roles read from the typed claims.
-func newTokenwardenIntrospect(tb testingTB, srv *fixture.Server) introspectFunc {
+func newTokenwardenIntrospect(tb testing.TB, srv *fixture.Server) introspectFunc {
 	c := newIntrospectCache(tb, srv)
 	return func(ctx context.Context, token string) error {
 		res, err := c.Introspect(ctx, token, introspect.HintAccessToken)
@@ -61,7 +61,7 @@ func newTokenwardenIntrospect(tb testingTB, srv *fixture.Server) introspectFunc 
 	}
 }
 
-func newIntrospectCache(tb testingTB, srv *fixture.Server) *introspect.Cache {
+func newIntrospectCache(tb testing.TB, srv *fixture.Server) *introspect.Cache {
 	cl, err := introspect.New(introspect.Config{
 		IntrospectionURL: srv.IntrospectURL(),
 		ClientID:         fixture.ClientID,
@@ -125,12 +125,14 @@ func (t *tokenBatches) next() string {
 // an upstream call. tokenwarden-miss asks about a token not seen before,
 // tokenwarden-hit repeats one. upstream/op counts requests the fake
 // received; cpu-ns/op is the process CPU (client and fake) per op.
-func BenchmarkIntrospect(b *testing.B) {
+func BenchmarkIntrospect(b *testing.B) { inRounds(b, benchIntrospect) }
+
+func benchIntrospect(b *testing.B) {
 	good := fixtures(b).tokens[fixture.RS256]
 	for _, lat := range latencies {
 		rows := []struct {
 			name  string
-			newFn func(testingTB, *fixture.Server) introspectFunc
+			newFn func(testing.TB, *fixture.Server) introspectFunc
 			fresh bool
 		}{
 			{"gocloak", newGocloakIntrospect, false},
@@ -170,12 +172,14 @@ const waiters = 1000
 
 // BenchmarkIntrospectWaiters: one op is 1,000 goroutines introspecting the
 // same token, not seen before, at the same moment.
-func BenchmarkIntrospectWaiters(b *testing.B) {
+func BenchmarkIntrospectWaiters(b *testing.B) { inRounds(b, benchIntrospectWaiters) }
+
+func benchIntrospectWaiters(b *testing.B) {
 	good := fixtures(b).tokens[fixture.RS256]
 	for _, lat := range latencies {
 		rows := []struct {
 			name  string
-			newFn func(testingTB, *fixture.Server) introspectFunc
+			newFn func(testing.TB, *fixture.Server) introspectFunc
 		}{
 			{"gocloak", newGocloakIntrospect},
 			{"tokenwarden", newTokenwardenIntrospect},

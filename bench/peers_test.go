@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"testing"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
@@ -34,15 +35,7 @@ type lib struct {
 	skips []string
 	// newVerify builds a verifier for alg against srv. Anything it starts is
 	// stopped by tb.Cleanup.
-	newVerify func(tb testingTB, srv *fixture.Server, alg string) verifyFunc
-}
-
-// testingTB is the part of testing.TB the constructors use.
-type testingTB interface {
-	Helper()
-	Fatal(args ...any)
-	Cleanup(func())
-	Context() context.Context
+	newVerify func(tb testing.TB, srv *fixture.Server, alg string) verifyFunc
 }
 
 var errRoles = errors.New("bench: roles missing")
@@ -91,7 +84,7 @@ var peers = []lib{
 // go-oidc v3: RemoteKeySet + IDTokenVerifier (client-id = audience check,
 // issuer check, expiry, alg allow-list), then Claims into the typed struct.
 // It has no payload typ check.
-func newGoOIDC(_ testingTB, srv *fixture.Server, alg string) verifyFunc {
+func newGoOIDC(_ testing.TB, srv *fixture.Server, alg string) verifyFunc {
 	ks := oidc.NewRemoteKeySet(context.Background(), srv.JWKSURL())
 	v := oidc.NewVerifier(fixture.Issuer, ks, &oidc.Config{
 		ClientID:             fixture.Audience,
@@ -113,7 +106,7 @@ func newGoOIDC(_ testingTB, srv *fixture.Server, alg string) verifyFunc {
 // gocloak v13 DecodeAccessToken: keys from the realm certs endpoint (cached
 // 10 min), signature and exp through golang-jwt; it checks neither iss nor
 // aud nor typ, and takes the algorithm family from the token header.
-func newGocloak(_ testingTB, srv *fixture.Server, _ string) verifyFunc {
+func newGocloak(_ testing.TB, srv *fixture.Server, _ string) verifyFunc {
 	g := gocloak.NewClient(srv.URL)
 	return func(ctx context.Context, token string) error {
 		_, mc, err := g.DecodeAccessToken(ctx, token, fixture.Realm)
@@ -147,7 +140,7 @@ type jwtClaims struct {
 
 func (c *jwtClaims) Validate() error { return c.typ() }
 
-func newKeyfunc(tb testingTB, srv *fixture.Server, alg string) verifyFunc {
+func newKeyfunc(tb testing.TB, srv *fixture.Server, alg string) verifyFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
 	kf, err := keyfunc.NewDefaultCtx(ctx, []string{srv.JWKSURL()})
@@ -177,7 +170,7 @@ type realmAccess struct {
 	Roles []string `json:"roles"`
 }
 
-func newJWX(tb testingTB, srv *fixture.Server, _ string) verifyFunc {
+func newJWX(tb testing.TB, srv *fixture.Server, _ string) verifyFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
 	c, err := jwk.NewCache(ctx, httprc.NewClient())
@@ -228,7 +221,7 @@ type auth0Claims struct{ kcClaims }
 
 func (c *auth0Claims) Validate(context.Context) error { return c.typ() }
 
-func newAuth0Validator(tb testingTB, srv *fixture.Server, alg string) *validator.Validator {
+func newAuth0Validator(tb testing.TB, srv *fixture.Server, alg string) *validator.Validator {
 	issuer, _ := url.Parse(fixture.Issuer)
 	jwksURL, _ := url.Parse(srv.JWKSURL())
 	p := jwks.NewCachingProvider(issuer, 5*time.Minute, jwks.WithCustomJWKSURI(jwksURL))
@@ -242,7 +235,7 @@ func newAuth0Validator(tb testingTB, srv *fixture.Server, alg string) *validator
 	return v
 }
 
-func newAuth0(tb testingTB, srv *fixture.Server, alg string) verifyFunc {
+func newAuth0(tb testing.TB, srv *fixture.Server, alg string) verifyFunc {
 	v := newAuth0Validator(tb, srv, alg)
 	return func(ctx context.Context, token string) error {
 		res, err := v.ValidateToken(ctx, token)

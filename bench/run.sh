@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark of this module in ONE `go test -bench`
-# process (-count runs, so benchstat can give medians and spread), then
-# benchstat, then cmd/report, which writes ../BENCHMARKS.md and summary.json.
+# process, then benchstat, then cmd/report, which writes ../BENCHMARKS.md
+# and summary.json.
+#
+# Samples: each benchmark runs all its rows COUNT times in interleaved
+# rounds (-bench.rounds=COUNT, the repeats named "#01"… by the testing
+# package) rather than with -count=COUNT, which would take a row's samples
+# back to back: on a shared machine a burst of load then lands on every row
+# a little instead of on all samples of one row, and the ratios of a round
+# are taken between neighbours in time. benchstat and cmd/report treat the
+# repeats as samples of one row, exactly like -count.
 #
 # Environment: COUNT (default 6: benchstat needs ≥ 6 samples for a 95%
 # interval of the median), BENCHTIME (default 1s), BENCH (default ".": the
@@ -41,12 +49,14 @@ for l in "${libs[@]}"; do
 	echo "lib-${l%%=*}: $(go list -m "${l#*=}")" >>results/bench.txt
 done
 echo "lib-tokenwarden: github.com/tokenwarden/tokenwarden $(git rev-parse --short HEAD 2>/dev/null || echo this-tree)" >>results/bench.txt
-args=(-run '^$' -bench "$pattern" -benchmem -count="$count" -benchtime="$benchtime" -timeout 90m . -bench.load="$load")
+args=(-run '^$' -bench "$pattern" -benchmem -count=1 -benchtime="$benchtime" -timeout 90m . -bench.rounds="$count" -bench.load="$load")
 printf -v command '%q ' go test "${args[@]}"
 command="cd bench && ${command% }"
 echo "bench: $command"
 BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true) go test "${args[@]}" | tee -a results/bench.txt
-"$benchstat" results/bench.txt >results/benchstat.txt
+# benchstat sees the rounds as -count samples: strip the "#NN" of repeats.
+sed -E 's/^(Benchmark[^ \t]*)#[0-9]+(-[0-9]+)?([ \t])/\1\2\3/' results/bench.txt >results/bench-merged.txt
+"$benchstat" results/bench-merged.txt >results/benchstat.txt
 go run ./cmd/report -in results/bench.txt -benchstat results/benchstat.txt -notes notes.md \
 	-json summary.json -md ../BENCHMARKS.md -count "$count" -command "make bench  # $command"
 echo "bench: wrote BENCHMARKS.md and bench/summary.json"

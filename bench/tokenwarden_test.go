@@ -15,8 +15,8 @@ import (
 // certs endpoint (plain http allowed: the fake is on loopback), the same
 // checks as the strictest peer plus payload typ, and the roles read through
 // the typed claims.
-func newTokenwarden(cache twoidc.CacheConfig) func(tb testingTB, srv *fixture.Server, alg string) verifyFunc {
-	return func(tb testingTB, srv *fixture.Server, alg string) verifyFunc {
+func newTokenwarden(cache twoidc.CacheConfig) func(tb testing.TB, srv *fixture.Server, alg string) verifyFunc {
+	return func(tb testing.TB, srv *fixture.Server, alg string) verifyFunc {
 		v := newTokenwardenVerifier(tb, srv, alg, cache)
 		return func(ctx context.Context, token string) error {
 			c, err := v.Verify(ctx, token)
@@ -31,7 +31,7 @@ func newTokenwarden(cache twoidc.CacheConfig) func(tb testingTB, srv *fixture.Se
 	}
 }
 
-func newTokenwardenVerifier(tb testingTB, srv *fixture.Server, alg string, cache twoidc.CacheConfig) *twoidc.Verifier {
+func newTokenwardenVerifier(tb testing.TB, srv *fixture.Server, alg string, cache twoidc.CacheConfig) *twoidc.Verifier {
 	tb.Helper()
 	ks, err := twoidc.NewRemoteKeySet(twoidc.KeySetConfig{URL: srv.JWKSURL(), InsecureAllowHTTP: true})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"flag"
 	"math/big"
 	"testing"
 
@@ -15,7 +16,9 @@ import (
 // RSA-2048, and ES256) through every library, with roles read, after one
 // warm-up call that loads the keys. "floor" is the bare signature check on
 // a precomputed digest: no parsing, no JSON, no claims.
-func BenchmarkVerify(b *testing.B) {
+func BenchmarkVerify(b *testing.B) { inRounds(b, benchVerify) }
+
+func benchVerify(b *testing.B) {
 	s := fixtures(b)
 	for _, alg := range algs {
 		b.Run(alg+"/floor", func(b *testing.B) { benchFloor(b, s, alg) })
@@ -71,6 +74,20 @@ func benchAccept(b *testing.B, srv *fixture.Server, verify verifyFunc, token str
 	b.ReportMetric(float64(srv.JWKSHits()-before)/float64(b.N), "fetches/op")
 }
 
+var rounds = flag.Int("bench.rounds", 1, "times every benchmark runs all its rows, interleaved (samples for benchstat)")
+
+// inRounds runs body -bench.rounds times. Within a round every row of the
+// benchmark runs once, so with several rounds the samples of all rows are
+// interleaved in time: on a shared machine a burst of load then spreads
+// over the rows instead of landing on the consecutive -count samples of
+// one row. Repeated rows are named "#01", "#02"… by the testing package;
+// cmd/report merges them.
+func inRounds(b *testing.B, body func(*testing.B)) {
+	for range max(*rounds, 1) {
+		body(b)
+	}
+}
+
 // floodSize is the number of distinct random kids in one flood.
 const floodSize = 10_000
 
@@ -83,7 +100,11 @@ const floodSize = 10_000
 //     from batches of 10,000 built outside the timer.
 //
 // fetches/op is the JWKS documents the fake Keycloak served per token.
-func BenchmarkReject(b *testing.B) {
+// "floor" repeats the RS256 floor so that the ratios of these rows are
+// taken against a floor measured in the same rounds.
+func BenchmarkReject(b *testing.B) { inRounds(b, benchReject) }
+
+func benchReject(b *testing.B) {
 	s := fixtures(b)
 	good := s.tokens[fixture.RS256]
 	kinds := []struct {
@@ -94,18 +115,19 @@ func BenchmarkReject(b *testing.B) {
 		{"unknown-kid", func(uint64) []string { return []string{fixture.WithKid(good, fixture.RandomKid())} }},
 		{"kid-flood", func(seq uint64) []string { return fixture.KidFlood(good, floodSize, seq) }},
 	}
+	b.Run("floor", func(b *testing.B) { benchFloor(b, s, fixture.RS256) })
 	for _, k := range kinds {
 		for _, l := range rejectLibs() {
 			b.Run(k.name+"/"+l.name, func(b *testing.B) {
 				srv := newServer(b)
 				verify := l.newVerify(b, srv, fixture.RS256)
-				benchReject(b, srv, verify, good.Raw, k.tokens)
+				benchRefuse(b, srv, verify, good.Raw, k.tokens)
 			})
 		}
 	}
 }
 
-func benchReject(b *testing.B, srv *fixture.Server, verify verifyFunc, good string, next func(seq uint64) []string) {
+func benchRefuse(b *testing.B, srv *fixture.Server, verify verifyFunc, good string, next func(seq uint64) []string) {
 	ctx := context.Background()
 	if err := verify(ctx, good); err != nil {
 		b.Fatalf("warm-up: %v", err)

@@ -6,8 +6,9 @@
 //
 // Parse accepts the standard benchmark format (golang.org/design/14313):
 // configuration lines "key: value" and result lines
-// "BenchmarkName-P  N  value unit  value unit ...". Anything else is
-// ignored. Input is bounded: lines longer than MaxLine and more than
+// "BenchmarkName-P  N  value unit  value unit ...", where a name repeated
+// by the testing package ("Name#01") counts as another sample of Name.
+// Anything else is ignored. Input is bounded: lines longer than MaxLine and more than
 // MaxSamples results are errors.
 package report
 
@@ -112,6 +113,10 @@ func parseResult(line string) (name string, procs int, iters float64, vals []mea
 			name, procs = name[:i], p
 		}
 	}
+	name = stripRepeat(name)
+	if name == "" {
+		return "", 0, 0, nil, false
+	}
 	n, err := strconv.ParseUint(f[1], 10, 63)
 	if err != nil || n == 0 {
 		return "", 0, 0, nil, false
@@ -129,6 +134,22 @@ func parseResult(line string) (name string, procs int, iters float64, vals []mea
 		vals = append(vals, measure{v, f[i+1]})
 	}
 	return name, procs, float64(n), vals, true
+}
+
+// stripRepeat removes the "#NN" the testing package appends to a
+// sub-benchmark run again under the same name (bench's -bench.rounds), so
+// the repeats count as samples of one row.
+func stripRepeat(name string) string {
+	i := strings.LastIndexByte(name, '#')
+	if i < 0 || i == len(name)-1 {
+		return name
+	}
+	for _, c := range name[i+1:] {
+		if c < '0' || c > '9' {
+			return name
+		}
+	}
+	return name[:i]
 }
 
 // validName accepts printable ASCII without spaces: what testing prints

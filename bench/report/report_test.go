@@ -32,8 +32,11 @@ func near(got *float64, want float64) bool {
 
 func TestSummaryOfSample(t *testing.T) {
 	sum := sample(t)
-	if got := len(sum.Order); got != 15 {
-		t.Errorf("%d rows, want 15 (the NaN line is dropped): %v", got, sum.Order)
+	if got := len(sum.Order); got != 16 {
+		t.Errorf("%d rows, want 16 (the NaN line is dropped, #01 repeats merged): %v", got, sum.Order)
+	}
+	if got := sum.Rows["Verify/RS256/floor"].Samples; got != 2 {
+		t.Errorf("Verify/RS256/floor has %d samples, want 2 (floor and floor#01)", got)
 	}
 	if _, ok := sum.Rows["Broken"]; ok {
 		t.Error("a result with a NaN value must be dropped")
@@ -53,7 +56,9 @@ func TestSummaryOfSample(t *testing.T) {
 		{"Verify/ES256/go-oidc", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, 1.5},
 		{"Reject/forged-signature/go-oidc", "fetches_per_run_max", func(r *report.Row) *float64 { return r.FetchesMaxRun }, 488},
 		{"Reject/forged-signature/tokenwarden", "fetches_per_token", func(r *report.Row) *float64 { return r.FetchesPerToken }, 0},
-		{"Reject/forged-signature/tokenwarden", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, 54000.0 / 52000},
+		{"Reject/forged-signature/tokenwarden", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, 54000.0 / 54000},
+		{"Reject/floor", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, math.NaN()},
+		{"IntrospectWaiters/2ms/tokenwarden", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, 3050000.0 / 52000},
 		{"Reject/kid-flood/tokenwarden", "fetches_per_run_max", func(r *report.Row) *float64 { return r.FetchesMaxRun }, 1},
 		{"IntrospectWaiters/2ms/tokenwarden", "upstream_per_op", func(r *report.Row) *float64 { return r.UpstreamPerOp }, 1},
 		{"IntrospectWaiters/2ms/gocloak", "cpu_ns_op", func(r *report.Row) *float64 { return r.CPUNsOp }, 405000000},
@@ -160,6 +165,10 @@ func TestParseLimits(t *testing.T) {
 		want string // row name, "" = ignored
 	}{
 		{"BenchmarkA-2 10 5 ns/op", "A"},
+		{"BenchmarkA#03-2 10 5 ns/op", "A"},
+		{"BenchmarkA#x-2 10 5 ns/op", "A#x"},
+		{"BenchmarkA#-2 10 5 ns/op", "A#"},
+		{"Benchmark#01-2 10 5 ns/op", ""},
 		{"BenchmarkA/b=c-16 10 5 ns/op 3 allocs/op", "A/b=c"},
 		{"BenchmarkA 10 5 ns/op", "A"},
 		{"BenchmarkA-2 0 5 ns/op", ""},

@@ -87,13 +87,17 @@ func Group(name string) string {
 	return ""
 }
 
-// FloorOf names the floor row a row is compared with: the ES256 floor for
-// rows with an ES256 element, the RS256 floor otherwise.
-func FloorOf(name string) string {
+// FloorsOf names the floor rows a row may be compared with, in order of
+// preference: the floor measured in the row's own benchmark ("Reject/floor"
+// for "Reject/…"), then the ES256 floor for rows with an ES256 element or
+// the RS256 floor otherwise.
+func FloorsOf(name string) []string {
+	first, _, _ := strings.Cut(name, "/")
+	alg := "RS256"
 	if slices.Contains(strings.Split(name, "/"), "ES256") {
-		return "Verify/ES256/floor"
+		alg = "ES256"
 	}
-	return "Verify/RS256/floor"
+	return []string{first + "/floor", "Verify/" + alg + "/floor"}
 }
 
 const confidence = 0.95
@@ -171,6 +175,15 @@ func Summarize(run *Run, meta map[string]string) *Summary {
 	return sum
 }
 
+func (sum *Summary) floorOf(name string) *Row {
+	for _, f := range FloorsOf(name) {
+		if r := sum.Rows[f]; r != nil && r.NsOp != nil && *r.NsOp > 0 {
+			return r
+		}
+	}
+	return nil
+}
+
 func (sum *Summary) ratios() {
 	best := map[string]string{} // group → fastest peer row
 	bare := map[string]string{} // group → bare row
@@ -198,7 +211,7 @@ func (sum *Summary) ratios() {
 			if r.RPS != nil {
 				r.RatioBare = ptr(*r.RPS / *sum.Rows[b].RPS)
 			}
-		} else if f := sum.Rows[FloorOf(name)]; f != nil && f.NsOp != nil && *f.NsOp > 0 && r.NsOp != nil && Role(name) != RoleFloor {
+		} else if f := sum.floorOf(name); f != nil && r.NsOp != nil && Role(name) != RoleFloor {
 			r.RatioFloor = ptr(*r.NsOp / *f.NsOp)
 		}
 		if b, ok := best[g]; ok && r.NsOp != nil && Role(name) != RoleFloor {
