@@ -15,7 +15,6 @@ import (
 // require a client role on one route, and accept Keycloak's back-channel
 // logout. One process; for replicas pass a Redis store as Config.Store.
 func Example() {
-	ctx := context.Background()
 	issuer := oidc.KeycloakIssuer("https://sso.example.com", "acme")
 	keys, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{URL: issuer + "/protocol/openid-connect/certs"})
 	if err != nil {
@@ -40,7 +39,6 @@ func Example() {
 			fmt.Fprintln(w, "hello", claims.PreferredUsername)
 		}))))
 	mux.Handle("POST /backchannel-logout", bcl)
-	_ = ctx
 	_ = mux // http.ListenAndServe(":8081", mux)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os/exec"
 	"slices"
@@ -33,6 +34,7 @@ import (
 // others.
 type replica struct {
 	name     string
+	kcVia    string // when set, the base URL through which Keycloak is reached
 	srv      *httptest.Server
 	mux      *http.ServeMux
 	auth     *adapter.Authenticator
@@ -60,6 +62,9 @@ func (r *replica) start(t *testing.T, kc *keycloaktest.Keycloak, redisURL, prefi
 	t.Helper()
 	issuer := kc.IssuerURL()
 	oidcURL := issuer + "/protocol/openid-connect"
+	if r.kcVia != "" {
+		oidcURL = r.kcVia + "/realms/" + kc.Realm + "/protocol/openid-connect"
+	}
 
 	keys, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{URL: oidcURL + "/certs", InsecureAllowHTTP: true,
 		Observer: func(oidc.FetchEvent) { r.fetches.Add(1) }})
@@ -420,7 +425,7 @@ func freePort(t *testing.T) int {
 // TestKeycloakRedisOutage: with Redis stopped the replica's store is
 // degraded and every request is introspected (a token revoked at Keycloak is
 // refused even on a plain route); once Redis is back it recovers and stops
-// introspecting. Keycloak outages are left to the reliability suite.
+// introspecting.
 func TestKeycloakRedisOutage(t *testing.T) {
 	kc := keycloaktest.New(t)
 	rd := &privateRedis{bin: testenv.RedisServerBin(t), port: freePort(t)}
@@ -476,5 +481,56 @@ func TestKeycloakRedisOutage(t *testing.T) {
 	}
 	if n := r.upstream.Load() - before; n != 0 {
 		t.Fatalf("recovered store: %d introspections, want 0", n)
+	}
+}
+
+// TestKeycloakUnreachable: Keycloak is reached through a proxy that the test
+// then stops (connections refused, as when Keycloak is down). Local
+// verification carries on with the cached keys; a route that must
+// introspect answers 503 with Retry-After, never 401.
+func TestKeycloakUnreachable(t *testing.T) {
+	kc := keycloaktest.New(t)
+	target, err := url.Parse(kc.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SetURL also rewrites Host: Keycloak derives the issuer it accepts
+	// from the Host it is called on.
+	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }})
+	t.Cleanup(proxy.Close)
+
+	r := &replica{name: "D", kcVia: proxy.URL}
+	r.srv, r.mux = newServer(t)
+	realm := kc.IsolatedRealm(t, r.srv.URL)
+	r.start(t, realm, testenv.Redis(t), randomName("tw-adapter-kcdown-"))
+	_, u := realm.CreateUser(t, keycloaktest.User{RealmRoles: []string{"user"},
+		ClientRoles: map[string][]string{keycloaktest.BackendClientID: {"reader"}}})
+	tok := realm.PasswordToken(t, keycloaktest.MobileClientID, "", u.Username, u.Password)
+	other := realm.PasswordToken(t, keycloaktest.MobileClientID, "", u.Username, u.Password)
+	if s, _ := r.get(t, "/api/orders", tok.AccessToken); s != http.StatusOK {
+		t.Fatalf("up: %d", s)
+	}
+	if s, _ := r.get(t, "/api/strict", tok.AccessToken); s != http.StatusOK {
+		t.Fatalf("up, introspected: %d", s)
+	}
+
+	proxy.Close() // Keycloak is now unreachable from the replica
+	for _, token := range []string{tok.AccessToken, other.AccessToken} {
+		if s, body := r.get(t, "/api/orders", token); s != http.StatusOK {
+			t.Fatalf("down, local verification: %d %s", s, body)
+		}
+	}
+	// other was never introspected: no cached answer to fall back on.
+	req, _ := http.NewRequest(http.MethodGet, r.srv.URL+"/api/strict", nil)
+	req.Header.Set("Authorization", "Bearer "+other.AccessToken)
+	resp, err := r.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("WWW-Authenticate") != "" {
+		t.Fatalf("down, introspected route: %d Retry-After=%q WWW-Authenticate=%q", resp.StatusCode,
+			resp.Header.Get("Retry-After"), resp.Header.Get("WWW-Authenticate"))
 	}
 }

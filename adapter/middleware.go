@@ -251,7 +251,11 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 	degraded := a.cfg.Store.Degraded()
 	a.metrics.StoreDegraded(degraded)
 	if reason.Revoked() {
-		a.audit.emit(ctx, a.event(r, AuditRevokedTokenPresented, ReasonRevoked, c))
+		if a.audit != nil {
+			ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, c)
+			ev.Detail = reason.String()
+			a.audit.emit(ctx, ev)
+		}
 		return nil, &AuthError{Status: http.StatusUnauthorized, Code: CodeInvalidToken,
 			Description: "token revoked", Reason: ReasonRevoked}
 	}

@@ -471,7 +471,8 @@ func TestMetricsAndAudit(t *testing.T) {
 		t.Fatalf("events = %d, dropped = %d", len(events), m.dropped)
 	}
 	ev := events[0]
-	if ev.Kind != AuditRevokedTokenPresented || ev.Subject != "user-1" || ev.TokenID != "jti-good" || ev.Path != "/orders" {
+	if ev.Kind != AuditRevokedTokenPresented || ev.Subject != "user-1" || ev.TokenID != "jti-good" || ev.Path != "/orders" ||
+		ev.Detail != "token_revoked" {
 		t.Fatalf("event = %+v", ev)
 	}
 }
