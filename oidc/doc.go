@@ -58,6 +58,10 @@
 //   - Fetches require https unless InsecureAllowHTTP, refuse redirects to
 //     another scheme or host, and cap the body (64 KiB by default).
 //
+// Both key sets also implement go-oidc's KeySet (VerifySignature), so
+// go-oidc's ID-token verifier can run on this cache instead of go-oidc's
+// RemoteKeySet, which refetches the JWKS for every bad signature.
+//
 // # Errors
 //
 // Failures wrap sentinel errors for errors.Is: ErrUnknownKey,
