@@ -53,10 +53,15 @@ args=(-run '^$' -bench "$pattern" -benchmem -count=1 -benchtime="$benchtime" -ti
 printf -v command '%q ' go test "${args[@]}"
 command="cd bench && ${command% }"
 echo "bench: $command"
-BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true) go test "${args[@]}" | tee -a results/bench.txt
+status=0
+BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true) go test "${args[@]}" 2>&1 | tee -a results/bench.txt || status=$?
 # benchstat sees the rounds as -count samples: strip the "#NN" of repeats.
 sed -E 's/^(Benchmark[^ \t]*)#[0-9]+(-[0-9]+)?([ \t])/\1\2\3/' results/bench.txt >results/bench-merged.txt
 "$benchstat" results/bench-merged.txt >results/benchstat.txt
 go run ./cmd/report -in results/bench.txt -benchstat results/benchstat.txt -notes notes.md \
 	-json summary.json -md ../BENCHMARKS.md -count "$count" -command "make bench  # $command"
 echo "bench: wrote BENCHMARKS.md and bench/summary.json"
+if [ "$status" -ne 0 ]; then
+	echo "bench: go test failed (exit $status); the failed rows are listed in BENCHMARKS.md" >&2
+fi
+exit "$status"

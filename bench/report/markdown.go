@@ -86,6 +86,13 @@ func Markdown(w io.Writer, sum *Summary, notes, benchstat string) error {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, mod, ver, lacks)
 	}
 
+	if len(sum.Failed) > 0 {
+		b.WriteString("\n## Failed benchmarks\n\nThese failed in this run and have no row (see bench/results/bench.txt):\n\n")
+		for _, f := range sum.Failed {
+			fmt.Fprintf(&b, "- `%s`\n", f)
+		}
+	}
+
 	b.WriteString("\n## Targets\n\n| goal | row | measured | |\n|---|---|---|---|\n")
 	for _, t := range Targets {
 		r := sum.Rows[t.Row]

@@ -43,7 +43,13 @@ type Run struct {
 	// GOMAXPROCS suffix to its samples, in order of first appearance.
 	Rows  map[string]*Samples
 	Order []string
+	// Failed lists the benchmarks reported as "--- FAIL: <name>", at most
+	// MaxFailed of them.
+	Failed []string
 }
+
+// MaxFailed bounds Run.Failed.
+const MaxFailed = 100
 
 // Samples are the results of one benchmark, one entry per -count.
 type Samples struct {
@@ -77,6 +83,13 @@ func Parse(r io.Reader) (*Run, error) {
 			s.Iterations = append(s.Iterations, iters)
 			for _, v := range vals {
 				s.Values[v.unit] = append(s.Values[v.unit], v.value)
+			}
+			continue
+		}
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "--- FAIL: "); ok {
+			name, _, _ = strings.Cut(name, " ")
+			if strings.HasPrefix(name, "Benchmark") && validName(name) && len(run.Failed) < MaxFailed {
+				run.Failed = append(run.Failed, stripRepeat(strings.TrimPrefix(name, "Benchmark")))
 			}
 			continue
 		}

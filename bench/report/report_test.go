@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,6 +85,9 @@ func TestSummaryOfSample(t *testing.T) {
 			t.Errorf("%s %s = %v, want %v", tt.row, tt.field, deref(got), tt.want)
 		}
 	}
+	if want := []string{"HTTP/tokenwarden-introspect", "HTTP"}; !slices.Equal(sum.Failed, want) {
+		t.Errorf("Failed = %q, want %q", sum.Failed, want)
+	}
 	if sum.Meta["cpu"] != "AMD EPYC" || sum.Meta["lib-gocloak"] != "github.com/Nerzal/gocloak/v13 v13.9.0" || sum.Meta["command"] != "make bench" {
 		t.Errorf("meta = %v", sum.Meta)
 	}
@@ -140,6 +144,7 @@ func TestMarkdown(t *testing.T) {
 		"| `Verify/RS256/tokenwarden-cached` | 255 ns | ",
 		"| `HTTP/bare` | 19500 | ",
 		"## How the rows are configured",
+		"- `HTTP/tokenwarden-introspect`",
 		"## benchstat",
 	} {
 		if !strings.Contains(md, want) {

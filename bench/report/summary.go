@@ -51,9 +51,10 @@ type Row struct {
 
 // Summary is the content of summary.json.
 type Summary struct {
-	Meta  map[string]string `json:"meta"`
-	Rows  map[string]*Row   `json:"rows"`
-	Order []string          `json:"-"`
+	Meta   map[string]string `json:"meta"`
+	Rows   map[string]*Row   `json:"rows"`
+	Failed []string          `json:"failed,omitempty"` // benchmarks that failed: no row
+	Order  []string          `json:"-"`
 }
 
 // Roles of a row, from the last element of its name.
@@ -119,6 +120,11 @@ func ptr(v float64) *float64 {
 // Summarize computes one Row per benchmark of run.
 func Summarize(run *Run, meta map[string]string) *Summary {
 	sum := &Summary{Meta: map[string]string{}, Rows: map[string]*Row{}, Order: slices.Clone(run.Order)}
+	for _, f := range run.Failed {
+		if !slices.Contains(sum.Failed, f) {
+			sum.Failed = append(sum.Failed, f)
+		}
+	}
 	for k, v := range run.Config {
 		sum.Meta[k] = v
 	}
