@@ -36,7 +36,7 @@ type KeycloakOptions struct {
 	// calling process. Otherwise it is stopped when the caller exits (on
 	// Linux) or when Stop is called.
 	Detach bool
-	// StartTimeout bounds the wait for readiness; zero means 8 minutes (a loaded two-core machine needs minutes).
+	// StartTimeout bounds the wait for readiness; zero means 12 minutes (a loaded two-core machine needs minutes).
 	StartTimeout time.Duration
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
@@ -160,7 +160,7 @@ func StartKeycloak(ctx context.Context, opts KeycloakOptions) (*Keycloak, error)
 
 	timeout := opts.StartTimeout
 	if timeout == 0 {
-		timeout = 8 * time.Minute
+		timeout = 12 * time.Minute
 	}
 	if err := k.waitReady(ctx, timeout); err != nil {
 		_ = k.Stop()

@@ -8,7 +8,8 @@
 //
 // Keycloak's log is .run/keycloak.log, Redis's .run/redis.log. Set
 // TOKENWARDEN_API_URL before `up` to point the realm's back-channel logout
-// and admin URLs at a running API.
+// and admin URLs at a running API, KEYCLOAK_START_TIMEOUT (a Go duration,
+// default 12m) to bound the wait for Keycloak.
 package main
 
 import (
@@ -131,13 +132,20 @@ func up(ctx context.Context, p paths) error {
 		if v := os.Getenv("TOKENWARDEN_API_URL"); v != "" {
 			extra = append(extra, "TOKENWARDEN_API_URL="+v)
 		}
+		var timeout time.Duration
+		if v := os.Getenv("KEYCLOAK_START_TIMEOUT"); v != "" {
+			if timeout, err = time.ParseDuration(v); err != nil {
+				return fmt.Errorf("KEYCLOAK_START_TIMEOUT: %w", err)
+			}
+		}
 		kc, err := services.StartKeycloak(ctx, services.KeycloakOptions{
-			Home:      home,
-			RealmJSON: realm,
-			LogFile:   filepath.Join(p.run, "keycloak.log"),
-			Env:       extra,
-			Detach:    true,
-			Log:       log,
+			StartTimeout: timeout,
+			Home:         home,
+			RealmJSON:    realm,
+			LogFile:      filepath.Join(p.run, "keycloak.log"),
+			Env:          extra,
+			Detach:       true,
+			Log:          log,
 		})
 		if err != nil {
 			return err
