@@ -13,7 +13,9 @@
 #
 # Environment: COUNT (default 6: benchstat needs ≥ 6 samples for a 95%
 # interval of the median), BENCHTIME (default 1s), BENCH (default ".": the
-# -bench pattern), LOAD (default 2s: each end-to-end HTTP row's duration).
+# -bench pattern), LOAD (default 2s: each end-to-end HTTP row's duration),
+# REPORT_ONLY=1 (rewrite the report from the last run's results/ without
+# running anything, e.g. after editing notes.md).
 # Raw outputs go to bench/results/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,6 +37,12 @@ if [ -z "$benchstat" ]; then
 fi
 
 mkdir -p results
+if [ "${REPORT_ONLY:-}" = 1 ]; then
+	go run ./cmd/report -in results/bench.txt -benchstat results/benchstat.txt -notes notes.md \
+		-json summary.json -md ../BENCHMARKS.md -count "$(cat results/count.txt)" -command "$(cat results/command.txt)" -date "$(cat results/date.txt)"
+	echo "bench: rewrote BENCHMARKS.md and bench/summary.json from results/"
+	exit 0
+fi
 # Library versions as configuration lines, read by cmd/report.
 libs=(
 	go-oidc=github.com/coreos/go-oidc/v3
@@ -53,13 +61,16 @@ args=(-run '^$' -bench "$pattern" -benchmem -count=1 -benchtime="$benchtime" -ti
 printf -v command '%q ' go test "${args[@]}"
 command="cd bench && ${command% }"
 echo "bench: $command"
+echo "make bench  # $command" >results/command.txt
+echo "$count" >results/count.txt
+date -u +%Y-%m-%dT%H:%M:%SZ >results/date.txt
 status=0
 BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true) go test "${args[@]}" 2>&1 | tee -a results/bench.txt || status=$?
 # benchstat sees the rounds as -count samples: strip the "#NN" of repeats.
 sed -E 's/^(Benchmark[^ \t]*)#[0-9]+(-[0-9]+)?([ \t])/\1\2\3/' results/bench.txt >results/bench-merged.txt
 "$benchstat" results/bench-merged.txt >results/benchstat.txt
 go run ./cmd/report -in results/bench.txt -benchstat results/benchstat.txt -notes notes.md \
-	-json summary.json -md ../BENCHMARKS.md -count "$count" -command "make bench  # $command"
+	-json summary.json -md ../BENCHMARKS.md -count "$count" -command "$(cat results/command.txt)" -date "$(cat results/date.txt)"
 echo "bench: wrote BENCHMARKS.md and bench/summary.json"
 if [ "$status" -ne 0 ]; then
 	echo "bench: go test failed (exit $status); the failed rows are listed in BENCHMARKS.md" >&2

@@ -35,6 +35,7 @@ func run() error {
 	command := flag.String("command", "make bench", "the exact command that produced -in")
 	count := flag.Int("count", 0, "the -count of the run")
 	cpuinfo := flag.String("cpuinfo", "/proc/cpuinfo", "where to read the CPU model")
+	date := flag.String("date", time.Now().UTC().Format(time.RFC3339), "when the benchmarks ran")
 	flag.Parse()
 	if *in == "" {
 		return fmt.Errorf("-in is required")
@@ -53,7 +54,7 @@ func run() error {
 	}
 	meta := map[string]string{
 		"command":   *command,
-		"date":      time.Now().UTC().Format(time.RFC3339),
+		"date":      *date,
 		"nproc":     strconv.Itoa(runtime.NumCPU()),
 		"cpu-model": cpuModel(*cpuinfo),
 	}
