@@ -226,82 +226,105 @@ func b64Decode(dst []byte, src string) bool {
 	return true
 }
 
-// compact is a decoded compact JWS whose signature has not been checked.
+// compact is a compact JWS split into its segments with a decoded, parsed
+// header. The order of work is header, key, signature, payload: an unknown
+// kid costs only the header, and the claims decoder only ever sees payloads
+// whose signature verified.
 type compact struct {
-	hdr     header
-	text    string // header JSON followed by payload JSON; strings point into it
-	payload []byte // decoded payload
-	hdrLen  int
-	input   []byte // signing input (ASCII header.payload), pooled
-	sig     []byte // decoded signature, pooled
-	buf     *[]byte
+	token  string
+	d1, d2 int // positions of the two dots
+	hdr    header
+	alg    alg // parsed hdr.alg; algInvalid when not a supported name
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-func (c *compact) release() {
-	if c.buf != nil {
-		*c.buf = (*c.buf)[:0]
-		bufPool.Put(c.buf)
-		c.buf = nil
-		c.input, c.sig = nil, nil
-	}
-}
-
-// payloadText is the payload JSON as a string.
-func (c *compact) payloadText() string { return c.text[c.hdrLen:] }
-
-// splitCompact checks sizes and the three-segment shape, decodes the
-// segments and the header. No key is looked up and no signature checked.
-// The caller must release the result.
-func splitCompact(token string, maxBytes int) (*compact, error) {
+// splitCompact checks the size cap, the three-segment shape and the segment
+// lengths, then decodes (canonical base64url only) and parses the header.
+// Nothing else is decoded yet.
+func splitCompact(token string, maxBytes int) (compact, error) {
+	var c compact
 	if len(token) > maxBytes {
-		return nil, verr(ErrMalformed, "token too large")
+		return c, verr(ErrMalformed, "token too large")
 	}
 	if len(token) > 0 && token[0] == '{' {
-		return nil, verr(ErrMalformed, "json serialization is not accepted")
+		return c, verr(ErrMalformed, "json serialization is not accepted")
 	}
 	d1 := strings.IndexByte(token, '.')
 	if d1 < 0 {
-		return nil, verr(ErrMalformed, "not a compact jws")
+		return c, verr(ErrMalformed, "not a compact jws")
 	}
 	d2 := strings.IndexByte(token[d1+1:], '.')
 	if d2 < 0 {
-		return nil, verr(ErrMalformed, "not a compact jws")
+		return c, verr(ErrMalformed, "not a compact jws")
 	}
 	d2 += d1 + 1
 	if strings.IndexByte(token[d2+1:], '.') >= 0 {
-		return nil, verr(ErrMalformed, "not a compact jws")
+		return c, verr(ErrMalformed, "not a compact jws")
 	}
-	hs, ps, ss := token[:d1], token[d1+1:d2], token[d2+1:]
+	hs := token[:d1]
 	if len(hs) == 0 || len(hs) > maxHeaderBytes {
-		return nil, verr(ErrMalformed, "header size out of bounds")
+		return c, verr(ErrMalformed, "header size out of bounds")
 	}
-	hl, pl, sl := b64Len(len(hs)), b64Len(len(ps)), b64Len(len(ss))
-	if hl < 0 || pl < 0 || sl <= 0 {
-		return nil, verr(ErrMalformed, "segment is not base64url")
+	hl := b64Len(len(hs))
+	if hl < 0 || b64Len(d2-d1-1) < 0 || b64Len(len(token)-d2-1) <= 0 {
+		return c, verr(ErrMalformed, "segment is not base64url")
 	}
-	text := make([]byte, hl+pl)
-	if !b64Decode(text[:hl], hs) || !b64Decode(text[hl:], ps) {
-		return nil, verr(ErrMalformed, "segment is not canonical base64url")
+	var stack [512]byte
+	var hb []byte
+	if hl <= len(stack) {
+		hb = stack[:hl]
+	} else {
+		hb = make([]byte, hl)
 	}
-	bp := bufPool.Get().(*[]byte)
-	buf := append((*bp)[:0], token[:d2]...)
-	buf = append(buf, make([]byte, sl)...)
-	*bp = buf
-	c := &compact{buf: bp, input: buf[:d2], sig: buf[d2:], hdrLen: hl, payload: text[hl:]}
-	if !b64Decode(c.sig, ss) {
-		c.release()
-		return nil, verr(ErrMalformed, "segment is not canonical base64url")
+	if !b64Decode(hb, hs) {
+		return c, verr(ErrMalformed, "segment is not canonical base64url")
 	}
-	c.text = string(text)
-	h, err := parseHeader(c.text[:hl])
+	h, err := parseHeader(string(hb))
 	if err != nil {
-		c.release()
-		return nil, err
+		return c, err
 	}
-	c.hdr = h
-	return c, nil
+	return compact{token: token, d1: d1, d2: d2, hdr: h, alg: parseAlg(h.alg)}, nil
+}
+
+// verifySignature decodes the signature segment (canonical base64url only)
+// and checks it over the signing input with k, whose pinned algorithm must
+// equal the header's.
+func (c *compact) verifySignature(k *Key) error {
+	ss := c.token[c.d2+1:]
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := append((*bp)[:0], c.token[:c.d2]...)
+	buf = append(buf, make([]byte, b64Len(len(ss)))...)
+	*bp = buf
+	input, sig := buf[:c.d2], buf[c.d2:]
+	if !b64Decode(sig, ss) {
+		return verr(ErrMalformed, "segment is not canonical base64url")
+	}
+	return checkSignature(k, c.alg, c.hdr.alg, input, sig)
+}
+
+// payload decodes the payload segment (canonical base64url only) and
+// returns it as bytes and as a string of the same content.
+func (c *compact) payload() ([]byte, string, error) {
+	ps := c.token[c.d1+1 : c.d2]
+	raw := make([]byte, b64Len(len(ps)))
+	if !b64Decode(raw, ps) {
+		return nil, "", verr(ErrMalformed, "segment is not canonical base64url")
+	}
+	return raw, string(raw), nil
+}
+
+// checkJWS runs the signature layer: header, allow-list, key, signature.
+func checkJWS(ctx context.Context, keys KeySource, algs algSet, c *compact) error {
+	if !algs.has(c.alg) {
+		return verr(ErrAlgorithm, "alg "+quoteUntrusted(c.hdr.alg)+" not allowed")
+	}
+	k, err := lookupKey(ctx, keys, c.hdr.kid)
+	if err != nil {
+		return err
+	}
+	return c.verifySignature(k)
 }
 
 // lookupKey asks the KeySource for kid. An unknown kid becomes a
@@ -432,17 +455,9 @@ func VerifyJWS(ctx context.Context, keys KeySource, algs []string, token string)
 	if err != nil {
 		return nil, err
 	}
-	defer c.release()
-	a := parseAlg(c.hdr.alg)
-	if !set.has(a) {
-		return nil, verr(ErrAlgorithm, "alg "+quoteUntrusted(c.hdr.alg)+" not allowed")
-	}
-	k, err := lookupKey(ctx, keys, c.hdr.kid)
-	if err != nil {
+	if err := checkJWS(ctx, keys, set, &c); err != nil {
 		return nil, err
 	}
-	if err := checkSignature(k, a, c.hdr.alg, c.input, c.sig); err != nil {
-		return nil, err
-	}
-	return c.payload, nil
+	raw, _, err := c.payload()
+	return raw, err
 }

@@ -41,7 +41,7 @@ func realmVerifier(t *testing.T, kc *keycloaktest.Keycloak) (*oidc.Verifier, *oi
 
 func TestKeycloakAccessTokens(t *testing.T) {
 	kc := keycloaktest.New(t)
-	v, _ := realmVerifier(t, kc)
+	v, ks := realmVerifier(t, kc)
 	ctx := context.Background()
 
 	bob := kc.PasswordToken(t, "mobile", "", "bob", "bob-password")
@@ -87,8 +87,9 @@ func TestKeycloakAccessTokens(t *testing.T) {
 	if !errors.Is(err, oidc.ErrAlgorithm) && !errors.Is(err, oidc.ErrWrongType) {
 		t.Fatalf("refresh token: %v, want ErrAlgorithm or ErrWrongType", err)
 	}
-	// Another realm's verifier refuses the token.
-	other, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: kc.IssuerURL() + "x", Keys: oidc.NewStaticKeySet(), Audience: []string{"backend"}})
+	// A verifier configured for another issuer refuses the token even with
+	// the same keys.
+	other, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: kc.IssuerURL() + "x", Keys: ks, Audience: []string{"backend"}})
 	if err != nil {
 		t.Fatal(err)
 	}

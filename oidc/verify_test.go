@@ -90,7 +90,9 @@ func hmacToken(header, payload string, secret []byte) string {
 
 // TestSecurityAttacks has one or more rows per row of SECURITY.md's attack
 // table. Every row asserts the category of the refusal; rows marked noKey
-// must be refused before any key lookup.
+// must be refused from the header alone, before any key lookup. Claim-level
+// attacks are signed with the real key: the claims decoder only ever sees
+// payloads whose signature verified, and must still refuse them.
 func TestSecurityAttacks(t *testing.T) {
 	k := keys(t)
 	payload := claimsJSON(t, nil)
@@ -162,62 +164,62 @@ func TestSecurityAttacks(t *testing.T) {
 		{"five segments (JWE shape)", valid + ".." + parts[2], ErrMalformed, true},
 		{"two segments", parts[0] + "." + parts[1], ErrMalformed, true},
 		{"empty", "", ErrMalformed, true},
-		{"deeply nested claim", inject(`"deep":` + nested), ErrMalformed, true},
+		{"deeply nested claim", inject(`"deep":` + nested), ErrMalformed, false},
 		{"deeply nested header", sign(t, k, RS256, `{"alg":"RS256","kid":"rsa-1","x":`+nested+`}`, payload), ErrMalformed, true},
 		{"JSON serialization", `{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`, ErrMalformed, true},
 		// NumericDate abuse
-		{"nbf 1e300", rawPayload(strings.Replace(payload, "{", `{"nbf":1e300,`, 1)), ErrMalformed, true},
-		{"exp 1e300", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":1e300`, 1)), ErrMalformed, true},
-		{"exp as string", withClaims(map[string]any{"exp": "1800000300"}), ErrMalformed, true},
-		{"exp as float", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":1800000300.5`, 1)), ErrMalformed, true},
-		{"exp with .0", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":1800000300.0`, 1)), ErrMalformed, true},
-		{"exp exponent", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":18000003E2`, 1)), ErrMalformed, true},
-		{"exp negative", withClaims(map[string]any{"exp": -1}), ErrMalformed, true},
-		{"exp zero", withClaims(map[string]any{"exp": 0}), ErrMalformed, true},
-		{"exp 1e11", withClaims(map[string]any{"exp": int64(100_000_000_000)}), ErrMalformed, true},
-		{"iat as bool", withClaims(map[string]any{"iat": true}), ErrMalformed, true},
+		{"nbf 1e300", rawPayload(strings.Replace(payload, "{", `{"nbf":1e300,`, 1)), ErrMalformed, false},
+		{"exp 1e300", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":1e300`, 1)), ErrMalformed, false},
+		{"exp as string", withClaims(map[string]any{"exp": "1800000300"}), ErrMalformed, false},
+		{"exp as float", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":1800000300.5`, 1)), ErrMalformed, false},
+		{"exp with .0", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":1800000300.0`, 1)), ErrMalformed, false},
+		{"exp exponent", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":18000003E2`, 1)), ErrMalformed, false},
+		{"exp negative", withClaims(map[string]any{"exp": -1}), ErrMalformed, false},
+		{"exp zero", withClaims(map[string]any{"exp": 0}), ErrMalformed, false},
+		{"exp 1e11", withClaims(map[string]any{"exp": int64(100_000_000_000)}), ErrMalformed, false},
+		{"iat as bool", withClaims(map[string]any{"iat": true}), ErrMalformed, false},
 		{"exp missing", withClaims(map[string]any{"exp": nil}), ErrMalformed, false},
 		{"exp null", rawPayload(strings.Replace(payload, `"exp":1800000300`, `"exp":null`, 1)), ErrMalformed, false},
 		// duplicate and case-variant claims
-		{"duplicate aud", inject(`"aud":"evil"`), ErrMalformed, true},
-		{"aud and AUD", inject(`"AUD":"evil"`), ErrMalformed, true},
-		{"iss and Iss", inject(`"Iss":"https://evil.test"`), ErrMalformed, true},
-		{"exp and escaped exp", inject(`"\u0065xp":9999999999`), ErrMalformed, true},
-		{"sub and long-s variant", inject(`"\u017fub":"admin"`), ErrMalformed, true},
-		{"case variant ISS only", rawPayload(strings.Replace(payload, `"iss":`, `"ISS":`, 1)), ErrWrongIssuer, true},
-		{"duplicate role client", inject(`"resource_access":{"backend":{"roles":[]},"backend":{"roles":["admin"]}}`), ErrMalformed, true},
-		{"duplicate roles member", rawPayload(strings.Replace(payload, `"realm_access":{"roles":[`, `"realm_access":{"roles":["admin"],"roles":[`, 1)), ErrMalformed, true},
-		{"invalid utf-8 claim", rawPayload(strings.Replace(payload, `"bob"`, "\"b\xffb\"", 1)), ErrMalformed, true},
-		{"unpaired surrogate", rawPayload(strings.Replace(payload, `"bob"`, `"b\ud800b"`, 1)), ErrMalformed, true},
-		{"trailing garbage", rawPayload(payload + "x"), ErrMalformed, true},
-		{"payload not an object", rawPayload(`["iss"]`), ErrMalformed, true},
-		{"role not a string", rawPayload(strings.Replace(payload, `"roles":["offline_access"`, `"roles":[1`, 1)), ErrMalformed, true},
+		{"duplicate aud", inject(`"aud":"evil"`), ErrMalformed, false},
+		{"aud and AUD", inject(`"AUD":"evil"`), ErrMalformed, false},
+		{"iss and Iss", inject(`"Iss":"https://evil.test"`), ErrMalformed, false},
+		{"exp and escaped exp", inject(`"\u0065xp":9999999999`), ErrMalformed, false},
+		{"sub and long-s variant", inject(`"\u017fub":"admin"`), ErrMalformed, false},
+		{"case variant ISS only", rawPayload(strings.Replace(payload, `"iss":`, `"ISS":`, 1)), ErrWrongIssuer, false},
+		{"duplicate role client", inject(`"resource_access":{"backend":{"roles":[]},"backend":{"roles":["admin"]}}`), ErrMalformed, false},
+		{"duplicate roles member", rawPayload(strings.Replace(payload, `"realm_access":{"roles":[`, `"realm_access":{"roles":["admin"],"roles":[`, 1)), ErrMalformed, false},
+		{"invalid utf-8 claim", rawPayload(strings.Replace(payload, `"bob"`, "\"b\xffb\"", 1)), ErrMalformed, false},
+		{"unpaired surrogate", rawPayload(strings.Replace(payload, `"bob"`, `"b\ud800b"`, 1)), ErrMalformed, false},
+		{"trailing garbage", rawPayload(payload + "x"), ErrMalformed, false},
+		{"payload not an object", rawPayload(`["iss"]`), ErrMalformed, false},
+		{"role not a string", rawPayload(strings.Replace(payload, `"roles":["offline_access"`, `"roles":[1`, 1)), ErrMalformed, false},
 		// other token kinds
-		{"ID token", withClaims(map[string]any{"typ": "ID"}), ErrWrongType, true},
-		{"refresh token", withClaims(map[string]any{"typ": "Refresh"}), ErrWrongType, true},
-		{"offline token", withClaims(map[string]any{"typ": "Offline"}), ErrWrongType, true},
+		{"ID token", withClaims(map[string]any{"typ": "ID"}), ErrWrongType, false},
+		{"refresh token", withClaims(map[string]any{"typ": "Refresh"}), ErrWrongType, false},
+		{"offline token", withClaims(map[string]any{"typ": "Offline"}), ErrWrongType, false},
 		{"logout token", sign(t, k, RS256, `{"alg":"RS256","kid":"rsa-1","typ":"logout+jwt"}`, logoutJSON(t, nil)), ErrWrongType, true},
-		{"logout payload with JWT typ", sign(t, k, RS256, rsHeader, logoutJSON(t, nil)), ErrWrongType, true},
-		{"events in a Bearer token", withClaims(map[string]any{"events": map[string]any{backchannelLogoutEvent: map[string]any{}}}), ErrWrongType, true},
-		{"missing typ", withClaims(map[string]any{"typ": nil}), ErrWrongType, true},
-		{"typ bearer lower case", withClaims(map[string]any{"typ": "bearer"}), ErrWrongType, true},
+		{"logout payload with JWT typ", sign(t, k, RS256, rsHeader, logoutJSON(t, nil)), ErrWrongType, false},
+		{"events in a Bearer token", withClaims(map[string]any{"events": map[string]any{backchannelLogoutEvent: map[string]any{}}}), ErrWrongType, false},
+		{"missing typ", withClaims(map[string]any{"typ": nil}), ErrWrongType, false},
+		{"typ bearer lower case", withClaims(map[string]any{"typ": "bearer"}), ErrWrongType, false},
 		{"header typ logout+jwt", sign(t, k, RS256, `{"alg":"RS256","kid":"rsa-1","typ":"logout+jwt"}`, payload), ErrWrongType, true},
 		{"header typ dpop+jwt", sign(t, k, RS256, `{"alg":"RS256","kid":"rsa-1","typ":"dpop+jwt"}`, payload), ErrWrongType, true},
 		// audience
-		{"aud only account, azp other", withClaims(map[string]any{"aud": "account", "azp": "other"}), ErrWrongAudience, true},
-		{"aud array without ours", withClaims(map[string]any{"aud": []string{"account", "backend2"}, "azp": "other"}), ErrWrongAudience, true},
-		{"aud as number", withClaims(map[string]any{"aud": 5}), ErrMalformed, true},
-		{"aud array of numbers", withClaims(map[string]any{"aud": []int{5}}), ErrMalformed, true},
-		{"aud nested array", withClaims(map[string]any{"aud": [][]string{{"backend"}}}), ErrMalformed, true},
+		{"aud only account, azp other", withClaims(map[string]any{"aud": "account", "azp": "other"}), ErrWrongAudience, false},
+		{"aud array without ours", withClaims(map[string]any{"aud": []string{"account", "backend2"}, "azp": "other"}), ErrWrongAudience, false},
+		{"aud as number", withClaims(map[string]any{"aud": 5}), ErrMalformed, false},
+		{"aud array of numbers", withClaims(map[string]any{"aud": []int{5}}), ErrMalformed, false},
+		{"aud nested array", withClaims(map[string]any{"aud": [][]string{{"backend"}}}), ErrMalformed, false},
 		// issuer
-		{"wrong issuer", withClaims(map[string]any{"iss": testIssuer + "/"}), ErrWrongIssuer, true},
-		{"issuer case variant", withClaims(map[string]any{"iss": strings.ToUpper(testIssuer)}), ErrWrongIssuer, true},
-		{"issuer missing", withClaims(map[string]any{"iss": nil}), ErrWrongIssuer, true},
+		{"wrong issuer", withClaims(map[string]any{"iss": testIssuer + "/"}), ErrWrongIssuer, false},
+		{"issuer case variant", withClaims(map[string]any{"iss": strings.ToUpper(testIssuer)}), ErrWrongIssuer, false},
+		{"issuer missing", withClaims(map[string]any{"iss": nil}), ErrWrongIssuer, false},
 		// time
 		{"expired", withClaims(map[string]any{"exp": testNow.Unix() - 31}), ErrExpired, false},
 		{"nbf in the future", withClaims(map[string]any{"nbf": testNow.Unix() + 31}), ErrNotYetValid, false},
 		{"iat in the future", withClaims(map[string]any{"iat": testNow.Unix() + 31}), ErrNotYetValid, false},
-		{"iat missing", withClaims(map[string]any{"iat": nil}), ErrMalformed, true},
+		{"iat missing", withClaims(map[string]any{"iat": nil}), ErrMalformed, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -366,10 +368,33 @@ func TestNonCanonicalBase64Rejected(t *testing.T) {
 	if len(all) < 15 {
 		t.Fatalf("only %d respellings", len(all))
 	}
+	// Header and signature respellings are refused as malformed before any
+	// crypto. A payload respelling changes the signing input, so the
+	// signature cannot match; the payload is decoded (canonically) only
+	// after the signature verified.
+	sigSeg := strings.Split(tok, ".")[2]
 	for i, alt := range all {
 		_, err := v.Verify(context.Background(), alt)
-		if !errors.Is(err, ErrMalformed) {
-			t.Fatalf("respelling %d: error = %v, want ErrMalformed", i, err)
+		altParts := strings.Split(alt, ".")
+		switch {
+		case altParts[2] != sigSeg || altParts[0] != strings.Split(tok, ".")[0]:
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("respelling %d: error = %v, want ErrMalformed", i, err)
+			}
+		default:
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("payload respelling %d: error = %v, want a refusal", i, err)
+			}
+		}
+	}
+	// A respelled payload with a signature over that very spelling still
+	// fails: the payload must be canonical.
+	for _, alt := range respellings(t, "A."+strings.Split(tok, ".")[1]+".A") {
+		p := strings.Split(alt, ".")[1]
+		input := strings.Split(tok, ".")[0] + "." + p
+		resigned := input + "." + base64.RawURLEncoding.EncodeToString(rawSign(t, keys(t), RS256, []byte(input)))
+		if _, err := v.Verify(context.Background(), resigned); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("re-signed payload respelling: %v, want ErrMalformed", err)
 		}
 	}
 	// The cache must not answer a respelling of a cached token either.
@@ -378,8 +403,8 @@ func TestNonCanonicalBase64Rejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, alt := range all {
-		if _, err := cached.Verify(context.Background(), alt); !errors.Is(err, ErrMalformed) {
-			t.Fatalf("cached verifier accepted a respelling: %v", err)
+		if _, err := cached.Verify(context.Background(), alt); err == nil {
+			t.Fatal("cached verifier accepted a respelling")
 		}
 	}
 }
@@ -393,7 +418,9 @@ func TestWhitespaceAndPaddingRejected(t *testing.T) {
 	for _, ws := range []string{" ", "\n", "\r", "\t", "\r\n", "=", "==", "+", "/", "\x00"} {
 		for _, p := range positions {
 			alt := tok[:p] + ws + tok[p:]
-			if _, err := v.Verify(context.Background(), alt); !errors.Is(err, ErrMalformed) {
+			_, err := v.Verify(context.Background(), alt)
+			inPayload := p > d1 && p <= d2
+			if !errors.Is(err, ErrMalformed) && !(inPayload && errors.Is(err, ErrBadSignature)) {
 				t.Fatalf("%q at %d: error = %v, want ErrMalformed", ws, p, err)
 			}
 		}
@@ -401,7 +428,7 @@ func TestWhitespaceAndPaddingRejected(t *testing.T) {
 	// Standard (non-URL) base64 alphabet spellings are refused too.
 	std := strings.NewReplacer("-", "+", "_", "/").Replace(tok)
 	if std != tok {
-		if _, err := v.Verify(context.Background(), std); !errors.Is(err, ErrMalformed) {
+		if _, err := v.Verify(context.Background(), std); err == nil {
 			t.Fatalf("std alphabet: %v", err)
 		}
 	}
