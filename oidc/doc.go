@@ -84,14 +84,15 @@
 // whitespace and non-zero unused bits are refused, so a token has exactly one
 // accepted spelling); a strict header (alg in the caller's allow-list, RS256
 // only by default; no crit, even empty; no b64 or zip; jwk, jku, x5u and x5c
-// ignored and never fetched); the header typ per Mode; strict claims
-// decoding; the exact iss; the token kind (ModeKeycloak: payload typ Bearer
-// or DPoP; ModeRFC9068: header typ at+jwt and RFC 9068's required claims; ID,
-// refresh, offline and logout tokens are refused in both); the audience rule
-// (aud contains one of Audience and/or azp is one of AuthorizedParties); the
-// key named by kid, whose pinned alg must equal the header's; the signature
-// (PKCS #1 v1.5, PSS with salt length equal to the hash size, ECDSA r||s of
-// fixed length, Ed25519); then exp (required), nbf and iat with a bounded
+// ignored and never fetched); the header typ per Mode; the key named by kid,
+// whose pinned alg must equal the header's; the signature (PKCS #1 v1.5, PSS
+// with salt length equal to the hash size, ECDSA r||s of fixed length,
+// Ed25519); only then the payload: strict claims decoding, the exact iss,
+// the token kind (ModeKeycloak: payload typ Bearer or DPoP; ModeRFC9068:
+// header typ at+jwt and RFC 9068's required claims; ID, refresh, offline and
+// logout tokens are refused in both), the audience rule (aud contains one of
+// Audience and/or azp is one of AuthorizedParties), exp (required), nbf and
+// iat with a bounded
 // leeway (30 s by default). The JSON and base64url code is this package's
 // own, so the request path allocates little (about 20 allocations for a
 // Keycloak token) and no encoding/json runs on it.
