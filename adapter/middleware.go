@@ -133,6 +133,7 @@ type Config struct {
 type Authenticator struct {
 	common
 	cfg       Config
+	strictJWS bool // the verifier accepts only canonical base64url JWS
 	require   Requirement
 	hasReq    bool
 	ownsStore bool
@@ -147,6 +148,13 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, fmt.Errorf("%w: Verifier is required", ErrConfig)
 	}
 	a := &Authenticator{cfg: cfg}
+	switch cfg.Verifier.(type) {
+	case *oidc.Verifier, *oidc.MultiVerifier:
+		// These reject any token that is not three canonical base64url
+		// segments, a subset of RFC 6750's b64token: the alphabet check
+		// can wait for a failed verification.
+		a.strictJWS = true
+	}
 	if cfg.Store == nil {
 		a.cfg.Store = revocation.NewMemory(revocation.Config{Now: cfg.Now, Logger: cfg.Logger})
 		a.ownsStore = true
@@ -229,13 +237,16 @@ func (a *Authenticator) Authenticate(r *http.Request) (*oidc.Claims, *AuthError)
 }
 
 func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oidc.Claims, *AuthError) {
-	token, err := a.cfg.Extractor.Extract(r)
+	token, err := a.cfg.Extractor.extract(r, !a.strictJWS)
 	if err != nil {
 		return nil, extractError(err)
 	}
 	ctx := r.Context()
 	c, err := a.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
+		if a.strictJWS && !isB64Token(token) {
+			return nil, extractError(ErrMalformedBearer)
+		}
 		e := verifyError(err)
 		e.RetryAfter = a.retry
 		if e.Status == http.StatusUnauthorized {

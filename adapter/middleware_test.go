@@ -476,3 +476,35 @@ func TestMetricsAndAudit(t *testing.T) {
 		t.Fatalf("event = %+v", ev)
 	}
 }
+
+// With *oidc.Verifier the b64token alphabet is checked only after a failed
+// verification: the answers must be the same as with the full check.
+func TestStrictVerifierDeferredCharset(t *testing.T) {
+	cfg := Config{Verifier: realVerifier(t), Store: newFakeStore()}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.strictJWS {
+		t.Fatal("oidc.Verifier not recognised as strict")
+	}
+	tests := []struct {
+		header string
+		want   wantResp
+	}{
+		{"Bearer a b", wantResp{status: 400, code: CodeInvalidRequest}},
+		{"Bearer a,b", wantResp{status: 400, code: CodeInvalidRequest}},
+		{"Bearer a\"b", wantResp{status: 400, code: CodeInvalidRequest}},
+		{"Bearer aé.b.c", wantResp{status: 400, code: CodeInvalidRequest}},
+		{"Bearer ", wantResp{status: 400, code: CodeInvalidRequest}},
+		{"Bearer a.b.c", wantResp{status: 401, code: CodeInvalidToken}},
+		{"Bearer " + strings.Repeat("a", DefaultMaxTokenBytes+1), wantResp{status: 401, code: CodeInvalidToken}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.header, func(t *testing.T) {
+			r := bearer("")
+			r.Header.Set("Authorization", tt.header)
+			check(t, serve(t, cfg, r), tt.want)
+		})
+	}
+}
