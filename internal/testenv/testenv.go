@@ -32,8 +32,10 @@ var (
 	fileErr  error
 	envPath  string
 
-	checked sync.Map // service check key -> struct{}
+	checked sync.Map // service check key -> checkResult
 )
+
+type checkResult struct{ err error }
 
 // Lookup returns the value of key from the process environment or, when it
 // is unset there, from .services.env at the repository root.
@@ -88,15 +90,17 @@ func Keycloak(t testing.TB) string {
 	}
 	realm := KeycloakRealm(t)
 	key := "keycloak " + base + " " + realm
-	if _, ok := checked.Load(key); ok {
-		return base
+	res, ok := checked.Load(key)
+	if !ok {
+		// One check per process: a dead server costs its timeout once.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := services.WaitKeycloak(ctx, base, "", realm, 10*time.Second)
+		cancel()
+		res, _ = checked.LoadOrStore(key, checkResult{err})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := services.WaitKeycloak(ctx, base, "", realm, 10*time.Second); err != nil {
+	if err := res.(checkResult).err; err != nil {
 		Unavailable(t, "keycloak at %s does not serve realm %q: %v", base, realm, err)
 	}
-	checked.Store(key, struct{}{})
 	return base
 }
 
@@ -138,14 +142,9 @@ func Redis(t testing.TB) string {
 	if err != nil || u.Host == "" {
 		t.Fatalf("testenv: REDIS_URL %q is not a redis URL", raw)
 	}
-	key := "redis " + u.Host
-	if _, ok := checked.Load(key); ok {
-		return raw
-	}
 	if err := services.RedisPing(u.Host); err != nil {
 		Unavailable(t, "redis at %s does not answer: %v", u.Host, err)
 	}
-	checked.Store(key, struct{}{})
 	return raw
 }
 
