@@ -8,10 +8,11 @@ import (
 
 // tokenCache maps a verified token string to its immutable Claims.
 //
-// The slot is chosen by hash/maphash with a per-cache random seed (an
-// attacker cannot aim collisions at it); a hit additionally requires the
-// stored token to equal the presented one byte for byte, so neither a
-// prefix nor a hash collision can return another token's claims. Entries
+// The slot is chosen by hash/maphash with a per-cache random seed over the
+// token's length and last bytes (its signature, see hashTail); a hit
+// additionally requires the stored token to equal the presented one byte for
+// byte, so neither a prefix, a suffix nor a hash collision can return another
+// token's claims. Entries
 // expire at min(exp, insert+maxTTL); exp and nbf are rechecked on every hit.
 // Each shard is a bounded LRU; a hit moves the entry to the front without
 // allocating.
@@ -51,6 +52,21 @@ func newTokenCache(maxEntries int, maxTTL time.Duration) *tokenCache {
 
 func (c *tokenCache) shard(h uint64) *cacheShard { return &c.shards[h%cacheShards] }
 
+// hashTail is how many trailing bytes of a token the slot hash covers. Only
+// verified tokens are ever inserted, and their tails are signature bytes,
+// which differ between any two tokens; a hit still needs the whole token to
+// be equal, so an attacker who makes tails collide only causes misses.
+const hashTail = 96
+
+// hash is the keyed slot hash of token: its length and last hashTail bytes.
+func (c *tokenCache) hash(token string) uint64 {
+	tail := token
+	if len(tail) > hashTail {
+		tail = tail[len(tail)-hashTail:]
+	}
+	return maphash.String(c.seed, tail) ^ uint64(len(token))*0x9e3779b97f4a7c15
+}
+
 func (s *cacheShard) unlink(e *cacheEntry) {
 	if e.prev != nil {
 		e.prev.next = e.next
@@ -83,7 +99,7 @@ func (s *cacheShard) remove(e *cacheEntry) {
 
 // get returns the claims cached for exactly token, or nil.
 func (c *tokenCache) get(token string, now time.Time) *Claims {
-	h := maphash.String(c.seed, token)
+	h := c.hash(token)
 	s := c.shard(h)
 	t := now.UnixNano()
 	s.mu.Lock()
@@ -128,7 +144,7 @@ func (c *tokenCache) put(token string, cl *Claims, now time.Time, leeway time.Du
 			}
 		}
 	}
-	h := maphash.String(c.seed, token)
+	h := c.hash(token)
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,7 +166,7 @@ func (c *tokenCache) put(token string, cl *Claims, now time.Time, leeway time.Du
 }
 
 func (c *tokenCache) forget(token string) bool {
-	h := maphash.String(c.seed, token)
+	h := c.hash(token)
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -109,8 +109,10 @@
 // # Verified-token cache
 //
 // Unless CacheConfig.Disabled, a verified token's *Claims is cached. The slot
-// is chosen with hash/maphash under a random per-verifier seed and a hit
-// requires the stored token to equal the presented one byte for byte, so
+// is chosen with hash/maphash under a random per-verifier seed over the
+// token's length and its last 96 bytes (signature bytes, distinct for any two
+// verified tokens), and a hit requires the stored token to equal the
+// presented one byte for byte, so
 // neither a prefix, a respelling nor a hash collision can return another
 // token's claims. An entry lives at most until the token's exp and MaxTTL;
 // exp and nbf are checked again on every hit against Now; the cache is a

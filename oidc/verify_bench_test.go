@@ -63,9 +63,12 @@ func BenchmarkVerifyCached(b *testing.B) {
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		b.Fatal(err)
 	}
+	// The request presents its own copy of the token (as a header value
+	// would be), so the hit pays the full byte comparison.
+	req := strings.Clone(tok)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := v.Verify(context.Background(), tok); err != nil {
+		if _, err := v.Verify(context.Background(), req); err != nil {
 			b.Fatal(err)
 		}
 	}
