@@ -82,7 +82,7 @@ func quoteUntrusted(s string) string {
 			b.WriteString("…")
 			break
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		_, size := utf8.DecodeRuneInString(s[i:])
 		c := s[i]
 		switch {
 		case size == 1 && c >= 0x20 && c < 0x7f && c != '"' && c != '\\':
@@ -95,7 +95,6 @@ func quoteUntrusted(s string) string {
 				b.WriteByte(hex[s[i+j]&0xf])
 			}
 		}
-		_ = r
 		i += size
 		n++
 	}
