@@ -17,6 +17,8 @@
 //  3. the quay.io/keycloak/keycloak image when a Docker engine answers.
 //
 // KEYCLOAKTEST_START=never disables 2 and 3; =dist or =docker forces one.
+// The distribution is cached in $KEYCLOAKTEST_CACHE_DIR, else in .cache/ of
+// the tokenwarden repository, else in the user's cache directory.
 // The realm imported by 2 and 3 is tokenwarden's test realm (clients
 // `backend` and `mobile`, users alice and bob), or the file named by
 // KEYCLOAK_REALM_FILE. A Keycloak started here is stopped by [Shutdown]
