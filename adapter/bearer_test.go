@@ -187,6 +187,20 @@ func FuzzExtractBearer(f *testing.F) {
 			r.Header["Authorization"] = []string{header}
 		}
 		tok, err := e.Extract(r)
+		// The deferred-alphabet path agrees with the full check: same
+		// token, or the full check refuses what only the alphabet rules out.
+		r2 := httptest.NewRequest(http.MethodGet, "/", nil)
+		r2.Header["Authorization"] = r.Header["Authorization"]
+		full, errFull := (&Extractor{MaxTokenBytes: 64}).Extract(r2)
+		quick, errQuick := (&Extractor{MaxTokenBytes: 64}).extract(r2, false)
+		switch {
+		case errQuick != nil && (errFull == nil || !errors.Is(errFull, errQuick)):
+			t.Fatalf("quick path refused (%v) what the full check answered with %v", errQuick, errFull)
+		case errQuick == nil && errFull == nil && quick != full:
+			t.Fatalf("quick %q, full %q", quick, full)
+		case errQuick == nil && errFull != nil && (!errors.Is(errFull, ErrMalformedBearer) || isB64Token(quick)):
+			t.Fatalf("full check refused %q with %v", quick, errFull)
+		}
 		if err != nil {
 			if tok != "" {
 				t.Fatal("token returned with an error")

@@ -29,6 +29,9 @@ import (
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
+// TestMain stops a Keycloak that keycloaktest had to start for these tests.
+func TestMain(m *testing.M) { keycloaktest.Main(m) }
+
 // replica is one API instance: its own key set, verifier, introspection
 // cache and Redis store (with its own local mirror), sharing Redis with the
 // others.
