@@ -84,6 +84,13 @@ func (m *MultiVerifier) ForgetFunc(match func(*Claims) bool) int {
 	return n
 }
 
+// ForgetAll empties every verifier's cache.
+func (m *MultiVerifier) ForgetAll() {
+	for _, v := range m.list {
+		v.ForgetAll()
+	}
+}
+
 func (m *MultiVerifier) pick(token string) (*Verifier, error) {
 	iss, err := peekIssuer(token, m.maxBytes)
 	if err != nil {

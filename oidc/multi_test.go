@@ -72,4 +72,11 @@ func TestMultiVerifier(t *testing.T) {
 	if !m.Forget(tokA) || m.ForgetFunc(func(*Claims) bool { return true }) != 0 {
 		t.Fatal("Forget")
 	}
+	if _, err := m.Verify(context.Background(), tokA); err != nil {
+		t.Fatal(err)
+	}
+	m.ForgetAll()
+	if a.cache.len() != 0 {
+		t.Fatal("ForgetAll left entries")
+	}
 }
