@@ -87,8 +87,8 @@ type CacheConfig struct {
 
 // Cache answers repeated introspections from memory and coalesces identical
 // concurrent ones into a single upstream call. Entries are keyed by a keyed
-// hash (hash/maphash, random seed per Cache) of the token and compared in
-// full on a hit; every hit rechecks its expiry. Upstream failures
+// hash (hash/maphash, random seed per Cache) of the token (see hashHead) and
+// compared in full on a hit; every hit rechecks its expiry. Upstream failures
 // (ErrUnavailable, ErrInvalidResponse, *Error, ErrConfig, context errors)
 // are never cached.
 //
@@ -172,7 +172,7 @@ func (c *Cache) Introspect(ctx context.Context, token, hint string) (*Result, er
 		c.event(CacheMiss)
 		return c.next.Introspect(ctx, token, hint)
 	}
-	key := maphash.String(c.seed, token)
+	key := c.key(token)
 	now := c.now()
 	if e, ok := c.pos.Get(key); ok && e.fresh(token, hint, now) {
 		c.event(CacheHit)
@@ -258,6 +258,36 @@ func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) outco
 	return o
 }
 
+// Hash window: a token longer than hashHead+hashTail is hashed on its
+// length, first hashHead and last hashTail bytes (for a JWS: the header and
+// the end of the signature), so the cost of a hit does not grow with the
+// token. The hash is keyed with the cache's random seed and every hit
+// compares the full token, so tokens that share the window only share a
+// slot: they can displace each other's negative entries (at most what a
+// flood of distinct tokens does anyway) but can never be served for one
+// another, and nobody can aim at a slot without knowing the seed.
+const (
+	hashHead = 32
+	hashTail = 128
+)
+
+// key is the cache and coalescing key of token.
+func (c *Cache) key(token string) uint64 {
+	if len(token) <= hashHead+hashTail {
+		return maphash.String(c.seed, token)
+	}
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	n := uint64(len(token))
+	h.WriteString(token[:hashHead])
+	h.WriteString(token[len(token)-hashTail:])
+	for range 8 {
+		h.WriteByte(byte(n))
+		n >>= 8
+	}
+	return h.Sum64()
+}
+
 // fresh reports whether e answers (token, hint) at now: the full token is
 // compared, never just the hash, and a positive entry never outlives exp.
 func (e *entry) fresh(token, hint string, now time.Time) bool {
@@ -289,7 +319,7 @@ func cacheableNegative(err error) bool {
 // keeps any call already in flight from storing its answer: call it when a
 // token is revoked. The next Introspect of token goes upstream.
 func (c *Cache) Forget(token string) {
-	key := maphash.String(c.seed, token)
+	key := c.key(token)
 	c.storeMu.Lock()
 	c.gen.Add(1)
 	c.remove(c.pos, key, token)

@@ -53,8 +53,9 @@
 // remaining life) — the iGov/HEART bound — and every hit rechecks exp.
 // Inactive and rejected answers go to a separate bounded LRU with their own
 // TTL, so a flood of garbage tokens evicts only other negative entries.
-// Entries are keyed by a keyed hash (hash/maphash, random seed) and compared
-// in full on a hit. Identical concurrent misses share one upstream call
+// Entries are keyed by a keyed hash (hash/maphash, random seed per Cache; of
+// the length, head and tail of long tokens, so a hit costs the same for any
+// token size) and compared in full on a hit. Identical concurrent misses share one upstream call
 // (singleflight); each waiter honours its own context, and the shared call
 // runs detached from any caller's cancellation with its own timeout.
 // Upstream failures are never cached. Call Forget when a token is revoked.
