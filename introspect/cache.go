@@ -87,10 +87,10 @@ type CacheConfig struct {
 
 // Cache answers repeated introspections from memory and coalesces identical
 // concurrent ones into a single upstream call. Entries are keyed by a keyed
-// hash (hash/maphash, random seed per Cache) of the token (see hashHead) and
-// compared in full on a hit; every hit rechecks its expiry. Upstream failures
-// (ErrUnavailable, ErrInvalidResponse, *Error, ErrConfig, context errors)
-// are never cached.
+// hash (hash/maphash, random seed per Cache) of the token (its length, first
+// 32 and last 128 bytes) and compared in full on a hit; every hit rechecks
+// its expiry. Upstream failures (ErrUnavailable, ErrInvalidResponse, *Error,
+// ErrConfig, context errors) are never cached.
 //
 // A Cache is safe for concurrent use. Its only goroutines are the shared
 // upstream calls, each bounded by CallTimeout; Close cancels them.
