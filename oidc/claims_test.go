@@ -104,3 +104,20 @@ func TestParseClaimsStrict(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkParseClaims(b *testing.B) {
+	payload := []byte(claimsJSON(b, map[string]any{
+		"realm_access": map[string]any{"roles": []string{"offline_access", "uma_authorization", "user", "admin", "default-roles-tokenwarden", "auditor"}},
+		"resource_access": map[string]any{
+			"backend": map[string]any{"roles": []string{"reader", "writer", "exporter"}},
+			"account": map[string]any{"roles": []string{"manage-account", "manage-account-links", "view-profile"}},
+		},
+	}))
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseClaims(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

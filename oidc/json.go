@@ -145,13 +145,27 @@ func (d *jsonReader) str() (string, error) {
 	if d.i >= len(d.s) || d.s[d.i] != '"' {
 		return "", errJSON
 	}
-	d.i++
-	start := d.i
-	for d.i < len(d.s) {
-		c := d.s[d.i]
+	start := d.i + 1
+	s := d.s
+	i := start
+	for i < len(s) {
+		c := s[i]
+		if c == '"' {
+			d.i = i + 1
+			return s[start:i], nil
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+		i++
+	}
+	// Escapes, control bytes, non-ASCII or the end of input.
+	d.i = i
+	for d.i < len(s) {
+		c := s[d.i]
 		switch {
 		case c == '"':
-			v := d.s[start:d.i]
+			v := s[start:d.i]
 			d.i++
 			return v, nil
 		case c == '\\':
@@ -161,7 +175,7 @@ func (d *jsonReader) str() (string, error) {
 		case c < utf8.RuneSelf:
 			d.i++
 		default:
-			r, size := utf8.DecodeRuneInString(d.s[d.i:])
+			r, size := utf8.DecodeRuneInString(s[d.i:])
 			if r == utf8.RuneError && size == 1 {
 				return "", errJSON
 			}
@@ -435,7 +449,11 @@ func (n nameSet) add(name string) (nameSet, bool) {
 	ascii := isASCII(name)
 	if ascii && !n.nonASCII {
 		for _, o := range n.list {
-			if len(o) == len(name) && strings.EqualFold(o, name) {
+			// ASCII letters that fold together agree in every bit but
+			// 0x20, so the first and last bytes filter cheaply.
+			if len(o) == len(name) && (len(o) == 0 ||
+				(o[0]|0x20 == name[0]|0x20 && o[len(o)-1]|0x20 == name[len(name)-1]|0x20)) &&
+				strings.EqualFold(o, name) {
 				return n, false
 			}
 		}
