@@ -309,9 +309,10 @@ func (a *Authenticator) policyWants(r *http.Request, c *oidc.Claims) bool {
 func (a *Authenticator) introspect(r *http.Request, token string, local *oidc.Claims, strict bool) (*oidc.Claims, *AuthError) {
 	ctx := r.Context()
 	if a.cfg.Introspector == nil {
+		// Never fail open: without an introspector a token that needs
+		// confirmation cannot be confirmed.
 		if !strict {
 			a.log.LogAttrs(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured")
-			return nil, a.unavailable(ReasonNoIntrospector, nil)
 		}
 		return nil, a.unavailable(ReasonNoIntrospector, nil)
 	}
