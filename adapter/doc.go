@@ -41,6 +41,27 @@
 // (k_push_not_before, k_logout, k_test_available). With a Redis store, a
 // notification received by one replica reaches all of them.
 //
+// # Trade-offs, stated
+//
+//   - A token revoked only at Keycloak (the app revoking its refresh token,
+//     an access token revoked over RFC 7009, a disabled user) sends no
+//     notification: routes without introspection accept it until it
+//     expires (Keycloak's default lifespan is 5 minutes). Mount
+//     Introspected, or set IntrospectionPolicy, where that matters; the
+//     first inactive answer deny-lists the jti for every route and replica.
+//   - While the store is degraded every request is introspected; an
+//     answer cached by the introspect package may still be served for at
+//     most its bounded lifetime.
+//   - BackchannelLogoutHandler answers 400 to anything invalid (§2.8) but
+//     503 when the revocation could not be stored: never 200 for a
+//     revocation that is not recorded. Keycloak does not retry.
+//   - KeycloakAdminHandler spends a message id before applying it (replays
+//     are refused across replicas); a message whose revocation could not
+//     be stored (503) must be pushed again from Keycloak.
+//   - LogoutHandler deny-lists the access token before calling Keycloak,
+//     so a 503 may follow a local revocation that did happen; retrying is
+//     safe (every step is idempotent).
+//
 // # Observability
 //
 // Metrics receives decisions by outcome and Reason, cache lookups,
