@@ -27,52 +27,26 @@ const (
 
 func (k kind) valid() bool { return k >= kindToken && k <= kindClient }
 
-const (
-	shardCount = 256
-	maxIssuers = 1024
-)
-
-// span is a stored value and the instant after which it matches no live token.
-type span struct{ v, until int64 }
-
-type shard struct {
-	mu     sync.RWMutex
-	tokens map[string]int64 // jti → until
-	spans  [3]map[string]span
-	seen   map[string]int64 // replay guard: jti → until
-	_      [64]byte         // keep neighbouring locks off one cache line
-}
-
-// spanIndex maps the span kinds to shard.spans.
-func spanIndex(k kind) int {
-	switch k {
-	case kindSession:
-		return 0
-	case kindSubject:
-		return 1
-	default: // kindClient
-		return 2
-	}
-}
+const maxIssuers = 1024
 
 type issuerState struct {
-	shards   [shardCount]shard
-	n        [kindCount]atomic.Int64 // live entries per kind: lets Check skip empty kinds
-	nbf      atomic.Int64            // issuer not-before (unix ns), 0 = none
-	mu       sync.Mutex              // guards nbfUntil and writes of nbf
+	tabs     [kindCount]table // by kind; kindIssuer's is unused
+	nbf      atomic.Int64     // issuer not-before (unix ns), 0 = none
+	mu       sync.Mutex       // guards nbfUntil and writes of nbf
 	nbfUntil int64
 }
 
 // Memory is an in-memory deny-list: the embedded default, and the local
-// mirror of the Redis store. It is safe for concurrent use. Check takes a
-// read lock on one shard per looked-up kind and never allocates; a
-// background goroutine sweeps expired entries one shard at a time until
-// Close.
+// mirror of the Redis store. It is safe for concurrent use. Check takes no
+// lock and never allocates: entries live in open-addressing tables with
+// wait-free reads (see table). A background goroutine sweeps expired
+// entries until Close; writers wait for the sweep of one table, checks
+// never do.
 type Memory struct {
 	cfg       Config
 	max       int64
 	seed      maphash.Seed
-	issuers   atomic.Pointer[map[string]*issuerState]
+	issuers   atomic.Pointer[issuerSet]
 	issuersMu sync.Mutex // serialises issuer creation
 	count     atomic.Int64
 	lostUntil atomic.Int64 // a refused revocation could match tokens until then (unix ns)
@@ -104,8 +78,7 @@ func newMemory(cfg Config) *Memory {
 		done: make(chan struct{}),
 	}
 	m.health.cb = cfg.OnHealthChange
-	empty := map[string]*issuerState{}
-	m.issuers.Store(&empty)
+	m.issuers.Store(&issuerSet{})
 	m.health.set(false, "", cfg.Now())
 	return m
 }
@@ -136,32 +109,16 @@ func (m *Memory) now() int64 { return nanos(m.cfg.Now()) }
 // Check reports whether t is refused and why. It does no I/O and does not
 // allocate.
 func (m *Memory) Check(t Token) Reason {
-	is := (*m.issuers.Load())[t.Issuer]
+	is := m.issuers.Load().get(t.Issuer)
 	if is == nil {
 		return NotRevoked
 	}
 	return is.check(m.seed, &t)
 }
 
-func (is *issuerState) shard(seed maphash.Seed, id string) *shard {
-	return &is.shards[maphash.String(seed, id)%shardCount]
-}
-
-func (is *issuerState) lookup(seed maphash.Seed, k kind, id string) (span, bool) {
-	sh := is.shard(seed, id)
-	sh.mu.RLock()
-	s, ok := sh.spans[spanIndex(k)][id]
-	sh.mu.RUnlock()
-	return s, ok
-}
-
 func (is *issuerState) check(seed maphash.Seed, t *Token) Reason {
-	if t.ID != "" && is.n[kindToken].Load() != 0 {
-		sh := is.shard(seed, t.ID)
-		sh.mu.RLock()
-		_, ok := sh.tokens[t.ID]
-		sh.mu.RUnlock()
-		if ok {
+	if t.ID != "" {
+		if _, ok := is.tabs[kindToken].lookup(seed, t.ID); ok {
 			return TokenRevoked
 		}
 	}
@@ -170,21 +127,21 @@ func (is *issuerState) check(seed maphash.Seed, t *Token) Reason {
 	if hasIat {
 		iat = nanos(t.IssuedAt)
 	}
-	if t.SessionID != "" && is.n[kindSession].Load() != 0 {
-		if s, ok := is.lookup(seed, kindSession, t.SessionID); ok && (!hasIat || iat <= s.v) {
+	if t.SessionID != "" {
+		if at, ok := is.tabs[kindSession].lookup(seed, t.SessionID); ok && (!hasIat || iat <= at) {
 			return SessionRevoked
 		}
 	}
-	if t.Subject != "" && is.n[kindSubject].Load() != 0 {
-		if s, ok := is.lookup(seed, kindSubject, t.Subject); ok && (!hasIat || iat < s.v) {
+	if t.Subject != "" {
+		if nbf, ok := is.tabs[kindSubject].lookup(seed, t.Subject); ok && (!hasIat || iat < nbf) {
 			return SubjectNotBefore
 		}
 	}
 	if nbf := is.nbf.Load(); nbf != 0 && (!hasIat || iat < nbf) {
 		return IssuerNotBefore
 	}
-	if t.ClientID != "" && is.n[kindClient].Load() != 0 {
-		if s, ok := is.lookup(seed, kindClient, t.ClientID); ok && (!hasIat || iat < s.v) {
+	if t.ClientID != "" {
+		if nbf, ok := is.tabs[kindClient].lookup(seed, t.ClientID); ok && (!hasIat || iat < nbf) {
 			return ClientNotBefore
 		}
 	}
@@ -276,40 +233,11 @@ func (m *Memory) put(k kind, iss, id string, v, until int64) error {
 		is.mu.Unlock()
 		return nil
 	}
-	sh := is.shard(m.seed, id)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	switch k {
-	case kindToken:
-		if old, ok := sh.tokens[id]; ok {
-			sh.tokens[id] = max(old, until)
-			return nil
-		}
-		if err := m.reserve(until); err != nil {
-			return err
-		}
-		if sh.tokens == nil {
-			sh.tokens = make(map[string]int64)
-		}
-		sh.tokens[strings.Clone(id)] = until
-	case kindSession, kindSubject, kindClient:
-		mp := &sh.spans[spanIndex(k)]
-		if old, ok := (*mp)[id]; ok {
-			(*mp)[id] = span{max(old.v, v), max(old.until, until)}
-			return nil
-		}
-		if err := m.reserve(until); err != nil {
-			return err
-		}
-		if *mp == nil {
-			*mp = make(map[string]span)
-		}
-		(*mp)[strings.Clone(id)] = span{v, until}
-	default:
+	if !k.valid() {
 		return fmt.Errorf("%w: unknown entry kind", ErrInvalid)
 	}
-	is.n[k].Add(1)
-	return nil
+	_, err = is.tabs[k].upsert(key(maphash.String(m.seed, id)), v, until, func() error { return m.reserve(until) })
+	return err
 }
 
 // SeenOnce records (iss, jti) until exp + Leeway and reports whether this
@@ -332,48 +260,63 @@ func (m *Memory) SeenOnce(_ context.Context, iss, jti string, exp time.Time) (bo
 	if err != nil {
 		return false, err
 	}
-	sh := is.shard(m.seed, jti)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if old, ok := sh.seen[jti]; ok {
-		if old > now {
-			return false, nil
+	return is.tabs[kindSeen].claim(key(maphash.String(m.seed, jti)), until, now, func() error {
+		if m.count.Add(1) > m.max {
+			m.count.Add(-1)
+			return fmt.Errorf("%w (%d entries)", ErrFull, m.max)
 		}
-		sh.seen[jti] = until
-		return true, nil
+		return nil
+	})
+}
+
+// issuerSet is an immutable set of issuers, replaced on each addition.
+// Most deployments trust one to a few issuers: a short list compares
+// strings faster than a map hashes them.
+type issuerSet struct {
+	names  []string
+	states []*issuerState
+	m      map[string]*issuerState // when there are more than smallSet
+}
+
+const smallSet = 4
+
+func (s *issuerSet) get(iss string) *issuerState {
+	if s.m != nil {
+		return s.m[iss]
 	}
-	if m.count.Add(1) > m.max {
-		m.count.Add(-1)
-		return false, fmt.Errorf("%w (%d entries)", ErrFull, m.max)
+	for i, n := range s.names {
+		if n == iss {
+			return s.states[i]
+		}
 	}
-	if sh.seen == nil {
-		sh.seen = make(map[string]int64)
-	}
-	sh.seen[strings.Clone(jti)] = until
-	is.n[kindSeen].Add(1)
-	return true, nil
+	return nil
 }
 
 func (m *Memory) issuer(iss string) (*issuerState, error) {
-	if is := (*m.issuers.Load())[iss]; is != nil {
+	if is := m.issuers.Load().get(iss); is != nil {
 		return is, nil
 	}
 	m.issuersMu.Lock()
 	defer m.issuersMu.Unlock()
-	cur := *m.issuers.Load()
-	if is := cur[iss]; is != nil {
+	cur := m.issuers.Load()
+	if is := cur.get(iss); is != nil {
 		return is, nil
 	}
-	if len(cur) >= maxIssuers {
+	if len(cur.names) >= maxIssuers {
 		return nil, fmt.Errorf("%w (%d issuers)", ErrFull, maxIssuers)
 	}
-	next := make(map[string]*issuerState, len(cur)+1)
-	for k, v := range cur {
-		next[k] = v
-	}
 	is := &issuerState{}
-	next[strings.Clone(iss)] = is
-	m.issuers.Store(&next)
+	next := &issuerSet{
+		names:  append(cur.names[:len(cur.names):len(cur.names)], strings.Clone(iss)),
+		states: append(cur.states[:len(cur.states):len(cur.states)], is),
+	}
+	if len(next.names) > smallSet {
+		next.m = make(map[string]*issuerState, len(next.names))
+		for i, n := range next.names {
+			next.m[n] = next.states[i]
+		}
+	}
+	m.issuers.Store(next)
 	return is, nil
 }
 
@@ -428,10 +371,10 @@ func (m *Memory) sweepLoop() {
 	}
 }
 
-// sweep removes entries whose end of life is past, one shard at a time, so
-// a check waits at most for one shard. It returns early when stop closes.
+// sweep removes entries whose end of life is past, one table at a time.
+// Checks never wait for it. It returns early when stop closes.
 func (m *Memory) sweep(stop <-chan struct{}) {
-	for _, is := range *m.issuers.Load() {
+	for _, is := range m.issuers.Load().states {
 		now := m.now()
 		is.mu.Lock()
 		if is.nbfUntil != 0 && is.nbfUntil <= now {
@@ -439,50 +382,18 @@ func (m *Memory) sweep(stop <-chan struct{}) {
 			is.nbfUntil = 0
 		}
 		is.mu.Unlock()
-		for i := range is.shards {
+		for k := range is.tabs {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			m.sweepShard(is, &is.shards[i], m.now())
-		}
-	}
-	m.refreshHealth()
-}
-
-func (m *Memory) sweepShard(is *issuerState, sh *shard, now int64) {
-	var removed [kindCount]int64
-	sh.mu.Lock()
-	for id, until := range sh.tokens {
-		if until <= now {
-			delete(sh.tokens, id)
-			removed[kindToken]++
-		}
-	}
-	for i, k := range [...]kind{kindSession, kindSubject, kindClient} {
-		for id, s := range sh.spans[i] {
-			if s.until <= now {
-				delete(sh.spans[i], id)
-				removed[k]++
+			if n := is.tabs[k].sweep(m.now()); n != 0 {
+				m.count.Add(-int64(n))
 			}
 		}
 	}
-	for id, until := range sh.seen {
-		if until <= now {
-			delete(sh.seen, id)
-			removed[kindSeen]++
-		}
-	}
-	sh.mu.Unlock()
-	var total int64
-	for k, n := range removed {
-		if n != 0 {
-			is.n[k].Add(-n)
-			total += n
-		}
-	}
-	m.count.Add(-total)
+	m.refreshHealth()
 }
 
 // nanos is t.UnixNano clamped to the int64 range instead of undefined.
