@@ -138,7 +138,7 @@ func (t *table) upsert(k uint64, v, until int64, admit func() error) (bool, erro
 	} else if err := admit(); err != nil {
 		return false, err
 	}
-	t.resize(t.live + 1).insert(k, v, until)
+	t.resize(t.live+1).insert(k, v, until)
 	t.live++
 	t.used = t.live
 	return true, nil
