@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenwarden/tokenwarden/introspect"
@@ -132,6 +133,7 @@ type Config struct {
 // is safe for concurrent use. Close it when it owns its store.
 type Authenticator struct {
 	common
+	lastLog   atomic.Int64 // unix nanoseconds of the last outage log line
 	cfg       Config
 	strictJWS bool // the verifier accepts only canonical base64url JWS
 	require   Requirement
@@ -252,7 +254,7 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 		if e.Status == http.StatusUnauthorized {
 			a.audit.emit(ctx, a.event(r, AuditVerificationFailed, e.Reason, nil))
 		} else {
-			a.log.LogAttrs(ctx, slog.LevelWarn, "adapter: token verification unavailable", slog.String("error", err.Error()))
+			a.logLimited(ctx, slog.LevelWarn, "adapter: token verification unavailable", slog.String("error", err.Error()))
 		}
 		return nil, e
 	}
@@ -312,7 +314,7 @@ func (a *Authenticator) introspect(r *http.Request, token string, local *oidc.Cl
 		// Never fail open: without an introspector a token that needs
 		// confirmation cannot be confirmed.
 		if !strict {
-			a.log.LogAttrs(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured")
+			a.logLimited(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured")
 		}
 		return nil, a.unavailable(ReasonNoIntrospector, nil)
 	}
@@ -344,7 +346,7 @@ func (a *Authenticator) introspect(r *http.Request, token string, local *oidc.Cl
 			Description: "token revoked", Reason: ReasonInactive, Err: err}
 	default:
 		a.metrics.Introspection("error", d)
-		a.log.LogAttrs(ctx, slog.LevelWarn, "adapter: introspection failed", slog.String("error", err.Error()))
+		a.logLimited(ctx, slog.LevelWarn, "adapter: introspection failed", slog.String("error", err.Error()))
 		if !strict && a.cfg.IntrospectionOutage == UnsafeAllowOnOutage {
 			return local, nil
 		}
@@ -421,4 +423,15 @@ func verifyError(err error) *AuthError {
 		return &AuthError{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
 			Description: "authorization temporarily unavailable", Reason: ReasonKeysUnavailable, Err: err}
 	}
+}
+
+// logLimited logs an outage message at most once a second: an outage
+// touches every request, and one line says it.
+func (a *Authenticator) logLimited(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	now := a.now().UnixNano()
+	last := a.lastLog.Load()
+	if now-last < int64(time.Second) || !a.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	a.log.LogAttrs(ctx, level, msg, attrs...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -506,5 +507,41 @@ func TestStrictVerifierDeferredCharset(t *testing.T) {
 			r.Header.Set("Authorization", tt.header)
 			check(t, serve(t, cfg, r), tt.want)
 		})
+	}
+}
+
+type countHandler struct {
+	slog.Handler
+	n *int
+}
+
+func (h countHandler) Handle(context.Context, slog.Record) error { *h.n++; return nil }
+func (h countHandler) Enabled(context.Context, slog.Level) bool  { return true }
+
+// An outage touches every request; it is logged once a second, and never
+// with the token.
+func TestOutageLogLimited(t *testing.T) {
+	e := newEnv()
+	n := 0
+	cfg := e.config()
+	cfg.Logger = slog.New(countHandler{n: &n})
+	now := t0
+	cfg.Now = func() time.Time { return now }
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Middleware(okHandler)
+	for range 5 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, bearer("jwksdown"))
+		if rec.Code != 503 {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	now = now.Add(2 * time.Second)
+	h.ServeHTTP(httptest.NewRecorder(), bearer("jwksdown"))
+	if n != 2 {
+		t.Fatalf("%d log lines, want 2", n)
 	}
 }
