@@ -282,6 +282,7 @@ func TestKeycloakAdminHandler(t *testing.T) {
 		"logout":   {ID: "a3", Action: oidc.AdminActionLogout, Resource: "backend", Expiration: exp, KeycloakSessionIDs: []string{"sid-1", "sid-2"}},
 		"logall":   {ID: "a4", Action: oidc.AdminActionLogout, Resource: "backend", Expiration: exp},
 		"test":     {ID: "a5", Action: oidc.AdminActionTestAvailable, Resource: "backend", Expiration: exp},
+		"logallnb": {ID: "a7", Action: oidc.AdminActionLogout, Resource: "backend", Expiration: exp, NotBefore: t0.Add(-3 * time.Second)},
 		"logoutnb": {ID: "a6", Action: oidc.AdminActionLogout, Resource: "backend", Expiration: exp, NotBefore: t0.Add(-5 * time.Second), KeycloakSessionIDs: []string{"sid-3"}},
 	}
 	tests := []struct {
@@ -298,7 +299,8 @@ func TestKeycloakAdminHandler(t *testing.T) {
 		{name: "logout sessions", path: "/kc/k_logout", bodies: []string{"logout"}, want: []int{200}, wantSids: []string{"sid-1", "sid-2"}},
 		{name: "logout sessions with not-before", path: "/kc/k_logout", bodies: []string{"logoutnb"}, want: []int{200},
 			wantSids: []string{"sid-3"}, wantNB: t0.Add(-5 * time.Second)},
-		{name: "logout all", path: "/kc/k_logout", bodies: []string{"logall"}, want: []int{200}, wantNB: t0},
+		{name: "logout all, no time: now in whole seconds", path: "/kc/k_logout", bodies: []string{"logall"}, want: []int{200}, wantNB: t0},
+		{name: "logout all with the realm not-before", path: "/kc/k_logout", bodies: []string{"logallnb"}, want: []int{200}, wantNB: t0.Add(-3 * time.Second)},
 		{name: "test available", path: "/kc/k_test_available", bodies: []string{"test"}, want: []int{200}},
 		{name: "action does not match endpoint", path: "/kc/k_logout", bodies: []string{"push"}, want: []int{400}},
 		{name: "bad signature", path: "/kc/k_push_not_before", bodies: []string{"forged"}, want: []int{400}},
@@ -314,7 +316,8 @@ func TestKeycloakAdminHandler(t *testing.T) {
 			if tt.failStore {
 				s.failWrite = revocation.ErrUnavailable
 			}
-			h, err := KeycloakAdminHandler(KeycloakAdminConfig{Verifier: av, Store: s, Now: func() time.Time { return t0 }})
+			h, err := KeycloakAdminHandler(KeycloakAdminConfig{Verifier: av, Store: s,
+				Now: func() time.Time { return t0.Add(700 * time.Millisecond) }})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -375,6 +375,30 @@ func TestKeycloakTwoReplicas(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("sign out all sessions sends k_logout to the backend admin URL: older tokens refused on A and B", func(t *testing.T) {
+		u := newUser(t)
+		old := password(t, u)
+		for _, r := range both {
+			expectStatus(t, r, "/api/orders", old.AccessToken, http.StatusOK)
+		}
+		time.Sleep(1100 * time.Millisecond) // iat and notBefore have second precision
+		res := realm.LogoutAll(t)
+		if !slices.ContainsFunc(res.SuccessRequests, func(s string) bool { return strings.HasPrefix(s, a.srv.URL) }) ||
+			len(res.FailedRequests) != 0 {
+			t.Fatalf("logout-all result %+v", res)
+		}
+		if s, _ := a.get(t, "/api/orders", old.AccessToken); s != http.StatusUnauthorized {
+			t.Fatalf("A: old token after k_logout: %d", s)
+		}
+		expectStatus(t, b, "/api/orders", old.AccessToken, http.StatusUnauthorized)
+		fresh := password(t, u)
+		for _, r := range both {
+			if s, _ := r.get(t, "/api/orders", fresh.AccessToken); s != http.StatusOK {
+				t.Fatalf("%s: token issued after k_logout: %d", r.name, s)
+			}
+		}
+	})
 }
 
 func unverifiedHeader(token string, v any) error {

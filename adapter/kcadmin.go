@@ -55,8 +55,10 @@ type KeycloakAdminConfig struct {
 //     on every replica, as a Keycloak adapter refuses them. A notBefore of
 //     0 (cleared) changes nothing: revocations only tighten.
 //   - k_logout (LOGOUT): each keycloakSessionIds entry is revoked; a
-//     notBefore raises the issuer not-before; a message naming no session
-//     means every session, so the issuer not-before becomes at least now.
+//     notBefore raises the issuer not-before (Keycloak's "sign out all
+//     active sessions" sends the realm's new not-before); a message naming
+//     neither sessions nor a notBefore means every session, so the issuer
+//     not-before becomes now (whole seconds).
 //   - k_test_available (TEST_AVAILABLE): 200, nothing stored.
 //
 // A message id is accepted once (the store's SeenOnce, across replicas);
@@ -165,10 +167,12 @@ func (h *adminHandler) apply(ctx context.Context, act *oidc.AdminAction) error {
 				return err
 			}
 		}
-		if len(act.KeycloakSessionIDs) == 0 && len(act.AdapterSessionIDs) == 0 {
-			if now := h.now(); now.After(nb) {
-				nb = now
-			}
+		if nb.IsZero() && len(act.KeycloakSessionIDs) == 0 && len(act.AdapterSessionIDs) == 0 {
+			// Every session, and Keycloak sent no time: now, in whole
+			// seconds like iat, so that a token issued in this second
+			// after the logout is not refused (Keycloak's own rule is
+			// iat < notBefore with second precision).
+			nb = h.now().Truncate(time.Second)
 		}
 	}
 	if nb.IsZero() {
