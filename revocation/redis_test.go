@@ -8,14 +8,34 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/tokenwarden/tokenwarden/internal/testenv"
 )
 
 const testIss = "https://kc.example.com/realms/tokenwarden"
 
+// TestRedisPropagation runs on the project's shared Redis (make services),
+// under a key prefix of its own.
 func TestRedisPropagation(t *testing.T) {
-	srv := startRedis(t)
+	opts, err := redis.ParseURL(testenv.Redis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := fmt.Sprintf("twtest-%d", time.Now().UnixNano())
+	t.Cleanup(func() { // leave the shared server as it was
+		c := redis.NewClient(opts)
+		defer c.Close()
+		ctx := context.Background()
+		keys, _ := c.Keys(ctx, "{"+prefix+"}:*").Result()
+		for _, k := range keys {
+			c.Del(ctx, k)
+		}
+	})
 	testPropagation(t, func() RedisConfig {
-		return RedisConfig{Client: newClient(t, srv.addr())}
+		c := redis.NewClient(opts)
+		t.Cleanup(func() { c.Close() })
+		return RedisConfig{Client: c, KeyPrefix: prefix}
 	}, 10_000)
 }
 

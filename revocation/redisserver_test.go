@@ -12,23 +12,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/tokenwarden/tokenwarden/internal/testenv"
 )
 
-// redisServerBin returns the redis-server binary: $REDIS_SERVER_BIN or the
-// one in PATH. Without one the test is skipped, or fails under CI=true.
+// redisServerBin returns the redis-server binary from the project's test
+// environment ($REDIS_SERVER_BIN, .services.env or PATH); without one the
+// test is skipped, or fails under CI=true.
 func redisServerBin(tb testing.TB) string {
 	tb.Helper()
-	if bin := os.Getenv("REDIS_SERVER_BIN"); bin != "" {
-		return bin
-	}
-	if bin, err := exec.LookPath("redis-server"); err == nil {
-		return bin
-	}
-	if os.Getenv("CI") == "true" {
-		tb.Fatal("redis-server not found: run `make services` or set REDIS_SERVER_BIN")
-	}
-	tb.Skip("redis-server not found: run `make services` or set REDIS_SERVER_BIN")
-	return ""
+	return testenv.RedisServerBin(tb)
 }
 
 // redisProc is a redis-server child process owned by one test.
