@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -307,12 +308,12 @@ func (r *Redis) write(ctx context.Context, k kind, iss, id string, t time.Time) 
 	case errors.Is(err, redis.Nil):
 		return nil
 	case err != nil && strings.HasPrefix(err.Error(), "FULL"):
-		r.mirror.refused(ums * int64(time.Millisecond))
+		r.mirror.refused(msToNs(ums))
 		return fmt.Errorf("%w (shared deny-list, %d entries)", ErrFull, r.cfg.MaxEntries)
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if err := r.mirror.put(k, iss, id, vms*int64(time.Millisecond), ums*int64(time.Millisecond)); err != nil {
+	if err := r.mirror.put(k, iss, id, msToNs(vms), msToNs(ums)); err != nil {
 		return fmt.Errorf("revocation: stored in redis but not in this replica's mirror: %w", err)
 	}
 	return nil
@@ -525,7 +526,7 @@ func (r *Redis) applyMessage(vals map[string]any) {
 		return
 	}
 	if k == 0 { // another replica's revocation was refused: the list is full
-		r.mirror.refused(u * int64(time.Millisecond))
+		r.mirror.refused(msToNs(u))
 		return
 	}
 	r.apply(kind(k), iss, id, v, u)
@@ -538,7 +539,7 @@ func (r *Redis) apply(k kind, iss, id string, vms, ums int64) {
 		return
 	}
 	// A refusal (ErrFull) is recorded by the mirror, which reports degraded.
-	_ = r.mirror.put(k, iss, id, vms*int64(time.Millisecond), ums*int64(time.Millisecond))
+	_ = r.mirror.put(k, iss, id, msToNs(vms), msToNs(ums))
 	if r.afterApply != nil {
 		r.afterApply(k, iss, id)
 	}
@@ -564,11 +565,33 @@ func parseIdentity(s string) (k kind, iss, id string, ok bool) {
 	if !found {
 		return 0, "", "", false
 	}
-	l, err := strconv.Atoi(n)
-	if err != nil || l < 0 || l > len(rest) {
+	if n == "" || len(n) > 9 || (n[0] == '0' && len(n) > 1) {
+		return 0, "", "", false
+	}
+	l := 0
+	for _, c := range []byte(n) {
+		if c < '0' || c > '9' {
+			return 0, "", "", false
+		}
+		l = l*10 + int(c-'0')
+	}
+	if l > len(rest) {
 		return 0, "", "", false
 	}
 	return k, rest[:l], rest[l:], true
+}
+
+// msToNs converts milliseconds to nanoseconds, saturating instead of
+// wrapping (values come from Redis).
+func msToNs(ms int64) int64 {
+	const lim = math.MaxInt64 / int64(time.Millisecond)
+	switch {
+	case ms > lim:
+		return math.MaxInt64
+	case ms < -lim:
+		return math.MinInt64 + 1
+	}
+	return ms * int64(time.Millisecond)
 }
 
 func ceilMillis(ns int64) int64 {

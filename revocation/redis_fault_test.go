@@ -279,6 +279,14 @@ func TestRedisCluster(t *testing.T) {
 		return RedisConfig{Client: c}
 	}
 	testPropagation(t, newCluster, 10_000)
+	// A replica that starts now bootstraps from the cluster.
+	c3 := newRedisStore(t, newCluster(), nil)
+	if c3.Len() != 10_000+3 {
+		t.Fatalf("replica bootstrapped from the cluster: Len = %d, want %d", c3.Len(), 10_000+3)
+	}
+	if c3.Check(Token{Issuer: testIss, ID: "jti-9999"}) != TokenRevoked {
+		t.Fatal("jti-9999 missing after bootstrap from the cluster")
+	}
 	// The deny-list lives in one slot; report which node holds it.
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	defer c.Close()
