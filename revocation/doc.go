@@ -121,6 +121,11 @@
 // marker, so every replica learns of it). Entries already in a degraded
 // mirror keep refusing their tokens.
 //
+// A closed connection (Redis killed, restarted, failed over) is noticed at
+// once; a silent network partition within BlockTimeout plus the client's
+// ReadTimeout. A write retried by go-redis after a network error may run
+// twice: harmless, values only tighten.
+//
 // Keys share one hash tag, "{tw}:" by default (RedisConfig.KeyPrefix), so
 // each script touches a single Redis Cluster slot. The price is that the
 // whole deny-list lives on one cluster shard. That is the right trade: the
