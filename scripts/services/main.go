@@ -9,7 +9,8 @@
 // Keycloak's log is .run/keycloak.log, Redis's .run/redis.log. Set
 // TOKENWARDEN_API_URL before `up` to point the realm's back-channel logout
 // and admin URLs at a running API, KEYCLOAK_START_TIMEOUT (a Go duration,
-// default 12m) to bound the wait for Keycloak.
+// default 12m) to bound the wait for Keycloak. SERVICES=keycloak (or redis)
+// limits up, down and status to that one server; the default is both.
 package main
 
 import (
@@ -21,7 +22,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -75,6 +78,13 @@ func fatal(err error) {
 
 type paths struct{ root, envFile, run, cache, realm string }
 
+// want reports whether SERVICES (a comma-separated list; empty means all)
+// names the server.
+func want(name string) bool {
+	v := os.Getenv("SERVICES")
+	return v == "" || slices.Contains(strings.Split(v, ","), name)
+}
+
 func (p paths) pidFile(name string) string { return filepath.Join(p.run, name+".pid") }
 
 func readEnv(p paths) map[string]string {
@@ -113,7 +123,9 @@ func up(ctx context.Context, p paths) error {
 	env["KEYCLOAK_REALM"] = services.Realm
 	log := os.Stdout
 
-	if keycloakUp(env) {
+	if !want("keycloak") {
+		// SERVICES leaves Keycloak out.
+	} else if keycloakUp(env) {
 		fmt.Fprintf(log, "keycloak: already running at %s\n", env["KEYCLOAK_URL"])
 	} else {
 		if err := stopPID(p, "keycloak", services.KeycloakHome(p.cache)); err != nil {
@@ -169,7 +181,9 @@ func up(ctx context.Context, p paths) error {
 		fmt.Fprintf(log, "keycloak: up at %s, realm %s (%.1fs in all)\n", kc.URL, services.Realm, time.Since(t0).Seconds())
 	}
 
-	if redisUp(env) {
+	if !want("redis") {
+		// SERVICES leaves Redis out.
+	} else if redisUp(env) {
 		fmt.Fprintf(log, "redis: already running at %s\n", env["REDIS_URL"])
 	} else {
 		if err := stopPID(p, "redis", "redis-server"); err != nil {
@@ -214,10 +228,31 @@ func stopPID(p paths, name, mustContain string) error {
 
 func down(p paths) error {
 	var errs []error
-	errs = append(errs, stopPID(p, "keycloak", services.KeycloakHome(p.cache)))
-	errs = append(errs, stopPID(p, "redis", "redis-server"))
+	if want("keycloak") {
+		errs = append(errs, stopPID(p, "keycloak", services.KeycloakHome(p.cache)))
+	}
+	if want("redis") {
+		errs = append(errs, stopPID(p, "redis", "redis-server"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	if !want("keycloak") || !want("redis") {
+		// One server stopped: forget its variables, keep the other's.
+		env := readEnv(p)
+		for k := range env {
+			if (want("keycloak") && strings.HasPrefix(k, "KEYCLOAK_") && k != "KEYCLOAK_REALM") ||
+				(want("redis") && (k == "REDIS_URL" || k == "REDIS_PID")) {
+				delete(env, k)
+			}
+		}
+		if len(env) > 0 {
+			if err := services.WriteEnvFile(p.envFile, envHeader, env); err != nil {
+				return err
+			}
+		}
+		fmt.Println("services: stopped", os.Getenv("SERVICES"))
+		return nil
 	}
 	if err := os.Remove(p.envFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -232,14 +267,18 @@ func status(p paths) error {
 		return fmt.Errorf("services: %s missing (run make services)", p.envFile)
 	}
 	var errs []error
-	if keycloakUp(env) {
+	switch {
+	case !want("keycloak"):
+	case keycloakUp(env):
 		fmt.Printf("keycloak: up at %s\n", env["KEYCLOAK_URL"])
-	} else {
+	default:
 		errs = append(errs, fmt.Errorf("keycloak: not answering at %q", env["KEYCLOAK_URL"]))
 	}
-	if redisUp(env) {
+	switch {
+	case !want("redis"):
+	case redisUp(env):
 		fmt.Printf("redis: up at %s\n", env["REDIS_URL"])
-	} else {
+	default:
 		errs = append(errs, fmt.Errorf("redis: not answering at %q", env["REDIS_URL"]))
 	}
 	return errors.Join(errs...)

@@ -1,0 +1,291 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenwarden/tokenwarden/examples/capacitor-backend/app"
+	"github.com/tokenwarden/tokenwarden/keycloaktest"
+)
+
+func TestMain(m *testing.M) { keycloaktest.Main(m) }
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigFromEnv(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr bool
+		check   func(t *testing.T, c app.Config)
+	}{
+		{name: "keycloak url and realm", env: map[string]string{"KEYCLOAK_URL": "http://127.0.0.1:8080", "KEYCLOAK_REALM": "acme"},
+			check: func(t *testing.T, c app.Config) {
+				if c.Issuer != "http://127.0.0.1:8080/realms/acme" || c.Audience != "backend" || c.MobileClientID != "mobile" ||
+					c.Listen != "127.0.0.1:8081" || c.Introspect != app.IntrospectDegraded || !c.InsecureAllowHTTP ||
+					strings.Join(c.CORSOrigins, " ") != "capacitor://localhost https://localhost" {
+					t.Errorf("defaults: %+v", c)
+				}
+			}},
+		{name: "issuer wins, https not insecure", env: map[string]string{"TOKENWARDEN_ISSUER": "https://sso.example.com/realms/a", "KEYCLOAK_URL": "x", "KEYCLOAK_REALM": "y"},
+			check: func(t *testing.T, c app.Config) {
+				if c.Issuer != "https://sso.example.com/realms/a" || c.InsecureAllowHTTP {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{name: "remote http issuer stays refused", env: map[string]string{"TOKENWARDEN_ISSUER": "http://sso.example.com/realms/a"},
+			check: func(t *testing.T, c app.Config) {
+				if c.InsecureAllowHTTP {
+					t.Error("http on a remote host allowed without TOKENWARDEN_INSECURE_HTTP")
+				}
+			}},
+		{name: "secret file", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_CLIENT_SECRET_FILE": secretFile},
+			check: func(t *testing.T, c app.Config) {
+				if c.ClientSecret != "s3cret" {
+					t.Errorf("secret not read from the file")
+				}
+			}},
+		{name: "policy duration", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_INTROSPECT": "2m"},
+			check: func(t *testing.T, c app.Config) {
+				if c.Introspect != "2m" {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{name: "cors list", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_CORS_ORIGINS": " https://a , capacitor://localhost"},
+			check: func(t *testing.T, c app.Config) {
+				if strings.Join(c.CORSOrigins, " ") != "https://a capacitor://localhost" {
+					t.Errorf("%q", c.CORSOrigins)
+				}
+			}},
+		{name: "no issuer", env: map[string]string{"KEYCLOAK_URL": "http://x"}, wantErr: true},
+		{name: "both secrets", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_CLIENT_SECRET": "a", "TOKENWARDEN_CLIENT_SECRET_FILE": secretFile}, wantErr: true},
+		{name: "missing secret file", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_CLIENT_SECRET_FILE": secretFile + ".none"}, wantErr: true},
+		{name: "bad policy", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_INTROSPECT": "sometimes"}, wantErr: true},
+		{name: "bad insecure flag", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_INSECURE_HTTP": "yes"}, wantErr: true},
+		{name: "bad log level", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_LOG_LEVEL": "loud"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := app.ConfigFromEnv(env(tt.env))
+			if tt.wantErr {
+				if !errors.Is(err, app.ErrConfig) {
+					t.Fatalf("err = %v, want ErrConfig", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+type client struct {
+	t   *testing.T
+	url string
+}
+
+func (c client) do(method, path, token string, form url.Values, hdr map[string]string) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.url+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestAgainstKeycloak runs the backend against the real Keycloak: roles,
+// the admin guard, logout, health, metrics and CORS.
+func TestAgainstKeycloak(t *testing.T) {
+	kc := keycloaktest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := app.New(ctx, app.Config{Issuer: kc.IssuerURL(), ClientSecret: keycloaktest.BackendClientSecret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	c := client{t: t, url: srv.URL}
+
+	alice := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "alice", "alice-password")
+	bob := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "bob", "bob-password")
+
+	routes := []struct {
+		name, path, token string
+		want              int
+		wantAuth          string // substring of WWW-Authenticate
+	}{
+		{"profile alice", app.RouteProfile, alice.AccessToken, 200, ""},
+		{"profile without token", app.RouteProfile, "", 401, `Bearer realm="tokenwarden"`},
+		{"profile garbage token", app.RouteProfile, "abc.def.ghi", 401, `error="invalid_token"`},
+		{"admin report alice", app.RouteAdminReport, alice.AccessToken, 403, `error="insufficient_scope"`},
+		{"admin report bob", app.RouteAdminReport, bob.AccessToken, 200, ""},
+	}
+	for _, tt := range routes {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := c.do(http.MethodGet, tt.path, tt.token, nil, nil)
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.want, body)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, tt.wantAuth) || (tt.wantAuth == "") != (got == "") {
+				t.Errorf("WWW-Authenticate %q, want it to contain %q", got, tt.wantAuth)
+			}
+		})
+	}
+
+	_, body := c.do(http.MethodGet, app.RouteProfile, bob.AccessToken, nil, nil)
+	var p app.Profile
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Username != "bob" || p.Subject != bob.Subject || !contains(p.RealmRoles, "admin") || !contains(p.ClientRoles["backend"], "writer") {
+		t.Errorf("bob's profile: %+v", p)
+	}
+
+	// Logout: 204, then the old access token is refused with RFC 6750's
+	// header, and the refresh token no longer works at Keycloak.
+	resp, body := c.do(http.MethodPost, app.RouteLogout, alice.AccessToken, url.Values{"refresh_token": {alice.RefreshToken}}, nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = c.do(http.MethodGet, app.RouteProfile, alice.AccessToken, nil, nil)
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 || !strings.HasPrefix(got, `Bearer realm="tokenwarden", error="invalid_token"`) {
+		t.Errorf("after logout: %d %q", resp.StatusCode, got)
+	}
+	refresh, err := http.PostForm(kc.TokenURL(), url.Values{"grant_type": {"refresh_token"}, "client_id": {keycloaktest.MobileClientID},
+		"refresh_token": {alice.RefreshToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh.Body.Close()
+	if refresh.StatusCode != http.StatusBadRequest {
+		t.Errorf("refresh after logout: %d, want 400", refresh.StatusCode)
+	}
+	// Bob is untouched.
+	if resp, _ := c.do(http.MethodGet, app.RouteProfile, bob.AccessToken, nil, nil); resp.StatusCode != 200 {
+		t.Errorf("bob after alice's logout: %d", resp.StatusCode)
+	}
+
+	resp, body = c.do(http.MethodGet, app.RouteHealth, "", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("healthz: %d %s", resp.StatusCode, body)
+	}
+	resp, body = c.do(http.MethodGet, app.RouteMetrics, "", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `tokenwarden_`) || strings.Contains(body, alice.AccessToken[:40]) {
+		t.Errorf("metrics: %d", resp.StatusCode)
+	}
+
+	cors := []struct {
+		origin    string
+		wantAllow string
+	}{
+		{"capacitor://localhost", "capacitor://localhost"},
+		{"https://localhost", "https://localhost"},
+		{"https://evil.example", ""},
+	}
+	for _, tt := range cors {
+		resp, _ := c.do(http.MethodOptions, app.RouteProfile, "", nil, map[string]string{"Origin": tt.origin,
+			"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.wantAllow {
+			t.Errorf("preflight from %s: Allow-Origin %q, want %q", tt.origin, got, tt.wantAllow)
+		}
+		if tt.wantAllow != "" && (resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization")) {
+			t.Errorf("preflight from %s: %d %v", tt.origin, resp.StatusCode, resp.Header)
+		}
+	}
+	resp, _ = c.do(http.MethodGet, app.RouteProfile, "", nil, map[string]string{"Origin": "capacitor://localhost"})
+	if !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Errorf("a 401 to the WebView must expose WWW-Authenticate: %v", resp.Header)
+	}
+}
+
+// TestRunGracefulShutdown starts Run as main does, waits for it to listen,
+// then cancels its context: Run must return nil after draining.
+func TestRunGracefulShutdown(t *testing.T) {
+	kc := keycloaktest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, env(map[string]string{"TOKENWARDEN_ISSUER": kc.IssuerURL(), "TOKENWARDEN_LISTEN": "127.0.0.1:0"}), pw)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var addr string
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %s", sc.Text())
+		}
+		if rec["msg"] == "listening" {
+			addr, _ = rec["addr"].(string)
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no listening line: %v", <-done)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	resp, err := http.Get("http://" + addr + app.RouteHealth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+	if _, err := http.Get("http://" + addr + app.RouteHealth); err == nil {
+		t.Error("still serving after shutdown")
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,202 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tokenwarden/tokenwarden/oidc"
+)
+
+// ErrConfig reports an unusable configuration.
+var ErrConfig = errors.New("capacitor-backend: invalid configuration")
+
+// Introspection policies accepted by TOKENWARDEN_INTROSPECT.
+const (
+	// IntrospectDegraded introspects only while the deny-list is degraded
+	// (the adapter's default).
+	IntrospectDegraded = "degraded"
+	// IntrospectAlways introspects every request.
+	IntrospectAlways = "always"
+	// IntrospectSensitive introspects the routes under /api/admin/.
+	IntrospectSensitive = "sensitive"
+)
+
+// Config is the backend's configuration. ConfigFromEnv reads it from the
+// environment; the zero value of every field but Issuer is a usable default.
+type Config struct {
+	// Issuer is the realm's issuer, exactly as in the tokens' iss.
+	Issuer string
+	// InternalURL is the scheme://host[:port] at which this process reaches
+	// Keycloak when that differs from the issuer's host (a Docker network).
+	InternalURL string
+	// Audience is the client id that must be in the access tokens' aud
+	// (the mobile client's audience mapper adds it). Default "backend".
+	Audience string
+	// ClientID and ClientSecret authenticate the backend's introspection
+	// calls. Without a secret there is no introspection: a request that needs
+	// it is answered 503.
+	ClientID     string
+	ClientSecret string
+	// MobileClientID is the public client the app logs in with: its refresh
+	// tokens are revoked at logout, and Keycloak's back-channel logout tokens
+	// are addressed to it. Default "mobile".
+	MobileClientID string
+	// RedisURL, when set, shares the deny-list between replicas through
+	// Redis; empty means the in-process Memory store.
+	RedisURL string
+	// Introspect is one of IntrospectDegraded (default), IntrospectAlways,
+	// IntrospectSensitive, or a Go duration: introspect tokens older than it.
+	Introspect string
+	// Listen is the listen address. Default 127.0.0.1:8081.
+	Listen string
+	// CORSOrigins are the origins allowed to call the API from a WebView.
+	// Default capacitor://localhost (iOS) and https://localhost (Android).
+	CORSOrigins []string
+	// InsecureAllowHTTP permits a plain http issuer that is not on a
+	// loopback address (a loopback one is always allowed).
+	InsecureAllowHTTP bool
+	// LogLevel is the slog level; default info.
+	LogLevel slog.Level
+	// ShutdownTimeout bounds the graceful shutdown. Default 10 s.
+	ShutdownTimeout time.Duration
+}
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvIssuer           = "TOKENWARDEN_ISSUER"
+	EnvKeycloakURL      = "KEYCLOAK_URL"
+	EnvKeycloakRealm    = "KEYCLOAK_REALM"
+	EnvInternalURL      = "TOKENWARDEN_INTERNAL_URL"
+	EnvAudience         = "TOKENWARDEN_AUDIENCE"
+	EnvClientID         = "TOKENWARDEN_CLIENT_ID"
+	EnvClientSecret     = "TOKENWARDEN_CLIENT_SECRET"
+	EnvClientSecretFile = "TOKENWARDEN_CLIENT_SECRET_FILE"
+	EnvMobileClientID   = "TOKENWARDEN_MOBILE_CLIENT_ID"
+	EnvRedisURL         = "REDIS_URL"
+	EnvIntrospect       = "TOKENWARDEN_INTROSPECT"
+	EnvListen           = "TOKENWARDEN_LISTEN"
+	EnvCORSOrigins      = "TOKENWARDEN_CORS_ORIGINS"
+	EnvInsecureHTTP     = "TOKENWARDEN_INSECURE_HTTP"
+	EnvLogLevel         = "TOKENWARDEN_LOG_LEVEL"
+)
+
+// ConfigFromEnv reads the configuration through getenv (os.Getenv in main).
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Issuer:         getenv(EnvIssuer),
+		InternalURL:    getenv(EnvInternalURL),
+		Audience:       getenv(EnvAudience),
+		ClientID:       getenv(EnvClientID),
+		ClientSecret:   getenv(EnvClientSecret),
+		MobileClientID: getenv(EnvMobileClientID),
+		RedisURL:       getenv(EnvRedisURL),
+		Introspect:     getenv(EnvIntrospect),
+		Listen:         getenv(EnvListen),
+	}
+	if c.Issuer == "" {
+		base, realm := getenv(EnvKeycloakURL), getenv(EnvKeycloakRealm)
+		if base == "" || realm == "" {
+			return c, fmt.Errorf("%w: set %s, or %s and %s", ErrConfig, EnvIssuer, EnvKeycloakURL, EnvKeycloakRealm)
+		}
+		c.Issuer = oidc.KeycloakIssuer(base, realm)
+	}
+	if f := getenv(EnvClientSecretFile); f != "" {
+		if c.ClientSecret != "" {
+			return c, fmt.Errorf("%w: set %s or %s, not both", ErrConfig, EnvClientSecret, EnvClientSecretFile)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return c, fmt.Errorf("%w: %s: %w", ErrConfig, EnvClientSecretFile, err)
+		}
+		c.ClientSecret = strings.TrimSpace(string(b))
+	}
+	if v := getenv(EnvCORSOrigins); v != "" {
+		for o := range strings.SplitSeq(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.CORSOrigins = append(c.CORSOrigins, o)
+			}
+		}
+	}
+	switch strings.ToLower(getenv(EnvInsecureHTTP)) {
+	case "", "0", "false":
+	case "1", "true":
+		c.InsecureAllowHTTP = true
+	default:
+		return c, fmt.Errorf("%w: %s must be true or false", ErrConfig, EnvInsecureHTTP)
+	}
+	if v := getenv(EnvLogLevel); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, fmt.Errorf("%w: %s: %w", ErrConfig, EnvLogLevel, err)
+		}
+	}
+	return c.withDefaults()
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Issuer == "" {
+		return c, fmt.Errorf("%w: no issuer", ErrConfig)
+	}
+	if c.Audience == "" {
+		c.Audience = "backend"
+	}
+	if c.ClientID == "" {
+		c.ClientID = c.Audience
+	}
+	if c.MobileClientID == "" {
+		c.MobileClientID = "mobile"
+	}
+	if c.Introspect == "" {
+		c.Introspect = IntrospectDegraded
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8081"
+	}
+	if c.CORSOrigins == nil {
+		c.CORSOrigins = []string{"capacitor://localhost", "https://localhost"}
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if !c.InsecureAllowHTTP && loopbackHTTP(c.Issuer) && (c.InternalURL == "" || loopbackHTTP(c.InternalURL)) {
+		c.InsecureAllowHTTP = true
+	}
+	if _, err := c.policyOlderThan(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// loopbackHTTP reports whether raw is an http URL on a loopback host: a
+// Keycloak in development on this machine.
+func loopbackHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// policyOlderThan returns the duration of a duration-valued Introspect.
+func (c Config) policyOlderThan() (time.Duration, error) {
+	switch c.Introspect {
+	case IntrospectDegraded, IntrospectAlways, IntrospectSensitive:
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.Introspect)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%w: %s must be %s, %s, %s or a positive duration", ErrConfig,
+			EnvIntrospect, IntrospectDegraded, IntrospectAlways, IntrospectSensitive)
+	}
+	return d, nil
+}
