@@ -67,6 +67,8 @@
 // reports degraded until every token the refused revocation could have
 // matched has expired; the caller should then confirm tokens by
 // introspection and answer 503 to the sender of the refused revocation.
+// A store also holds at most 1024 distinct issuers (an entry for a new one
+// beyond that fails with ErrFull the same way).
 //
 // Entries live in open-addressing hash tables, one per issuer and kind,
 // keyed by a 64-bit keyed hash (hash/maphash, random seed per store) of the
