@@ -3,14 +3,19 @@
 package testtoken
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/tokenwarden/tokenwarden/adapter"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
@@ -67,4 +72,55 @@ func (s *Signer) Token(t testing.TB, username string, roles []string, extra map[
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// CheckRoutes runs the checks every framework example must pass against h,
+// which serves GET /api/profile (any valid token) and GET /api/admin/report
+// (realm role admin) behind auth: 401 with an RFC 6750 challenge without or
+// with a bad or revoked token, the username in the profile, 403
+// insufficient_scope for a user without the role, 200 for an admin.
+func (s *Signer) CheckRoutes(t *testing.T, h http.Handler, auth *adapter.Authenticator) {
+	t.Helper()
+	alice := s.Token(t, "alice", []string{"user"}, nil)
+	bob := s.Token(t, "bob", []string{"user", "admin"}, nil)
+	revoked := s.Token(t, "carol", []string{"admin"}, map[string]any{"jti": "revoked"})
+	if err := auth.Store().RevokeToken(context.Background(), Issuer, "revoked", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, token string
+		want              int
+		wantAuth          string // prefix of WWW-Authenticate; "" means none
+		wantBody          string
+	}{
+		{"no token", "/api/profile", "", 401, `Bearer realm="api"`, ""},
+		{"bad token", "/api/profile", "x.y.z", 401, `Bearer realm="api", error="invalid_token"`, ""},
+		{"revoked token", "/api/profile", revoked, 401, `Bearer realm="api", error="invalid_token"`, ""},
+		{"profile", "/api/profile", alice, 200, "", `"username":"alice"`},
+		{"admin route without the role", "/api/admin/report", alice, 403, `Bearer realm="api", error="insufficient_scope"`, ""},
+		{"admin route with the role", "/api/admin/report", bob, 200, "", `"requested_by":"bob"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.want, rec.Body)
+			}
+			got := rec.Header().Get("WWW-Authenticate")
+			if (tt.wantAuth == "") != (got == "") || !strings.HasPrefix(got, tt.wantAuth) {
+				t.Errorf("WWW-Authenticate %q, want prefix %q", got, tt.wantAuth)
+			}
+			if tt.want != 200 && (strings.Contains(rec.Body.String(), `"report"`) || strings.Contains(rec.Body.String(), `"username"`)) {
+				t.Errorf("a refused request reached the handler: %s", rec.Body)
+			}
+			if !strings.Contains(rec.Body.String(), tt.wantBody) {
+				t.Errorf("body %s, want it to contain %s", rec.Body, tt.wantBody)
+			}
+		})
+	}
 }

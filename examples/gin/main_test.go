@@ -1,0 +1,23 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tokenwarden/tokenwarden/adapter"
+	"github.com/tokenwarden/tokenwarden/examples/internal/setup"
+	"github.com/tokenwarden/tokenwarden/examples/internal/testtoken"
+)
+
+func TestRouter(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	s := testtoken.New(t)
+	auth, err := adapter.New(adapter.Config{Verifier: s.Verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auth.Close()
+	s.CheckRoutes(t, newRouter(&setup.Pipeline{Auth: auth, BackchannelLogout: http.NotFoundHandler()}), auth)
+}
