@@ -178,7 +178,7 @@ func newStore(ctx context.Context, cfg Config, a *App) (revocation.Store, error)
 	}
 	rc := redis.NewClient(opts)
 	a.closers = append(a.closers, rc.Close)
-	s, err := revocation.NewRedis(revocation.RedisConfig{Client: rc})
+	s, err := revocation.NewRedis(revocation.RedisConfig{Client: rc, KeyPrefix: cfg.RedisKeyPrefix})
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +249,9 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// go-redis logs connection failures through a process-wide logger of
+	// its own: send them to the JSON log (the store reports its state too).
+	redis.SetLogger(redisLogger{log})
 	a, err := New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -266,6 +269,12 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("listening", "addr", l.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience,
 		"store", store, "introspect", cfg.Introspect, "introspection_client", cfg.ClientSecret != "")
 	return a.Serve(ctx, l, log)
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // Profile is the body of GET /api/profile.

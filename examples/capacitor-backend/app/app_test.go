@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tokenwarden/tokenwarden/examples/capacitor-backend/app"
+	"github.com/tokenwarden/tokenwarden/internal/testenv"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
 )
 
@@ -288,4 +290,81 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestDegradedStore: with Redis unreachable the deny-list is degraded;
+// /healthz says so, and requests are still served, each confirmed by
+// introspection at Keycloak.
+func TestDegradedStore(t *testing.T) {
+	kc := keycloaktest.New(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	redisURL := "redis://" + dead.Listener.Addr().String() + "/0"
+	dead.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := app.New(ctx, app.Config{Issuer: kc.IssuerURL(), ClientSecret: keycloaktest.BackendClientSecret, RedisURL: redisURL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	c := client{t: t, url: srv.URL}
+
+	resp, body := c.do(http.MethodGet, app.RouteHealth, "", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"status":"degraded"`) || !strings.Contains(body, `"degraded":true`) {
+		t.Errorf("healthz with Redis down: %d %s", resp.StatusCode, body)
+	}
+	bob := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "bob", "bob-password")
+	if resp, body := c.do(http.MethodGet, app.RouteProfile, bob.AccessToken, nil, nil); resp.StatusCode != 200 {
+		t.Errorf("profile while degraded: %d %s", resp.StatusCode, body)
+	}
+	_, metrics := c.do(http.MethodGet, app.RouteMetrics, "", nil, nil)
+	if !strings.Contains(metrics, `result="active"`) {
+		t.Errorf("no active introspection counted while degraded")
+	}
+}
+
+// TestReplicasShareRedis: two replicas on one Redis deny-list; a logout
+// through one is refused by the other.
+func TestReplicasShareRedis(t *testing.T) {
+	kc := keycloaktest.New(t)
+	redisURL := testenv.Redis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	prefix := fmt.Sprintf("capbackend-%d", time.Now().UnixNano())
+	var urls []string
+	for range 2 {
+		a, err := app.New(ctx, app.Config{Issuer: kc.IssuerURL(), RedisURL: redisURL, RedisKeyPrefix: prefix}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		srv := httptest.NewServer(a.Handler())
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	one, two := client{t: t, url: urls[0]}, client{t: t, url: urls[1]}
+	alice := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "alice", "alice-password")
+	for i, c := range []client{one, two} {
+		if resp, body := c.do(http.MethodGet, app.RouteProfile, alice.AccessToken, nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("replica %d before logout: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	if resp, body := one.do(http.MethodPost, app.RouteLogout, alice.AccessToken, url.Values{"refresh_token": {alice.RefreshToken}}, nil); resp.StatusCode != 204 {
+		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	}
+	// The second replica learns it from the Redis stream; wait for it
+	// without asserting a duration.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, _ := two.do(http.MethodGet, app.RouteProfile, alice.AccessToken, nil, nil)
+		if resp.StatusCode == http.StatusUnauthorized {
+			break
+		}
+		if resp.StatusCode != http.StatusOK || time.Now().After(deadline) {
+			t.Fatalf("replica 2 after logout on replica 1: %d", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -50,6 +50,9 @@ type Config struct {
 	// RedisURL, when set, shares the deny-list between replicas through
 	// Redis; empty means the in-process Memory store.
 	RedisURL string
+	// RedisKeyPrefix names the deny-list in Redis; replicas sharing one use
+	// the same prefix. Default "tw".
+	RedisKeyPrefix string
 	// Introspect is one of IntrospectDegraded (default), IntrospectAlways,
 	// IntrospectSensitive, or a Go duration: introspect tokens older than it.
 	Introspect string
@@ -79,6 +82,7 @@ const (
 	EnvClientSecretFile = "TOKENWARDEN_CLIENT_SECRET_FILE"
 	EnvMobileClientID   = "TOKENWARDEN_MOBILE_CLIENT_ID"
 	EnvRedisURL         = "REDIS_URL"
+	EnvRedisKeyPrefix   = "TOKENWARDEN_REDIS_PREFIX"
 	EnvIntrospect       = "TOKENWARDEN_INTROSPECT"
 	EnvListen           = "TOKENWARDEN_LISTEN"
 	EnvCORSOrigins      = "TOKENWARDEN_CORS_ORIGINS"
@@ -96,6 +100,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ClientSecret:   getenv(EnvClientSecret),
 		MobileClientID: getenv(EnvMobileClientID),
 		RedisURL:       getenv(EnvRedisURL),
+		RedisKeyPrefix: getenv(EnvRedisKeyPrefix),
 		Introspect:     getenv(EnvIntrospect),
 		Listen:         getenv(EnvListen),
 	}
