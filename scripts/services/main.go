@@ -246,10 +246,12 @@ func down(p paths) error {
 				delete(env, k)
 			}
 		}
-		if len(env) > 0 {
+		if env["KEYCLOAK_URL"] != "" || env["REDIS_URL"] != "" {
 			if err := services.WriteEnvFile(p.envFile, envHeader, env); err != nil {
 				return err
 			}
+		} else if err := os.Remove(p.envFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
 		}
 		fmt.Println("services: stopped", os.Getenv("SERVICES"))
 		return nil
