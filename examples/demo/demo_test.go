@@ -3,8 +3,12 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +71,33 @@ func TestScenario(t *testing.T) {
 	}
 	if !bytes.Contains(logs.Bytes(), []byte(`"kind":"backchannel_logout"`)) {
 		t.Errorf("the backend logged no back-channel logout:\n%s", logs.String())
+	}
+}
+
+// TestScenarioFailsOnWrongStatus: a backend that never refuses anything
+// fails the scenario at the first refusal it should have made.
+func TestScenarioFailsOnWrongStatus(t *testing.T) {
+	kc := keycloaktest.New(t)
+	lax := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		_, _ = w.Write([]byte(`{"username":"alice"}`))
+	}))
+	defer lax.Close()
+	var out bytes.Buffer
+	s := &demo.Scenario{
+		Keycloak:   &demo.Keycloak{BaseURL: kc.BaseURL, AdminUser: kc.AdminUser, AdminPassword: kc.AdminPassword},
+		Realm:      kc.Realm,
+		BackendURL: lax.URL,
+		Out:        &out,
+	}
+	err := s.Run(context.Background())
+	if !errors.Is(err, demo.ErrStep) {
+		t.Fatalf("Run = %v, want ErrStep\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), " 4. GET /api/profile with the old token") || !strings.Contains(out.String(), "FAILED: want 401") {
+		t.Errorf("narration:\n%s", out.String())
 	}
 }
