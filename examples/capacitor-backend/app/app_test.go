@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -366,5 +367,54 @@ func TestReplicasShareRedis(t *testing.T) {
 			t.Fatalf("replica 2 after logout on replica 1: %d", resp.StatusCode)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestKeycloakAdminURL: Keycloak's "push revocation" reaches the backend's
+// admin URL (/auth/keycloak/k_push_not_before) and every earlier token of
+// the realm is refused. In a realm of its own: the push is realm-wide.
+func TestKeycloakAdminURL(t *testing.T) {
+	kc := keycloaktest.New(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiURL := "http://" + l.Addr().String()
+	realm := kc.IsolatedRealm(t, apiURL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := app.New(ctx, app.Config{Issuer: realm.IssuerURL()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := &http.Server{Handler: a.Handler()}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	c := client{t: t, url: apiURL}
+
+	bob := realm.PasswordToken(t, keycloaktest.MobileClientID, "", "bob", "bob-password")
+	if resp, body := c.do(http.MethodGet, app.RouteProfile, bob.AccessToken, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("before the push: %d %s", resp.StatusCode, body)
+	}
+	var claims struct {
+		IAT int64 `json:"iat"`
+	}
+	if err := keycloaktest.UnverifiedClaims(bob.AccessToken, &claims); err != nil {
+		t.Fatal(err)
+	}
+	// Not-before is compared in whole seconds with iat < notBefore: let
+	// the second of iat pass.
+	for time.Now().Unix() <= claims.IAT {
+		time.Sleep(50 * time.Millisecond)
+	}
+	realm.SetNotBeforeNow(t)
+	res := realm.PushRevocation(t)
+	if len(res.SuccessRequests) == 0 {
+		t.Fatalf("Keycloak reached no admin URL: %+v", res)
+	}
+	resp, _ := c.do(http.MethodGet, app.RouteProfile, bob.AccessToken, nil, nil)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after the not-before push: %d, want 401", resp.StatusCode)
 	}
 }
