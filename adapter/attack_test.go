@@ -1,0 +1,99 @@
+package adapter
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/attack"
+	"github.com/tokenwarden/tokenwarden/oidc"
+	"github.com/tokenwarden/tokenwarden/revocation"
+)
+
+// attackChallenge is the exact WWW-Authenticate answer for a refused case.
+func attackChallenge(realm string, tc attack.Case) (challenge, code string) {
+	if tc.WantStatus == http.StatusBadRequest {
+		return `Bearer realm="` + realm + `", error="invalid_request", error_description="malformed authorization"`, CodeInvalidRequest
+	}
+	desc := "invalid token"
+	switch {
+	case len(tc.Token) > DefaultMaxTokenBytes:
+		desc = "token too large"
+	case errors.Is(tc.WantError, oidc.ErrExpired):
+		desc = "token expired"
+	}
+	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + desc + `"`, CodeInvalidToken
+}
+
+// TestAttackCorpusMiddleware drives every case of the consolidated attack
+// corpus through the real middleware (adapter.New, an oidc.Verifier over a
+// RemoteKeySet served by a counting httptest JWKS server): each is refused
+// with its exact RFC 6750 answer, the inner handler never runs, a case that
+// names a known or no kid causes no JWKS fetch, and the unknown-kid cases
+// together cause at most the one fetch the cooldown allows.
+func TestAttackCorpusMiddleware(t *testing.T) {
+	m := attack.NewMaterial(t)
+	cases, err := attack.Cases(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := attack.NewKeyServer(t, m.JWKS())
+	store := revocation.NewMemory(revocation.Config{Now: func() time.Time { return m.Now }})
+	t.Cleanup(func() { store.Close() })
+	const realm = "orders"
+	a, err := New(Config{Verifier: m.Verifier(t, m.KeySource(t, ks)), Store: store, Realm: realm,
+		Now: func() time.Time { return m.Now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	var reached atomic.Int64
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+
+	// The control: the valid token reaches the handler, after the initial
+	// JWKS fetch.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, bearer(m.Valid()))
+	if rec.Code != http.StatusNoContent || reached.Load() != 1 {
+		t.Fatalf("valid token: status %d, handler runs %d", rec.Code, reached.Load())
+	}
+	if got := ks.Fetches(); got != 1 {
+		t.Fatalf("JWKS fetches after the valid token = %d, want 1", got)
+	}
+
+	var byStatus = map[int]int{}
+	unknown := 0
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			before := ks.Fetches()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, bearer(tc.Token))
+			challenge, code := attackChallenge(realm, tc)
+			check(t, rec, wantResp{status: tc.WantStatus, challenge: challenge, code: code})
+			if n := reached.Load(); n != 1 {
+				t.Fatalf("the handler ran (%d runs)", n)
+			}
+			if after := ks.Fetches(); !tc.UnknownKid && after != before {
+				t.Fatalf("JWKS fetched %d times for a case without an unknown kid", after-before)
+			}
+		})
+		byStatus[tc.WantStatus]++
+		if tc.UnknownKid {
+			unknown++
+		}
+	}
+	if byStatus[http.StatusBadRequest] == 0 || byStatus[http.StatusUnauthorized] == 0 || unknown == 0 {
+		t.Fatalf("corpus lacks a kind of case: %v, %d unknown kids", byStatus, unknown)
+	}
+	if got := ks.Fetches(); got > 2 {
+		t.Fatalf("JWKS fetches = %d, want at most 2 (initial and one unknown kid within the cooldown)", got)
+	}
+	t.Logf("%d cases: %d answered 400, %d answered 401; %d JWKS fetches", len(cases),
+		byStatus[http.StatusBadRequest], byStatus[http.StatusUnauthorized], ks.Fetches())
+}
