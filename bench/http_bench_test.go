@@ -1,10 +1,12 @@
 package bench_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,7 +26,8 @@ import (
 
 var (
 	loadDuration = flag.Duration("bench.load", 2*time.Second, "measured duration of each end-to-end HTTP benchmark")
-	loadConns    = flag.Int("bench.conns", 16, "connections of the load generator")
+	loadConns    = flag.Int("bench.conns", 16, "connections of the load generator (to each server)")
+	loadSlice    = flag.Duration("bench.slice", 100*time.Millisecond, "length of the alternating slices of an end-to-end HTTP benchmark and its bare reference")
 )
 
 // loadDir holds the load generator built for this process.
@@ -67,7 +70,7 @@ func removeLoadBinary() {
 	}
 }
 
-// loadResult is the JSON line cmd/load prints.
+// loadResult is one target of the last line cmd/load prints.
 type loadResult struct {
 	Requests int64            `json:"requests"`
 	Warmup   int64            `json:"warmup_requests"`
@@ -76,16 +79,34 @@ type loadResult struct {
 	RPS      float64          `json:"rps"`
 	P50Ns    int64            `json:"p50_ns"`
 	P99Ns    int64            `json:"p99_ns"`
+	CPUNs    int64            `json:"cpu_ns"`
 }
 
-// runLoad drives url with cmd/load in a separate process, sending every
-// request with the Authorization header of tokens, and reports req/s, p50
-// and p99, ns/op as 1/(req/s), and the CPU time of this process (the API
-// server) and of the load generator per request. CPU time per request does
-// not count the time a process waits for a core, so it moves much less
-// with the load of a shared machine than req/s. It returns the number of
-// requests served (warm-up included).
-func runLoad(b *testing.B, url string, tokens []string) float64 {
+// sliceAnswer is cmd/load's answer to one command.
+type sliceAnswer struct {
+	Target   int   `json:"target"`
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+}
+
+// serverUse is what this process (the API servers) spent on one target's
+// measured slices.
+type serverUse struct {
+	cpu, mallocs, bytes int64
+}
+
+// runLoad compares the server at url with the bare handler at bareURL. It
+// drives both from one cmd/load process (-control), in alternating slices
+// of -bench.slice (AB, BA, AB…, half of -bench.load each, after a warm-up
+// of each), so both see the same load of a shared machine, and measures
+// around every slice the CPU time and allocations of this process, where
+// the servers run. It reports the row's req/s, p50, p99, ns/op as
+// 1/(req/s), allocations, the CPU time of the server and of the load
+// generator per request, and its ratios to the bare handler measured in
+// the same slices: x-bare-rps (req/s) and x-bare-server-cpu (server CPU
+// per request); CPU time does not count the time a process waits for a
+// core. It returns the number of requests url served (warm-up included).
+func runLoad(b *testing.B, url, bareURL string, tokens []string) float64 {
 	b.Helper()
 	bin, err := loadBinary()
 	if err != nil {
@@ -95,45 +116,95 @@ func runLoad(b *testing.B, url string, tokens []string) float64 {
 	if err := os.WriteFile(f, []byte(strings.Join(tokens, "\n")), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	args := []string{"-url", url, "-c", strconv.Itoa(*loadConns), "-d", loadDuration.String(), "-token-file", f}
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, "-control", "-url", url, "-url", bareURL, "-c", strconv.Itoa(*loadConns), "-token-file", f)
 	cmd.Stderr = &stderr
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cpu0 := cpuNanos()
-	out, err := cmd.Output()
-	cpu := cpuNanos() - cpu0
-	runtime.ReadMemStats(&after)
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		b.Fatalf("load: %v: %s", err, stderr.String())
+		b.Fatal(err)
 	}
-	var res loadResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		b.Fatalf("load output %q: %v", out, err)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
 	}
-	if res.Errors > 0 || res.Requests == 0 {
-		b.Fatalf("load: %d requests, %d errors %v", res.Requests, res.Errors, res.Statuses)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(res.RPS, "req/s")
-	b.ReportMetric(float64(res.P50Ns), "p50-ns")
-	b.ReportMetric(float64(res.P99Ns), "p99-ns")
-	b.ReportMetric(1e9/res.RPS, "ns/op")
-	// Allocations and CPU time of this process (the API server, and the
-	// fake Keycloak when a row calls it) per request served, warm-up
-	// included; the CPU time of the load generator likewise.
-	served := float64(res.Requests + res.Warmup)
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/served, "allocs/op")
-	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/served, "B/op")
-	if cpu > 0 {
-		b.ReportMetric(float64(cpu)/served, "server-cpu-ns/op")
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	out := bufio.NewScanner(stdout)
+	fail := func(format string, args ...any) {
+		b.Helper()
+		b.Fatalf("load: "+format+": %s", append(args, stderr.String())...)
 	}
-	if st := cmd.ProcessState; st != nil {
-		if c := st.UserTime() + st.SystemTime(); c > 0 {
-			b.ReportMetric(float64(c.Nanoseconds())/served, "client-cpu-ns/op")
+	var use [2]serverUse
+	var ms runtime.MemStats
+	command := func(verb string, i int, d time.Duration) {
+		runtime.ReadMemStats(&ms)
+		cpu0, m0, b0 := cpuNanos(), ms.Mallocs, ms.TotalAlloc
+		if _, err := fmt.Fprintf(stdin, "%s %d %s\n", verb, i, d); err != nil {
+			fail("%v", err)
+		}
+		if !out.Scan() {
+			fail("no answer to %s %d", verb, i)
+		}
+		cpu := cpuNanos() - cpu0
+		runtime.ReadMemStats(&ms)
+		var sl sliceAnswer
+		if err := json.Unmarshal(out.Bytes(), &sl); err != nil || sl.Target != i {
+			fail("answer %q", out.Bytes())
+		}
+		if sl.Errors > 0 {
+			fail("%d errors in a slice of target %d", sl.Errors, i)
+		}
+		if verb == "run" {
+			use[i].cpu += cpu
+			use[i].mallocs += int64(ms.Mallocs - m0)
+			use[i].bytes += int64(ms.TotalAlloc - b0)
 		}
 	}
-	return served
+	for i := range 2 {
+		command("warm", i, 300*time.Millisecond)
+	}
+	for k := range max(1, int(*loadDuration/(2**loadSlice))) {
+		first := k % 2
+		command("run", first, *loadSlice)
+		command("run", 1-first, *loadSlice)
+	}
+	if err := stdin.Close(); err != nil {
+		fail("%v", err)
+	}
+	if !out.Scan() {
+		fail("no result")
+	}
+	var final struct {
+		Targets []loadResult `json:"targets"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &final); err != nil || len(final.Targets) != 2 {
+		fail("result %q", out.Bytes())
+	}
+	row, bare := final.Targets[0], final.Targets[1]
+	for _, r := range final.Targets {
+		if r.Errors > 0 || r.Requests == 0 {
+			fail("%d requests, %d errors %v", r.Requests, r.Errors, r.Statuses)
+		}
+	}
+	n, nb := float64(row.Requests), float64(bare.Requests)
+	b.ReportMetric(row.RPS, "req/s")
+	b.ReportMetric(float64(row.P50Ns), "p50-ns")
+	b.ReportMetric(float64(row.P99Ns), "p99-ns")
+	b.ReportMetric(1e9/row.RPS, "ns/op")
+	// Allocations and CPU time of this process (the API server, and the
+	// fake Keycloak when a row calls it) per request, during the row's
+	// slices; the CPU time of the load generator likewise.
+	b.ReportMetric(float64(use[0].mallocs)/n, "allocs/op")
+	b.ReportMetric(float64(use[0].bytes)/n, "B/op")
+	b.ReportMetric(float64(row.CPUNs)/n, "client-cpu-ns/op")
+	b.ReportMetric(row.RPS/bare.RPS, "x-bare-rps")
+	if use[0].cpu > 0 && use[1].cpu > 0 {
+		b.ReportMetric(float64(use[0].cpu)/n, "server-cpu-ns/op")
+		b.ReportMetric((float64(use[0].cpu)/n)/(float64(use[1].cpu)/nb), "x-bare-server-cpu")
+	}
+	return float64(row.Requests + row.Warmup)
 }
 
 // okHandler is the trivial handler every row serves.
@@ -212,7 +283,11 @@ func benchHTTP(b *testing.B) {
 				b.Fatalf("warm-up request: status %d: %s", rec.Code, rec.Body.String())
 			}
 			jwks, upstream := kc.JWKSHits(), kc.IntrospectHits()
-			served := runLoad(b, api.URL+"/", tokens)
+			// The reference: the bare handler on a server of its own,
+			// loaded in the slices between this row's.
+			bare := httptest.NewServer(okHandler)
+			b.Cleanup(bare.Close)
+			served := runLoad(b, api.URL+"/", bare.URL+"/", tokens)
 			b.ReportMetric(float64(kc.JWKSHits()-jwks)/served, "fetches/op")
 			b.ReportMetric(float64(kc.IntrospectHits()-upstream)/served, "upstream/op")
 		})

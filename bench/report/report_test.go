@@ -64,7 +64,14 @@ func TestSummaryOfSample(t *testing.T) {
 		{"IntrospectWaiters/2ms/tokenwarden", "upstream_per_op", func(r *report.Row) *float64 { return r.UpstreamPerOp }, 1},
 		{"IntrospectWaiters/2ms/gocloak", "cpu_ns_op", func(r *report.Row) *float64 { return r.CPUNsOp }, 405000000},
 		{"HTTP/tokenwarden-cached", "rps", func(r *report.Row) *float64 { return r.RPS }, 18000},
-		{"HTTP/tokenwarden-cached", "ratio_bare_rps", func(r *report.Row) *float64 { return r.RatioBare }, 18000.0 / 19500},
+		// Measured against the bare handler in interleaved slices: the
+		// median of the rows' own ratios, not a ratio of medians.
+		{"HTTP/tokenwarden-cached", "ratio_bare_rps", func(r *report.Row) *float64 { return r.RatioBare }, 0.96},
+		{"HTTP/tokenwarden-cached", "ratio_bare_server_cpu", func(r *report.Row) *float64 { return r.RatioBareCPU }, 1.05},
+		{"HTTP/tokenwarden-cached", "server_cpu_ns_op", func(r *report.Row) *float64 { return r.ServerCPUNsOp }, 42000},
+		{"HTTP/tokenwarden-cached", "client_cpu_ns_op", func(r *report.Row) *float64 { return r.ClientCPUNsOp }, 51000},
+		// Without slices: the ratio of the medians of req/s.
+		{"HTTP/auth0-middleware", "ratio_bare_rps", func(r *report.Row) *float64 { return r.RatioBare }, 5000.0 / 19500},
 		{"HTTP/tokenwarden-cached", "ratio_floor", func(r *report.Row) *float64 { return r.RatioFloor }, math.NaN()},
 		{"HTTP/auth0-middleware", "p99_ns", func(r *report.Row) *float64 { return r.P99Ns }, 9000000},
 	}
@@ -140,7 +147,8 @@ func TestMarkdown(t *testing.T) {
 		"| gocloak | github.com/Nerzal/gocloak/v13 | v13.9.0 | iss aud typ alg-allow-list |",
 		"| first-seen RS256 ≤ 1.3× floor | `Verify/RS256/tokenwarden-first-seen` | 1.17× floor | met |",
 		"| 1 upstream call for 1,000 concurrent identical introspections (0 ms) | `IntrospectWaiters/0ms/tokenwarden` | not measured: row missing | – |",
-		"| HTTP cached path ≥ 90% of bare req/s | `HTTP/tokenwarden-cached` | 92% of bare | met |",
+		"| HTTP cached path ≥ 90% of bare req/s | `HTTP/tokenwarden-cached` | 96% of bare | met |",
+		"| `HTTP/tokenwarden-cached` | 18000 | ±∞ | 0.96× | ±∞ | 42 µs | 1.05× | 51 µs | ",
 		"| `Verify/RS256/tokenwarden-cached` | 255 ns | ",
 		"| `HTTP/bare` | 19500 | ",
 		"## How the rows are configured",

@@ -19,6 +19,15 @@ const (
 	UnitRPS      = "req/s"
 	UnitP50      = "p50-ns"
 	UnitP99      = "p99-ns"
+
+	// End-to-end HTTP rows measured in slices interleaved with the bare
+	// handler (bench/cmd/load -control): the ratios to the bare handler in
+	// the same slices, and the CPU time per request of the server process
+	// and of the load generator.
+	UnitRatioBareRPS = "x-bare-rps"
+	UnitRatioBareCPU = "x-bare-server-cpu"
+	UnitServerCPU    = "server-cpu-ns/op"
+	UnitClientCPU    = "client-cpu-ns/op"
 )
 
 // Row is the summary of one benchmark. Pointer fields are nil when the
@@ -42,9 +51,16 @@ type Row struct {
 
 	RPS       *float64 `json:"rps,omitempty"`
 	RPSSpread string   `json:"rps_spread,omitempty"`
-	RatioBare *float64 `json:"ratio_bare_rps,omitempty"` // req/s ÷ the bare handler's req/s
-	P50Ns     *float64 `json:"p50_ns,omitempty"`
-	P99Ns     *float64 `json:"p99_ns,omitempty"`
+	RatioBare *float64 `json:"ratio_bare_rps,omitempty"` // req/s ÷ the bare handler's req/s (in the same slices when measured so)
+	// RatioBareSpread is the spread of a RatioBare measured in slices
+	// interleaved with the bare handler; empty when it is computed from
+	// the bare row.
+	RatioBareSpread string   `json:"ratio_bare_rps_spread,omitempty"`
+	RatioBareCPU    *float64 `json:"ratio_bare_server_cpu,omitempty"` // server CPU/request ÷ the bare handler's, same slices
+	ServerCPUNsOp   *float64 `json:"server_cpu_ns_op,omitempty"`
+	ClientCPUNsOp   *float64 `json:"client_cpu_ns_op,omitempty"`
+	P50Ns           *float64 `json:"p50_ns,omitempty"`
+	P99Ns           *float64 `json:"p99_ns,omitempty"`
 
 	Extra map[string]float64 `json:"extra,omitempty"` // other units, medians
 }
@@ -165,6 +181,14 @@ func Summarize(run *Run, meta map[string]string) *Summary {
 				r.P50Ns = ptr(m)
 			case UnitP99:
 				r.P99Ns = ptr(m)
+			case UnitRatioBareRPS:
+				r.RatioBare, r.RatioBareSpread = ptr(m), spread
+			case UnitRatioBareCPU:
+				r.RatioBareCPU = ptr(m)
+			case UnitServerCPU:
+				r.ServerCPUNsOp = ptr(m)
+			case UnitClientCPU:
+				r.ClientCPUNsOp = ptr(m)
 			default:
 				if ptr(m) == nil {
 					continue
@@ -214,7 +238,9 @@ func (sum *Summary) ratios() {
 		r := sum.Rows[name]
 		g := Group(name)
 		if b, ok := bare[g]; ok {
-			if r.RPS != nil {
+			// A ratio measured against the bare handler in interleaved
+			// slices is kept: it saw the same load of the machine.
+			if r.RPS != nil && r.RatioBare == nil {
 				r.RatioBare = ptr(*r.RPS / *sum.Rows[b].RPS)
 			}
 		} else if f := sum.floorOf(name); f != nil && r.NsOp != nil && Role(name) != RoleFloor {
