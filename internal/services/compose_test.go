@@ -360,3 +360,21 @@ func TestDockerComposeBackend(t *testing.T) {
 		t.Errorf("Dockerfile USER %q, want a non-root user", user)
 	}
 }
+
+// TestReadmeBackendVariables: README.md documents every environment
+// variable the example backend reads.
+func TestReadmeBackendVariables(t *testing.T) {
+	root, err := RepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, v := range backendEnvNames(t, root) {
+		if !strings.Contains(string(readme), "`"+v+"`") {
+			t.Errorf("README.md does not document %s (%s in %s)", v, c, backendEnvFile)
+		}
+	}
+}
