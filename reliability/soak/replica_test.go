@@ -1,0 +1,283 @@
+package soak
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tokenwarden/tokenwarden/adapter"
+	"github.com/tokenwarden/tokenwarden/introspect"
+	"github.com/tokenwarden/tokenwarden/keycloaktest"
+	"github.com/tokenwarden/tokenwarden/oidc"
+	"github.com/tokenwarden/tokenwarden/revocation"
+)
+
+// Routes of a replica.
+const (
+	routeAPI    = "/api/orders"
+	routeLogout = "/auth/logout"
+)
+
+// headerDegraded is set by the replica's test wrapper on answers given
+// while its store was, or may have been, degraded.
+const headerDegraded = "X-Soak-Store-Degraded"
+
+// verifierLeeway is the replicas' clock-skew tolerance on exp. It is
+// shorter than the 30 s default so that tokens of the short-lived client
+// count as expired a few seconds after their exp.
+const verifierLeeway = 5 * time.Second
+
+// replica is one API instance wired like examples/capacitor-backend: key
+// set and introspection endpoints from discovery, a verifier with its
+// cache, an introspection cache in front of the backend client, a
+// revocation.Redis store with its own mirror, the middleware and the
+// LogoutHandler, on its own loopback listener.
+type replica struct {
+	name  string
+	url   string
+	srv   *http.Server
+	store *revocation.Redis
+	rc    *redis.Client
+	keys  *oidc.RemoteKeySet
+	cache *introspect.Cache
+	auth  *adapter.Authenticator
+	logs  *countingHandler
+
+	jwksFetches    atomic.Int64
+	introspections atomic.Int64 // requests that reached Keycloak's introspection endpoint
+	degradedSeen   atomic.Int64 // Degraded() answers "true" given to the middleware
+	health         healthLog
+	served         sync.WaitGroup
+}
+
+// startReplica builds and serves a replica against realm and the Redis at
+// redisAddr (deny-list under prefix). It is stopped by close.
+func startReplica(t *testing.T, name string, realm *keycloaktest.Keycloak, redisAddr, prefix string) *replica {
+	t.Helper()
+	r := &replica{name: name, logs: &countingHandler{}}
+	log := slog.New(r.logs).With("replica", name)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	disc, err := oidc.Discover(ctx, oidc.DiscoveryConfig{Issuer: realm.IssuerURL(), InsecureAllowHTTP: true, Logger: log})
+	if err != nil {
+		t.Fatalf("%s: discovery: %v", name, err)
+	}
+	r.keys, err = disc.NewRemoteKeySet(oidc.KeySetConfig{InsecureAllowHTTP: true, Logger: log,
+		Observer: func(oidc.FetchEvent) { r.jwksFetches.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: realm.IssuerURL(), Keys: r.keys,
+		Audience: []string{keycloaktest.BackendClientID}, Leeway: verifierLeeway,
+		Logout: oidc.LogoutConfig{Audience: []string{keycloaktest.MobileClientID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r.rc = redis.NewClient(&redis.Options{Addr: redisAddr, MaxRetries: -1,
+		DialTimeout: time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: time.Second})
+	r.store, err = revocation.NewRedis(revocation.RedisConfig{Client: r.rc, KeyPrefix: prefix,
+		Config: revocation.Config{MaxTokenLifetime: 10 * time.Minute, Logger: log,
+			OnHealthChange: r.health.record},
+		BlockTimeout: 200 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.WaitHealthy(ctx); err != nil {
+		t.Fatalf("%s: store not healthy: %v", name, err)
+	}
+
+	backend, err := introspect.New(introspect.ConfigFromDiscovery(disc, introspect.Config{
+		ClientID: keycloaktest.BackendClientID, ClientSecret: keycloaktest.BackendClientSecret,
+		Audience: []string{keycloaktest.BackendClientID}, InsecureAllowHTTP: true, Logger: log,
+		OnUpstream: func(ev introspect.UpstreamEvent) {
+			if ev.Endpoint == introspect.EndpointIntrospection {
+				r.introspections.Add(1)
+			}
+		}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cache, err = introspect.NewCache(backend, introspect.CacheConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mobile, err := introspect.New(introspect.ConfigFromDiscovery(disc, introspect.Config{
+		ClientID: keycloaktest.MobileClientID, AuthMethod: introspect.AuthNone, InsecureAllowHTTP: true, Logger: log}))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The middleware sees the store through watchedStore, which counts the
+	// degraded answers it gives; the default policy introspects every
+	// request while the store is degraded.
+	r.auth, err = adapter.New(adapter.Config{Verifier: verifier, Store: watchedStore{r.store, &r.degradedSeen},
+		Introspector: r.cache, Realm: "soak", Logger: log,
+		Require: []adapter.Requirement{adapter.RequireClientRole(keycloaktest.BackendClientID, "reader")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logout, err := adapter.LogoutHandler(adapter.LogoutConfig{Verifier: verifier, Store: r.store,
+		Revokers: map[string]adapter.Revoker{keycloaktest.MobileClientID: mobile}, RevokeSession: true,
+		IntrospectionCache: r.cache, Realm: "soak", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET "+routeAPI, r.markDegraded(r.auth.Middleware(http.HandlerFunc(
+		func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))))
+	mux.Handle("POST "+routeLogout, logout)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.url = "http://" + l.Addr().String()
+	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	r.served.Add(1)
+	go func() {
+		defer r.served.Done()
+		if err := r.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.logs.add(slog.LevelError, fmt.Sprintf("serve: %v", err))
+		}
+	}()
+	return r
+}
+
+// close stops the listener and everything the replica started.
+func (r *replica) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = r.srv.Shutdown(ctx)
+	r.served.Wait()
+	_ = r.auth.Close()
+	_ = r.cache.Close()
+	_ = r.store.Close()
+	_ = r.rc.Close()
+	r.keys.Close()
+}
+
+// watchedStore counts the degraded answers the middleware receives.
+type watchedStore struct {
+	*revocation.Redis
+	seen *atomic.Int64
+}
+
+func (s watchedStore) Degraded() bool {
+	d := s.Redis.Degraded()
+	if d {
+		s.seen.Add(1)
+	}
+	return d
+}
+
+// markDegraded flags an answer with headerDegraded when the store was
+// degraded before the middleware ran, when it is when the answer is
+// written, or when the middleware was told "degraded" by any request in
+// between. It may flag an answer given on a healthy store during a
+// degraded period (the oracle then allows more), never the reverse.
+func (r *replica) markDegraded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		seen := r.degradedSeen.Load()
+		before := r.store.Degraded()
+		next.ServeHTTP(&degradedWriter{ResponseWriter: w, flag: func() bool {
+			return before || r.store.Degraded() || r.degradedSeen.Load() != seen
+		}}, req)
+	})
+}
+
+type degradedWriter struct {
+	http.ResponseWriter
+	flag    func() bool
+	written bool
+}
+
+func (d *degradedWriter) WriteHeader(code int) {
+	if !d.written {
+		d.written = true
+		if d.flag() {
+			d.Header().Set(headerDegraded, "1")
+		}
+	}
+	d.ResponseWriter.WriteHeader(code)
+}
+
+func (d *degradedWriter) Write(b []byte) (int, error) {
+	if !d.written {
+		d.WriteHeader(http.StatusOK)
+	}
+	return d.ResponseWriter.Write(b)
+}
+
+// healthLog records a store's health changes.
+type healthLog struct {
+	mu      sync.Mutex
+	changes []revocation.Health
+}
+
+func (h *healthLog) record(s revocation.Health) {
+	h.mu.Lock()
+	h.changes = append(h.changes, s)
+	h.mu.Unlock()
+}
+
+func (h *healthLog) snapshot() []revocation.Health {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]revocation.Health(nil), h.changes...)
+}
+
+// countingHandler is a slog.Handler that keeps the warnings and errors of a
+// replica (they never carry a token) with their time.
+type countingHandler struct {
+	mu      sync.Mutex
+	records []logRecord
+}
+
+type logRecord struct {
+	time  time.Time
+	level slog.Level
+	msg   string
+}
+
+func (h *countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h *countingHandler) Handle(_ context.Context, rec slog.Record) error {
+	msg := rec.Message
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" || a.Key == "reason" {
+			msg += " " + a.Key + "=" + a.Value.String()
+		}
+		return true
+	})
+	h.mu.Lock()
+	h.records = append(h.records, logRecord{time: rec.Time, level: rec.Level, msg: msg})
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *countingHandler) add(l slog.Level, msg string) {
+	h.mu.Lock()
+	h.records = append(h.records, logRecord{time: time.Now(), level: l, msg: msg})
+	h.mu.Unlock()
+}
+
+func (h *countingHandler) snapshot() []logRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]logRecord(nil), h.records...)
+}
