@@ -146,6 +146,12 @@ func (g *gen) algNone() error {
 	return nil
 }
 
+// SignHS256 signs header.payload (JSON texts) with HMAC-SHA256 under secret,
+// as an attacker who knows a public or shared value would.
+func SignHS256(header, payload string, secret []byte) string {
+	return hmacToken(sha256.New, header, payload, secret)
+}
+
 func hmacToken(h func() hash.Hash, header, payload string, secret []byte) string {
 	input := Enc([]byte(header)) + "." + Enc([]byte(payload))
 	mac := hmac.New(h, secret)
@@ -599,9 +605,9 @@ func (g *gen) tokenKinds() error {
 	for _, typ := range []string{"logout+jwt", "application/logout+jwt", "id_token+jwt", "dpop+jwt", "secevent+jwt", "JOSE", "jwt+xml", "at+jwt+x"} {
 		g.bad(fmt.Sprintf("header typ %q", typ), g.m.Sign(Header("RS256", g.m.KID, map[string]any{"typ": typ}), g.payload), oidc.ErrWrongType)
 	}
-	ev := map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}
-	g.bad("logout token", g.m.Sign(Header("RS256", g.m.KID, map[string]any{"typ": "logout+jwt"}),
-		g.m.Payload(map[string]any{"typ": "Logout", "events": ev, "scope": nil, "realm_access": nil, "resource_access": nil})), oidc.ErrWrongType)
+	ev := map[string]any{BackchannelLogoutEvent: map[string]any{}}
+	g.bad("logout token", g.m.Sign(g.m.LogoutHeader(), g.m.LogoutPayload(g.m.Audience, nil)), oidc.ErrWrongType)
+	g.bad("logout token under a JWT header", g.m.Sign(g.hdr, g.m.LogoutPayload(g.m.Audience, nil)), oidc.ErrWrongType)
 	g.bad("logout payload under a JWT header", g.with(map[string]any{"typ": "Logout", "events": ev}), oidc.ErrWrongType)
 	g.bad("events claim in a Bearer token", g.with(map[string]any{"events": ev}), oidc.ErrWrongType)
 	g.bad("ID token with nonce and at_hash", g.with(map[string]any{"typ": "ID", "nonce": "n-0S6", "at_hash": "x"}), oidc.ErrWrongType)

@@ -137,6 +137,41 @@ func (m *Material) ClaimsMap(over map[string]any) map[string]any {
 	return c
 }
 
+// BackchannelLogoutEvent is the events member of a back-channel logout
+// token (OpenID Connect Back-Channel Logout 1.0 §2.4).
+const BackchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// LogoutHeader is the header Keycloak sends with a logout token.
+func (m *Material) LogoutHeader() string {
+	return Header("RS256", m.KID, map[string]any{"typ": "logout+jwt"})
+}
+
+// LogoutPayload returns a Keycloak-shaped back-channel logout token payload
+// for the client aud, with overrides applied (a nil value deletes the
+// member).
+func (m *Material) LogoutPayload(aud string, over map[string]any) string {
+	now := m.Now.Unix()
+	c := map[string]any{
+		"iat":    now - 5,
+		"exp":    now + 115,
+		"jti":    "4c0a4b4e-3c1f-4e52-b0a5-1d2d7e8f9a10",
+		"iss":    m.Issuer,
+		"aud":    aud,
+		"sub":    "8d1f0c77-2b51-4d6e-9a3c-5f5e8c2a1b90",
+		"typ":    "Logout",
+		"sid":    "0b6d1b9e-7c1e-4b39-a7d8-3a4f0e7c9d21",
+		"events": map[string]any{BackchannelLogoutEvent: map[string]any{}, "revoke_offline_access": true},
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return jsonText(c)
+}
+
 // Payload is ClaimsMap as JSON text.
 func (m *Material) Payload(over map[string]any) string { return jsonText(m.ClaimsMap(over)) }
 
