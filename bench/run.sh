@@ -13,7 +13,8 @@
 #
 # Environment: COUNT (default 6: benchstat needs ≥ 6 samples for a 95%
 # interval of the median), BENCHTIME (default 1s), BENCH (default ".": the
-# -bench pattern), LOAD (default 2s: each end-to-end HTTP row's duration),
+# -bench pattern), LOAD (default 2s: each end-to-end HTTP row's duration, half
+# for the row and half for its bare reference, in alternating 100 ms slices),
 # REPORT_ONLY=1 (rewrite the report from the last run's results/ without
 # running anything, e.g. after editing notes.md).
 # Raw outputs go to bench/results/ (git-ignored).
