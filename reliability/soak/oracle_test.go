@@ -25,16 +25,16 @@ var classNames = [numClasses]string{"valid", "revoked", "expired", "forged", "ga
 type verdict int
 
 const (
-	vValid            verdict = iota // live, not revoked: 200
-	vValidNewKey                     // same, signed by a key rotated in during the run: 200
-	vValidDegraded                   // live, not revoked, answered while the store was degraded: 200 (or 503)
-	vRevoked                         // revocation returned before the request was sent, known to the replica: 401
-	vPropagating                     // revoked on the other replica, not yet seen refused here: 200 or 401
-	vRacing                          // sent before the logout call returned: 200 or 401
-	vExpired                         // past exp + leeway: 401
-	vExpiring                        // within the margin around exp: 200 or 401
-	vForged                          // altered signature: 401
-	vGarbage                         // not a token: 400 or 401
+	vValid         verdict = iota // live, not revoked: 200
+	vValidNewKey                  // same, signed by a key rotated in during the run: 200
+	vValidDegraded                // live, not revoked, answered while the store was degraded: 200 (or 503)
+	vRevoked                      // revocation returned before the request was sent, known to the replica: 401
+	vPropagating                  // revoked on the other replica, not yet seen refused here: 200 or 401
+	vRacing                       // sent before the logout call returned: 200 or 401
+	vExpired                      // past exp + leeway: 401
+	vExpiring                     // within the margin around exp: 200 or 401
+	vForged                       // altered signature: 401
+	vGarbage                      // not a token: 400 or 401
 	numVerdicts
 )
 

@@ -80,6 +80,9 @@ func heapCap(tokens, revocations int64) uint64 {
 }
 
 func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak test: not with -short")
+	}
 	duration := soakDuration(t)
 	ignore := goleak.IgnoreCurrent()
 	goroutinesBefore := runtime.NumGoroutine()
@@ -96,6 +99,7 @@ func TestSoak(t *testing.T) {
 		users = append(users, u)
 	}
 
+	replicasStarted := time.Now()
 	prefix := randomName("tw-soak-")
 	a := startReplica(t, "A", realm, redisSrv.addr(), prefix)
 	b := startReplica(t, "B", realm, redisSrv.addr(), prefix)
@@ -245,6 +249,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	jwks := a.jwksFetches.Load() + b.jwksFetches.Load()
+	jwksLimit := maxJWKSFetches(rotations, time.Since(replicasStarted))
 	intro := a.introspections.Load() + b.introspections.Load()
 	logLines := replicaLogs(replicas, errs)
 	degradedOutside := degradedOutsideWindow(replicas, &window, start)
@@ -316,6 +321,9 @@ func TestSoak(t *testing.T) {
 	if peakAlloc.Load() > limit {
 		t.Errorf("peak heap %.1f MiB above the cap %.1f MiB (%d tokens, %d revocations)", mib(peakAlloc.Load()), mib(limit), minted, revocations)
 	}
+	if jwks > jwksLimit {
+		t.Errorf("%d JWKS fetches, more than the %d that start-up, %d rotations and scheduled refreshes explain: forged or garbage tokens caused fetches", jwks, jwksLimit, rotations)
+	}
 	if leakErr != nil {
 		t.Errorf("goroutines leaked: %v", leakErr)
 	}
@@ -340,6 +348,17 @@ func TestSoak(t *testing.T) {
 			t.Errorf("the run had no %s", need.what)
 		}
 	}
+}
+
+// maxJWKSFetches is how many key-set fetches the two replicas may make in
+// d: each fetches at start, once for the first token of every rotated-in
+// key (rotations are further apart than the unknown-kid cooldown), and on
+// the refresh schedule (every 3/4 of the 5 min default lifetime, since
+// Keycloak sends no max-age). Forged tokens keep a known kid and garbage has
+// none, so neither may add a fetch.
+func maxJWKSFetches(rotations int, d time.Duration) int64 {
+	refreshes := int64(d / (5 * time.Minute * 3 / 4))
+	return 2 * (1 + int64(rotations) + refreshes)
 }
 
 // mintLoop keeps the valid pool at validPoolSize, replaces a random valid
