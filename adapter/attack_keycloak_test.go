@@ -129,7 +129,8 @@ func importKey(t *testing.T, realm *keycloaktest.Keycloak, key *rsa.PrivateKey) 
 	}, nil)
 }
 
-// TestKeycloakOtherRealmToken presents genuine tokens of a second realm of
+// TestKeycloakOtherRealmToken presents the realm's real ID and refresh
+// tokens as access tokens (401, no fetch), then genuine tokens of a second realm of
 // the same real Keycloak, signed with that realm's real keys, to the
 // middleware of the first realm: refused 401 invalid_token, the handler
 // never runs, and the JWKS is fetched at most once for the foreign kid
@@ -140,6 +141,31 @@ func TestKeycloakOtherRealmToken(t *testing.T) {
 	kc := keycloaktest.New(t)
 	realmA, realmB := kc.IsolatedRealm(t, ""), kc.IsolatedRealm(t, "")
 	ctx := context.Background()
+
+	t.Run("the realm's own ID and refresh tokens as access tokens", func(t *testing.T) {
+		v, fetches := countingJWKS(t, realmA)
+		h, runs := realmMiddleware(t, v)
+		tok := realmA.PasswordToken(t, keycloaktest.MobileClientID, "", "alice", "alice-password")
+		present(t, h, tok.AccessToken, http.StatusNoContent)
+		if tok.IDToken == "" || tok.RefreshToken == "" {
+			t.Fatal("Keycloak returned no ID or refresh token")
+		}
+		for _, c := range []struct {
+			name, token string
+			want        error
+		}{
+			{"ID token", tok.IDToken, oidc.ErrWrongType},           // RS256 with the realm key, typ ID
+			{"refresh token", tok.RefreshToken, oidc.ErrAlgorithm}, // HS512 with the realm's HMAC key
+		} {
+			present(t, h, c.token, http.StatusUnauthorized)
+			if _, err := v.Verify(ctx, c.token); !errors.Is(err, c.want) {
+				t.Fatalf("%s: error = %v, want %v", c.name, err, c.want)
+			}
+		}
+		if runs.Load() != 1 || fetches.Load() != 1 {
+			t.Fatalf("%d handler runs, %d JWKS fetches; want 1 and 1", runs.Load(), fetches.Load())
+		}
+	})
 
 	t.Run("other realm's own key", func(t *testing.T) {
 		v, fetches := countingJWKS(t, realmA)

@@ -1,9 +1,12 @@
 package adapter
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,22 +33,47 @@ func attackChallenge(realm string, tc attack.Case) (challenge, code string) {
 
 // TestAttackCorpusMiddleware drives every case of the consolidated attack
 // corpus through the real middleware (adapter.New, an oidc.Verifier over a
-// RemoteKeySet served by a counting httptest JWKS server): each is refused
-// with its exact RFC 6750 answer, the inner handler never runs, a case that
-// names a known or no kid causes no JWKS fetch, and the unknown-kid cases
-// together cause at most the one fetch the cooldown allows.
+// RemoteKeySet served by a counting httptest JWKS server, and the same
+// behind an oidc.MultiVerifier with a second trusted realm): each is
+// refused with its exact RFC 6750 answer, the inner handler never runs, a
+// case that names a known or no kid causes no JWKS fetch, and the
+// unknown-kid cases together cause at most the one fetch the cooldown
+// allows.
 func TestAttackCorpusMiddleware(t *testing.T) {
 	m := attack.NewMaterial(t)
 	cases, err := attack.Cases(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks := attack.NewKeyServer(t, m.JWKS())
+	t.Run("Verifier", func(t *testing.T) {
+		ks := attack.NewKeyServer(t, m.JWKS())
+		runAttackCorpus(t, m, cases, m.Verifier(t, m.KeySource(t, ks)), ks)
+	})
+	t.Run("MultiVerifier", func(t *testing.T) {
+		ks := attack.NewKeyServer(t, m.JWKS())
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := *m
+		second.Issuer, second.Key, second.KID = m.Issuer[:strings.LastIndexByte(m.Issuer, '/')]+"/second", key, "second-1"
+		ks2 := attack.NewKeyServer(t, second.JWKS())
+		mv, err := oidc.NewMultiVerifier(m.Verifier(t, m.KeySource(t, ks)), second.Verifier(t, second.KeySource(t, ks2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runAttackCorpus(t, m, cases, mv, ks)
+		if n := ks2.Fetches(); n > 1 {
+			t.Fatalf("the second realm's JWKS was fetched %d times", n)
+		}
+	})
+}
+
+func runAttackCorpus(t *testing.T, m *attack.Material, cases []attack.Case, v TokenVerifier, ks *attack.KeyServer) {
 	store := revocation.NewMemory(revocation.Config{Now: func() time.Time { return m.Now }})
 	t.Cleanup(func() { store.Close() })
 	const realm = "orders"
-	a, err := New(Config{Verifier: m.Verifier(t, m.KeySource(t, ks)), Store: store, Realm: realm,
-		Now: func() time.Time { return m.Now }})
+	a, err := New(Config{Verifier: v, Store: store, Realm: realm, Now: func() time.Time { return m.Now }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,6 +142,7 @@ func (g *gen) algNone() error {
 	g.bad("alg missing", g.m.Sign(Header("RS256", g.m.KID, map[string]any{"alg": nil}), g.payload), oidc.ErrMalformed)
 	g.bad("alg not a string", g.m.Sign(`{"alg":["RS256"],"kid":`+jsonText(g.m.KID)+`}`, g.payload), oidc.ErrMalformed)
 	g.bad("alg duplicated, none then RS256", g.m.Sign(`{"alg":"none","alg":"RS256","kid":`+jsonText(g.m.KID)+`}`, g.payload), oidc.ErrMalformed)
+	g.bad("ALG instead of alg", g.m.Sign(`{"ALG":"RS256","kid":`+jsonText(g.m.KID)+`}`, g.payload), oidc.ErrMalformed)
 	g.bad("alg and ALG", g.m.Sign(`{"ALG":"none","alg":"RS256","kid":`+jsonText(g.m.KID)+`}`, g.payload), oidc.ErrMalformed)
 	return nil
 }
@@ -341,6 +342,9 @@ func (g *gen) shapes() error {
 	g.bad("header not JSON", Enc([]byte("alg=RS256"))+"."+g.parts[1]+"."+g.parts[2], oidc.ErrMalformed)
 	g.bad("header with trailing garbage", g.m.Sign(g.hdr+"x", g.payload), oidc.ErrMalformed)
 	g.bad("header invalid UTF-8", g.m.Sign(`{"alg":"RS256","kid":`+kid+`,"x":"`+"\xff"+`"}`, g.payload), oidc.ErrMalformed)
+	g.bad("header typ twice", g.m.Sign(`{"alg":"RS256","typ":"JWT","typ":"logout+jwt","kid":`+kid+`}`, g.payload), oidc.ErrMalformed)
+	g.bad("header with a UTF-8 byte order mark", g.m.Sign("\ufeff"+g.hdr, g.payload), oidc.ErrMalformed)
+	g.bad("payload with a UTF-8 byte order mark", g.signed("\ufeff"+g.payload), oidc.ErrMalformed)
 	g.bad("payload not an object", g.signed(`["iss"]`), oidc.ErrMalformed)
 	g.bad("payload empty", g.signed(""), oidc.ErrMalformed)
 	g.bad("payload with trailing garbage", g.signed(g.payload+"x"), oidc.ErrMalformed)
