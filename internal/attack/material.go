@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -50,9 +51,18 @@ var (
 
 // NewMaterial returns Material with the default issuer, audience and kid,
 // two RSA-2048 keys (generated once per process) and Now truncated to the
-// second.
+// second; it fails the test if the keys cannot be generated.
 func NewMaterial(tb testing.TB) *Material {
 	tb.Helper()
+	m, err := GenerateMaterial()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// GenerateMaterial is NewMaterial outside a test.
+func GenerateMaterial() (*Material, error) {
 	keyOnce.Do(func() {
 		for i := range keyPair {
 			if keyPair[i], keyErr = rsa.GenerateKey(rand.Reader, 2048); keyErr != nil {
@@ -61,10 +71,10 @@ func NewMaterial(tb testing.TB) *Material {
 		}
 	})
 	if keyErr != nil {
-		tb.Fatalf("attack: generate keys: %v", keyErr)
+		return nil, fmt.Errorf("attack: generate keys: %w", keyErr)
 	}
 	return &Material{Issuer: DefaultIssuer, Audience: DefaultAudience, Key: keyPair[0], KID: DefaultKID,
-		Attacker: keyPair[1], Now: time.Now().Truncate(time.Second)}
+		Attacker: keyPair[1], Now: time.Now().Truncate(time.Second)}, nil
 }
 
 func (m *Material) check() error {
