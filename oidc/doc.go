@@ -54,7 +54,11 @@
 //     context, while the fetch runs on the key set's context with
 //     FetchTimeout and is never cancelled by one caller.
 //   - A failed fetch keeps the last good keys, served for StaleIfError past
-//     their lifetime; after that Key fails with ErrKeysUnavailable.
+//     their lifetime; after that Key fails with ErrKeysUnavailable. A kid
+//     absent from the cached set while fetches fail (the fetch it joined or
+//     started failed, or the last fetch failed and the cooldown forbids
+//     another) also fails with ErrKeysUnavailable, not ErrUnknownKey: it
+//     may be a key published during the outage.
 //   - Fetches require https unless InsecureAllowHTTP, refuse redirects to
 //     another scheme or host, and cap the body (64 KiB by default).
 //

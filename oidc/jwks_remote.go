@@ -309,10 +309,15 @@ func (ks *RemoteKeySet) slowKey(ctx context.Context, kid string) (*Key, error) {
 		now := ks.now()
 		if ks.closed || (!ks.lastUnknownFetch.IsZero() && now.Sub(ks.lastUnknownFetch) < ks.cfg.UnknownKidCooldown) {
 			s := ks.snap.Load()
+			last, closed := ks.lastErr, ks.closed
 			ks.mu.Unlock()
 			ks.unknownDenied.Add(1)
 			if s == nil {
 				return nil, ks.unavailable(nil)
+			}
+			if last != nil && !closed {
+				// The set could not be refreshed: the kid may be a new key.
+				return nil, ks.unknownUnavailable(last)
 			}
 			return nil, ks.errUnknown
 		}
@@ -337,12 +342,23 @@ func (ks *RemoteKeySet) slowKey(ctx context.Context, kid string) (*Key, error) {
 		}
 		return k, nil
 	}
-	if call.err == nil {
-		// Absent from a set fetched after this kid was asked for: remember
-		// it until the next load.
-		ks.neg.Add(kid, s.gen)
+	if call.err != nil {
+		// Not looked up in a fresh set: the kid may be a key published
+		// during the outage, so the token is not at fault.
+		return nil, ks.unknownUnavailable(call.err)
 	}
+	// Absent from a set fetched after this kid was asked for: remember it
+	// until the next load.
+	ks.neg.Add(kid, s.gen)
 	return nil, ks.errUnknown
+}
+
+// unknownUnavailable is the error for a kid absent from the cached set
+// while the JWKS cannot be fetched (cause): ErrKeysUnavailable, not
+// ErrUnknownKey.
+func (ks *RemoteKeySet) unknownUnavailable(cause error) error {
+	return fmt.Errorf("%w: jwks %s: kid not in the cached set and the set cannot be refreshed: %w",
+		ErrKeysUnavailable, ks.url, cause)
 }
 
 // unavailable builds the error for a missing or expired key set.

@@ -124,8 +124,10 @@
 // mirror keep refusing their tokens.
 //
 // A closed connection (Redis killed, restarted, failed over) is noticed at
-// once; a silent network partition within BlockTimeout plus the client's
-// ReadTimeout. A write retried by go-redis after a network error may run
+// once; a silent network partition within BlockTimeout plus 10 s (go-redis
+// bounds a blocking read by its block time plus 10 s, not by ReadTimeout,
+// unless the client has ContextTimeoutEnabled). Writes fail after the
+// client's ReadTimeout meanwhile. A write retried by go-redis after a network error may run
 // twice: harmless, values only tighten.
 //
 // Keys share one hash tag, "{tw}:" by default (RedisConfig.KeyPrefix), so
