@@ -129,14 +129,14 @@ func importKey(t *testing.T, realm *keycloaktest.Keycloak, key *rsa.PrivateKey) 
 	}, nil)
 }
 
-// TestKeycloakOtherRealmToken presents the realm's real ID and refresh
-// tokens as access tokens (401, no fetch), then genuine tokens of a second realm of
-// the same real Keycloak, signed with that realm's real keys, to the
-// middleware of the first realm: refused 401 invalid_token, the handler
-// never runs, and the JWKS is fetched at most once for the foreign kid
-// however often the token comes. With both realms signing with one shared
-// imported key (the same kid in both JWKS), the signature verifies and the
-// exact issuer check alone refuses the foreign token, without any fetch.
+// TestKeycloakOtherRealmToken presents, to the middleware of a real
+// Keycloak realm: the realm's own ID and refresh tokens (401, no JWKS
+// fetch); genuine tokens of a second realm of the same Keycloak, signed with
+// that realm's real key (401 invalid_token, the handler never runs, at most
+// one JWKS fetch for the foreign kid however often the token comes); and,
+// with both realms signing with one shared imported key (the same kid in
+// both JWKS), the second realm's token, whose signature verifies and which
+// the exact issuer check alone refuses, without any fetch.
 func TestKeycloakOtherRealmToken(t *testing.T) {
 	kc := keycloaktest.New(t)
 	realmA, realmB := kc.IsolatedRealm(t, ""), kc.IsolatedRealm(t, "")

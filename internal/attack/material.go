@@ -97,6 +97,17 @@ func jsonText(v any) string {
 	return string(b)
 }
 
+// override sets the members of over in m, deleting those whose value is nil.
+func override(m, over map[string]any) {
+	for k, v := range over {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+}
+
 // Header returns the JSON of a JWS header with alg and kid (omitted when
 // empty) and the extra members.
 func Header(alg, kid string, extra map[string]any) string {
@@ -104,13 +115,7 @@ func Header(alg, kid string, extra map[string]any) string {
 	if kid != "" {
 		m["kid"] = kid
 	}
-	for k, v := range extra {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
+	override(m, extra)
 	return jsonText(m)
 }
 
@@ -137,13 +142,7 @@ func (m *Material) ClaimsMap(over map[string]any) map[string]any {
 		"resource_access":    map[string]any{m.Audience: map[string]any{"roles": []string{"reader"}}},
 		"preferred_username": "bob",
 	}
-	for k, v := range over {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
+	override(c, over)
 	return c
 }
 
@@ -172,13 +171,7 @@ func (m *Material) LogoutPayload(aud string, over map[string]any) string {
 		"sid":    "0b6d1b9e-7c1e-4b39-a7d8-3a4f0e7c9d21",
 		"events": map[string]any{BackchannelLogoutEvent: map[string]any{}, "revoke_offline_access": true},
 	}
-	for k, v := range over {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
+	override(c, over)
 	return jsonText(c)
 }
 
