@@ -1,9 +1,11 @@
 package adapter
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,19 +18,32 @@ import (
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
-// attackChallenge is the exact WWW-Authenticate answer for a refused case.
-func attackChallenge(realm string, tc attack.Case) (challenge, code string) {
+// attackAnswer is the exact WWW-Authenticate answer for a refused case, its
+// error code, and the Reason counted in metrics.
+func attackAnswer(realm string, tc attack.Case) (challenge, code string, reason Reason) {
 	if tc.WantStatus == http.StatusBadRequest {
-		return `Bearer realm="` + realm + `", error="invalid_request", error_description="malformed authorization"`, CodeInvalidRequest
+		return `Bearer realm="` + realm + `", error="invalid_request", error_description="malformed authorization"`,
+			CodeInvalidRequest, ReasonMalformedRequest
 	}
-	desc := "invalid token"
+	desc, reason := "invalid token", ReasonInvalidToken
 	switch {
 	case len(tc.Token) > DefaultMaxTokenBytes:
-		desc = "token too large"
+		desc, reason = "token too large", ReasonTokenTooLarge
 	case errors.Is(tc.WantError, oidc.ErrExpired):
-		desc = "token expired"
+		desc, reason = "token expired", ReasonExpired
 	}
-	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + desc + `"`, CodeInvalidToken
+	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + desc + `"`, CodeInvalidToken, reason
+}
+
+// quotesToken reports whether s contains a 16-byte piece of a segment of
+// token.
+func quotesToken(s, token string) bool {
+	for _, seg := range strings.Split(token, ".") {
+		if len(seg) >= 16 && strings.Contains(s, seg[:16]) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestAttackCorpusMiddleware drives every case of the consolidated attack
@@ -73,7 +88,11 @@ func runAttackCorpus(t *testing.T, m *attack.Material, cases []attack.Case, v To
 	store := revocation.NewMemory(revocation.Config{Now: func() time.Time { return m.Now }})
 	t.Cleanup(func() { store.Close() })
 	const realm = "orders"
-	a, err := New(Config{Verifier: v, Store: store, Realm: realm, Now: func() time.Time { return m.Now }})
+	metrics := &countMetrics{decisions: map[string]int{}}
+	var events []AuditEvent
+	a, err := New(Config{Verifier: v, Store: store, Realm: realm, Now: func() time.Time { return m.Now },
+		Metrics: metrics, AuditBurst: 1 << 20,
+		Audit: func(_ context.Context, ev AuditEvent) { events = append(events, ev) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +118,30 @@ func runAttackCorpus(t *testing.T, m *attack.Material, cases []attack.Case, v To
 	unknown := 0
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			before := ks.Fetches()
+			before, nEvents := ks.Fetches(), len(events)
+			challenge, code, reason := attackAnswer(realm, tc)
+			denied := metrics.decisions["deny/"+string(reason)]
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, bearer(tc.Token))
-			challenge, code := attackChallenge(realm, tc)
 			check(t, rec, wantResp{status: tc.WantStatus, challenge: challenge, code: code})
+			if metrics.decisions["deny/"+string(reason)] != denied+1 {
+				t.Fatalf("decision not counted as deny/%s: %v", reason, metrics.decisions)
+			}
+			// A failed verification is audited once, without token text;
+			// a malformed or oversized request is not a verification.
+			wantEvents := 0
+			if reason == ReasonInvalidToken || reason == ReasonExpired {
+				wantEvents = 1
+			}
+			if got := len(events) - nEvents; got != wantEvents {
+				t.Fatalf("%d audit events, want %d", got, wantEvents)
+			}
+			for _, ev := range events[nEvents:] {
+				if ev.Kind != AuditVerificationFailed || ev.Reason != reason ||
+					quotesToken(fmt.Sprintf("%+v", ev), tc.Token) || quotesToken(rec.Body.String(), tc.Token) {
+					t.Fatalf("audit event %+v", ev)
+				}
+			}
 			if n := reached.Load(); n != 1 {
 				t.Fatalf("the handler ran (%d runs)", n)
 			}
@@ -121,6 +159,9 @@ func runAttackCorpus(t *testing.T, m *attack.Material, cases []attack.Case, v To
 	}
 	if got := ks.Fetches(); got > 2 {
 		t.Fatalf("JWKS fetches = %d, want at most 2 (initial and one unknown kid within the cooldown)", got)
+	}
+	if n := metrics.decisions["allow/ok"]; n != 1 {
+		t.Fatalf("allow/ok counted %d times", n)
 	}
 	t.Logf("%d cases: %d answered 400, %d answered 401; %d JWKS fetches", len(cases),
 		byStatus[http.StatusBadRequest], byStatus[http.StatusUnauthorized], ks.Fetches())
