@@ -15,10 +15,20 @@ import (
 var sentinels = []error{oidc.ErrMalformed, oidc.ErrAlgorithm, oidc.ErrBadSignature, oidc.ErrExpired,
 	oidc.ErrNotYetValid, oidc.ErrWrongIssuer, oidc.ErrWrongAudience, oidc.ErrWrongType, oidc.ErrUnknownKey}
 
+func wrapsSentinel(err error) bool {
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestAttackCorpus runs the consolidated attack corpus (internal/attack)
 // against a Verifier over a RemoteKeySet served by a counting JWKS server:
 // every case is refused with the category the corpus names (errors.Is,
-// and no other category), no claims come back, no error quotes the token,
+// and no other category), no claims come back, VerifyLogoutToken refuses it
+// too, no error quotes the token,
 // a cached verifier does not answer any of them, and the whole corpus costs
 // the initial fetch plus at most the one unknown-kid fetch the cooldown
 // allows.
@@ -60,6 +70,16 @@ func TestAttackCorpus(t *testing.T) {
 			var ve *oidc.ValidationError
 			if !errors.As(err, &ve) || ve.Kind != tc.WantError {
 				t.Fatalf("error %T is not a ValidationError of kind %v", err, tc.WantError)
+			}
+			// Nor is any of them a logout token, but the one that is.
+			lc, lerr := v.VerifyLogoutToken(ctx, tc.Token)
+			switch {
+			case tc.Name == "logout token":
+				if lerr != nil {
+					t.Fatalf("the corpus's genuine logout token: %v", lerr)
+				}
+			case lc != nil || !wrapsSentinel(lerr):
+				t.Fatalf("VerifyLogoutToken: claims %v, error %v", lc != nil, lerr)
 			}
 			msg := err.Error()
 			for _, seg := range strings.Split(tc.Token, ".") {

@@ -621,6 +621,10 @@ func (g *gen) tokenKinds() error {
 	g.bad("logout token under a JWT header", g.m.Sign(g.hdr, g.m.LogoutPayload(g.m.Audience, nil)), oidc.ErrWrongType)
 	g.bad("logout payload under a JWT header", g.with(map[string]any{"typ": "Logout", "events": ev}), oidc.ErrWrongType)
 	g.bad("events claim in a Bearer token", g.with(map[string]any{"events": ev}), oidc.ErrWrongType)
+	// A Keycloak admin message (k_push_not_before) carries no iss.
+	g.bad("Keycloak admin message", g.signed(jsonText(map[string]any{"id": "6f1c0f5e-5a4b-4e8e-9d2a-7c3b1a0e9f11",
+		"expiration": g.m.Now.Unix() + 30, "resource": []string{g.m.Audience}, "action": "PUSH_NOT_BEFORE",
+		"notBefore": g.m.Now.Unix()})), oidc.ErrWrongIssuer)
 	g.bad("ID token with nonce and at_hash", g.with(map[string]any{"typ": "ID", "nonce": "n-0S6", "at_hash": "x"}), oidc.ErrWrongType)
 	return nil
 }
