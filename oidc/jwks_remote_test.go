@@ -270,6 +270,33 @@ func TestRemoteKeySetFirstFetchFails(t *testing.T) {
 	mustKey(t, ks, "k1")
 }
 
+// TestRemoteKeySetUnknownKidDuringOutage: a kid absent from the cached set
+// while the JWKS cannot be fetched may be a key published during the
+// outage: ErrKeysUnavailable (the caller answers 503), not ErrUnknownKey,
+// also when the cooldown forbids another fetch. Once fetches succeed, an
+// absent kid is ErrUnknownKey again.
+func TestRemoteKeySetUnknownKidDuringOutage(t *testing.T) {
+	k1 := rsaJWK(&testRSAKey(t, 0).PublicKey, "k1", nil)
+	srv := newJWKSServer(t, jwksJSON(t, k1))
+	clk := newFakeClock()
+	ks := newTestKeySet(t, srv, clk, nil)
+	mustKey(t, ks, "k1")
+	srv.set(nil, http.StatusServiceUnavailable, nil)
+	for i, what := range []string{"fetch failed", "cooldown after a failed fetch"} {
+		_, err := ks.Key(context.Background(), "k2")
+		if !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrUnknownKey) || (i == 0 && !errors.Is(err, ErrUpstreamStatus)) {
+			t.Fatalf("%s: %v, want ErrKeysUnavailable, not ErrUnknownKey", what, err)
+		}
+	}
+	mustKey(t, ks, "k1") // cached keys still served
+	srv.set(jwksJSON(t, k1, rsaJWK(&testRSAKey(t, 1).PublicKey, "k2", nil)), http.StatusOK, nil)
+	clk.Advance(2 * time.Minute)
+	mustKey(t, ks, "k2")
+	if _, err := ks.Key(context.Background(), "k3"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("absent from a fresh set: %v, want ErrUnknownKey", err)
+	}
+}
+
 func TestRemoteKeySetCacheControl(t *testing.T) {
 	tests := []struct {
 		header string

@@ -32,7 +32,7 @@ import (
 // upstreamTimeout bounds every call the library makes to Keycloak in these
 // tests (JWKS fetch, introspection, revocation), so that an injected
 // latency or a silent connection turns into an outage quickly.
-const upstreamTimeout = 2 * time.Second
+const upstreamTimeout = time.Second
 
 // scenario runs f as a subtest and then checks that nothing it started is
 // still running: every goroutine that did not exist before the subtest
@@ -366,18 +366,34 @@ func (a *api) eventuallyStatus(t *testing.T, what, path, token string, want int)
 	})
 }
 
-// user mints tokens for alice in realm with the mobile client: a new
-// session (a password grant, slow: Keycloak hashes the password).
-func user(t *testing.T, realm *keycloaktest.Keycloak) keycloaktest.Tokens {
+// login is a user of a realm for whom the tests mint tokens with the
+// mobile client.
+type login struct {
+	realm              *keycloaktest.Keycloak
+	username, password string
+}
+
+// newLogin creates a user in realm (deleted when the test ends), so that
+// nothing another test does to its own users touches this one.
+func newLogin(t *testing.T, realm *keycloaktest.Keycloak) login {
 	t.Helper()
-	return realm.PasswordToken(t, keycloaktest.MobileClientID, "", "alice", "alice-password")
+	_, u := realm.CreateUser(t, keycloaktest.User{RealmRoles: []string{"user"},
+		ClientRoles: map[string][]string{keycloaktest.BackendClientID: {"reader"}}})
+	return login{realm, u.Username, u.Password}
+}
+
+// session starts a new session: a password grant (slow: Keycloak hashes
+// the password).
+func (l login) session(t *testing.T) keycloaktest.Tokens {
+	t.Helper()
+	return l.realm.PasswordToken(t, keycloaktest.MobileClientID, "", l.username, l.password)
 }
 
 // more mints another access token (new jti, same session) from tok's
 // refresh token: cheap, and signed with the realm's current key.
-func more(t *testing.T, realm *keycloaktest.Keycloak, tok keycloaktest.Tokens) keycloaktest.Tokens {
+func (l login) more(t *testing.T, tok keycloaktest.Tokens) keycloaktest.Tokens {
 	t.Helper()
-	return realm.Refresh(t, keycloaktest.MobileClientID, "", tok.RefreshToken)
+	return l.realm.Refresh(t, keycloaktest.MobileClientID, "", tok.RefreshToken)
 }
 
 // kid returns the key id in a token's header.

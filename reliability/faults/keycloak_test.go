@@ -44,7 +44,8 @@ var keycloakFaults = []struct {
 //     fetched and its token accepted, introspection answers again.
 func TestKeycloakTCPFaults(t *testing.T) {
 	kc := keycloaktest.New(t)
-	realm := kc.IsolatedRealm(t, "")
+	realm := kc.IsolatedRealm(t, "") // keys are rotated: a realm of its own
+	me := newLogin(t, realm)
 	target := hostPort(t, kc.BaseURL)
 
 	for _, f := range keycloakFaults {
@@ -52,13 +53,13 @@ func TestKeycloakTCPFaults(t *testing.T) {
 			p := newProxy(t, "keycloak", target)
 			a := newAPI(t, realm, clientVia(t, target, p.Addr(), upstreamTimeout), nil)
 
-			used := user(t, realm)             // verified and introspected before the fault
-			fresh := more(t, realm, used)      // first seen during the fault, cached key
-			strict := more(t, realm, used)     // never introspected before the fault
-			afterStale := more(t, realm, used) // first seen after StaleIfError
+			used := me.session(t)          // verified and introspected before the fault
+			fresh := me.more(t, used)      // first seen during the fault, cached key
+			strict := me.more(t, used)     // never introspected before the fault
+			afterStale := me.more(t, used) // first seen after StaleIfError
 			oldKid := kid(t, used.AccessToken)
-			a.expect(t, "before the fault", "/plain", used.AccessToken, 200)
-			a.expect(t, "before the fault", "/strict", used.AccessToken, 200)
+			a.eventuallyStatus(t, "before the fault", "/plain", used.AccessToken, 200)
+			a.eventuallyStatus(t, "before the fault", "/strict", used.AccessToken, 200)
 
 			var restore func()
 			if f.toxics == nil {
@@ -77,7 +78,7 @@ func TestKeycloakTCPFaults(t *testing.T) {
 
 			// A key rotated in during the outage cannot be fetched.
 			newKid := realm.RotateKeys(t)
-			rotated := more(t, realm, used)
+			rotated := me.more(t, used)
 			if got := kid(t, rotated.AccessToken); got != newKid || got == oldKid {
 				t.Fatalf("token after rotation has kid %q, want %q", got, newKid)
 			}

@@ -81,7 +81,8 @@ func TestRedisFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	realm := kc.IsolatedRealm(t, "")
+	realm := kc // nothing realm-wide changes: the shared realm, a user of its own
+	me := newLogin(t, realm)
 
 	for _, f := range redisFaults {
 		scenario(t, kc, f.name, func(t *testing.T) {
@@ -93,10 +94,10 @@ func TestRedisFaults(t *testing.T) {
 			a := newAPI(t, realm, clientVia(t, kcAddr, kcAddr, 10*time.Second), storeA)
 			b := newAPI(t, realm, clientVia(t, kcAddr, kcAddr, 10*time.Second), storeB)
 
-			valid := user(t, realm)
-			revokedOnB := more(t, realm, valid)
-			revokedAtKeycloak := user(t, realm) // sessions of their own: revoking
-			loggedOut := user(t, realm)         // their tokens touches no other
+			valid := me.session(t)
+			revokedOnB := me.more(t, valid)
+			revokedAtKeycloak := me.more(t, valid) // revoking an access token ends no session
+			loggedOut := me.session(t)             // logout ends the session: one of its own
 			for _, tok := range []string{valid.AccessToken, revokedAtKeycloak.AccessToken, revokedOnB.AccessToken} {
 				a.expect(t, "healthy", "/plain", tok, 200)
 			}
@@ -148,7 +149,7 @@ func TestRedisFaults(t *testing.T) {
 				t.Fatalf("A after resync: B's revocation checks %v, want %v", r, revocation.TokenRevoked)
 			}
 			a.expect(t, "recovered, token revoked on B during the outage", "/plain", revokedOnB.AccessToken, 401)
-			fresh := more(t, realm, valid) // never introspected: a cached answer cannot hide a call
+			fresh := me.more(t, valid) // never introspected: a cached answer cannot hide a call
 			before = a.upstream.Load()
 			a.expect(t, "recovered, valid token", "/plain", fresh.AccessToken, 200)
 			if n := a.upstream.Load() - before; n != 0 {
