@@ -67,7 +67,8 @@ db=${db%/}
 
 # Install the pinned scanner unless it is already there.
 bin=$root/.run/bin/govulncheck
-if ! "$bin" -version 2>/dev/null | grep -qF "govulncheck@$version"; then
+installed=$("$bin" -version 2>/dev/null || true)
+if [[ $installed != *"govulncheck@$version"* ]]; then
 	echo "vulncheck: installing golang.org/x/vuln/cmd/govulncheck@$version into .run/bin"
 	if ! GOBIN=$root/.run/bin go install "golang.org/x/vuln/cmd/govulncheck@$version"; then
 		echo "vulncheck: ERROR: could not install govulncheck@$version from the module proxy ($(go env GOPROXY))" >&2
@@ -106,7 +107,10 @@ http://* | https://*)
 	host=${db#*://}
 	host=${host%%/*}
 	probe=$db/index/modules.json.gz
-	if ! err=$(curl -sS -f -o /dev/null --connect-timeout 10 --max-time 30 "$probe" 2>&1); then
+	# Without curl the probe is skipped; govulncheck's own fetch error is
+	# recognised below.
+	if command -v curl >/dev/null &&
+		! err=$(curl -sS -f -o /dev/null --connect-timeout 10 --max-time 30 "$probe" 2>&1); then
 		not_run "$host" "GET $probe: ${err:-failed}"
 	fi
 	;;
