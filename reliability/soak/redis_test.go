@@ -1,7 +1,6 @@
 package soak
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/tokenwarden/tokenwarden/internal/services"
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
 )
 
@@ -70,20 +68,16 @@ func (s *redisServer) start() error {
 	s.done = done
 	go func(cmd *exec.Cmd) { _ = cmd.Wait(); logf.Close(); close(done) }(s.cmd)
 
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
+		err := services.RedisPing(s.addr())
 		if err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("redis-server on %s did not answer: %w", s.addr(), err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

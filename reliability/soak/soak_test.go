@@ -57,7 +57,7 @@ const (
 	validPoolSize    = 24                     // live tokens in circulation, one Keycloak session each
 	revokeEvery      = 300 * time.Millisecond // one logout per interval
 	rotateEvery      = 70 * time.Second       // > oidc.DefaultUnknownKidCooldown: every rotation's first token may fetch
-	redisDownFor     = 1500 * time.Millisecond
+	redisDownFor     = 3 * time.Second
 	shortLifespan    = 1 // seconds: the access-token lifespan of the short-lived client
 )
 
