@@ -3,6 +3,7 @@ package faults_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -95,6 +96,7 @@ func huge(prefix string) string {
 }
 
 const (
+	discoveryPath  = "/.well-known/openid-configuration"
 	certsPath      = "/protocol/openid-connect/certs"
 	introspectPath = "/protocol/openid-connect/token/introspect"
 	revokePath     = "/protocol/openid-connect/revoke"
@@ -103,6 +105,8 @@ const (
 // TestKeycloakHTTPFaults puts an HTTP fault server between the library and
 // the real Keycloak. Checked:
 //
+//   - discovery answering the same faults as the JWKS below: ErrDiscovery,
+//     then success once the fault goes;
 //   - JWKS answering 500, 503, garbage, a set with no usable key or 1 MiB
 //     of JSON: the fetch fails with the matching error (status, invalid
 //     JWKS, body cap), the good keys stay (same generation, same count) and
@@ -155,12 +159,32 @@ func TestKeycloakHTTPFaults(t *testing.T) {
 			a.expect(t, "bad JWKS served, token of a kept key", "/plain", tok.AccessToken, 200)
 
 			fs.clear()
-			if err := a.keys.Refresh(ctx); err != nil {
-				t.Fatalf("refresh after the fault: %v", err)
-			}
+			succeeds(t, "refresh after the fault", func() error { return a.keys.Refresh(context.Background()) })
 			if st := a.keys.Stats(); st.Generation == before.Generation || st.Keys != before.Keys {
 				t.Fatalf("after recovery: before %+v, after %+v", before, st)
 			}
+		})
+	}
+
+	for _, df := range jwksFaults {
+		scenario(t, kc, "discovery "+df.name, func(t *testing.T) {
+			fs := newFaultServer(t, kc.BaseURL)
+			hc := clientVia(t, target, fs.addr(), upstreamTimeout)
+			fs.set(discoveryPath, df.f)
+			if _, err := discover(realm, hc); !errors.Is(err, oidc.ErrDiscovery) {
+				t.Fatalf("discovery against the fault: %v, want ErrDiscovery", err)
+			}
+			if fs.hits.Load() == 0 {
+				t.Fatal("the fault was never served")
+			}
+			fs.clear()
+			succeeds(t, "discovery after the fault", func() error {
+				d, err := discover(realm, hc)
+				if err == nil && d.JWKSURI != realm.IssuerURL()+certsPath {
+					err = fmt.Errorf("jwks_uri %q", d.JWKSURI)
+				}
+				return err
+			})
 		})
 	}
 

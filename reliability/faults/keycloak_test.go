@@ -1,11 +1,23 @@
 package faults_test
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
+	"github.com/tokenwarden/tokenwarden/oidc"
 )
+
+// discover runs the realm's discovery through hc, bounded by hc.Timeout.
+func discover(realm *keycloaktest.Keycloak, hc *http.Client) (*oidc.Discovery, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*hc.Timeout)
+	defer cancel()
+	return oidc.Discover(ctx, oidc.DiscoveryConfig{Issuer: realm.IssuerURL(), HTTPClient: hc,
+		InsecureAllowHTTP: true, Timeout: hc.Timeout})
+}
 
 // keycloakFaults are the TCP faults put between the library and Keycloak.
 // Each is on for a JWKS fetch and an introspection call alike.
@@ -30,8 +42,9 @@ var keycloakFaults = []struct {
 }
 
 // TestKeycloakTCPFaults puts a toxiproxy between the library and the real
-// Keycloak (JWKS, introspection) and checks the outage policies:
+// Keycloak (discovery, JWKS, introspection) and checks the outage policies:
 //
+//   - discovery fails with ErrDiscovery within its timeout;
 //   - a token signed by a cached key verifies locally, also past the key
 //     set's lifetime (stale-if-error), and after StaleIfError is answered
 //     503, not 401;
@@ -41,7 +54,8 @@ var keycloakFaults = []struct {
 //   - the introspected route answers 503 with Retry-After, never 401, while
 //     the plain route keeps answering from local verification;
 //   - once the fault is gone, without a restart: the rotated key is
-//     fetched and its token accepted, introspection answers again.
+//     fetched and its token accepted, introspection and discovery answer
+//     again.
 func TestKeycloakTCPFaults(t *testing.T) {
 	kc := keycloaktest.New(t)
 	realm := kc.IsolatedRealm(t, "") // keys are rotated: a realm of its own
@@ -51,7 +65,8 @@ func TestKeycloakTCPFaults(t *testing.T) {
 	for _, f := range keycloakFaults {
 		scenario(t, kc, f.name, func(t *testing.T) {
 			p := newProxy(t, "keycloak", target)
-			a := newAPI(t, realm, clientVia(t, target, p.Addr(), upstreamTimeout), nil)
+			hc := clientVia(t, target, p.Addr(), upstreamTimeout)
+			a := newAPI(t, realm, hc, nil)
 
 			used := me.session(t)          // verified and introspected before the fault
 			fresh := me.more(t, used)      // first seen during the fault, cached key
@@ -68,6 +83,10 @@ func TestKeycloakTCPFaults(t *testing.T) {
 				restore = p.add(t, "kc", f.toxics...)
 			}
 
+			// Discovery (done at start) fails within its bound.
+			if _, err := discover(realm, hc); !errors.Is(err, oidc.ErrDiscovery) {
+				t.Fatalf("fault, discovery: %v, want ErrDiscovery", err)
+			}
 			// Cached keys keep verifying, within and past their lifetime.
 			a.expect(t, "fault, cached token", "/plain", used.AccessToken, 200)
 			a.keyClock.advance(6 * time.Minute) // lifetime 5 min (Keycloak sends no max-age)
@@ -95,6 +114,10 @@ func TestKeycloakTCPFaults(t *testing.T) {
 			a.eventuallyStatus(t, "recovered, rotated key", "/plain", rotated.AccessToken, 200)
 			a.expect(t, "recovered, known kid", "/plain", afterStale.AccessToken, 200)
 			a.eventuallyStatus(t, "recovered, introspected route", "/strict", strict.AccessToken, 200)
+			eventually(t, "recovered, discovery", func() bool {
+				d, err := discover(realm, hc)
+				return err == nil && d.JWKSURI == realm.IssuerURL()+certsPath
+			})
 			if st := a.keys.Stats(); st.LastError != "" {
 				t.Fatalf("key set still reports an error after recovery: %+v", st)
 			}

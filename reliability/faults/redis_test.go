@@ -138,7 +138,9 @@ func TestRedisFaults(t *testing.T) {
 			if aerr != nil {
 				t.Fatalf("B: %v", aerr)
 			}
-			if err := storeB.RevokeToken(ctx, c.Issuer, c.ID, c.Expiry); err != nil {
+			ctxB, cancelB := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancelB()
+			if err := storeB.RevokeToken(ctxB, c.Issuer, c.ID, c.Expiry); err != nil {
 				t.Fatalf("B: revoke: %v", err)
 			}
 			b.expect(t, "B after its revocation", "/plain", revokedOnB.AccessToken, 401)
