@@ -270,7 +270,8 @@ func TestSoak(t *testing.T) {
 
 	// Report.
 	injected, other, otherKinds, injectedKinds := errs.counts()
-	p50, p99, nProp := prop.percentiles()
+	p50, p99, nProp := prop.percentiles(false)
+	s50, s99, nSteady := prop.percentiles(true)
 	revocations := int64(len(p.allRevoked()))
 	minted := p.minted.Load() + int64(validPoolSize) + 2
 	limit := heapCap(minted, revocations)
@@ -294,10 +295,10 @@ func TestSoak(t *testing.T) {
 			t.Log("soak: " + l)
 		}
 	}
-	t.Logf("soak: duration=%s requests=%d rps=%.0f decisions[%s] wrong=%d errors=%d injected=%d heap_peak_alloc=%.1fMiB heap_peak_inuse=%.1fMiB heap_cap=%.0fMiB goroutines=%d/%d propagation_p50=%s propagation_p99=%s (n=%d) revocations=%d tokens=%d rotations=%d redis_restarts=%d jwks_fetches=%d introspections=%d",
+	t.Logf("soak: duration=%s requests=%d rps=%.0f decisions[%s] wrong=%d errors=%d injected=%d heap_peak_alloc=%.1fMiB heap_peak_inuse=%.1fMiB heap_cap=%.0fMiB goroutines=%d/%d propagation_p50=%s propagation_p99=%s (n=%d; outside the outage p50=%s p99=%s n=%d) revocations=%d tokens=%d rotations=%d redis_restarts=%d jwks_fetches=%d introspections=%d",
 		elapsed.Round(time.Millisecond), requests, float64(requests)/elapsed.Seconds(), strings.Join(verdicts, " "),
 		st.wrong.Load(), other+logLines.other+degradedOutside, injected, mib(peakAlloc.Load()), mib(peakInuse.Load()), mib(limit),
-		goroutinesBefore, goroutinesAfter, p50, p99, nProp, revocations, minted, rotations, restarts, jwks, intro)
+		goroutinesBefore, goroutinesAfter, p50, p99, nProp, s50, s99, nSteady, revocations, minted, rotations, restarts, jwks, intro)
 
 	// Verdicts.
 	for _, e := range st.examples {

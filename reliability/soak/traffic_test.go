@@ -491,12 +491,16 @@ func (tr *traffic) logout(ctx context.Context, rep int, tk *token) (int, error) 
 type propagation struct {
 	mu      sync.Mutex
 	samples []time.Duration
+	steady  []time.Duration // those that did not overlap the Redis outage
 	lost    int
 }
 
-func (p *propagation) add(d time.Duration) {
+func (p *propagation) add(d time.Duration, outage bool) {
 	p.mu.Lock()
 	p.samples = append(p.samples, d)
+	if !outage {
+		p.steady = append(p.steady, d)
+	}
 	p.mu.Unlock()
 }
 
@@ -506,10 +510,14 @@ func (p *propagation) addLost() {
 	p.mu.Unlock()
 }
 
-// percentiles returns the p50 and p99 of the samples and their number.
-func (p *propagation) percentiles() (p50, p99 time.Duration, n int) {
+// percentiles returns the p50 and p99 of all samples, or of those outside
+// the Redis outage, and their number.
+func (p *propagation) percentiles(steadyOnly bool) (p50, p99 time.Duration, n int) {
 	p.mu.Lock()
 	s := slices.Clone(p.samples)
+	if steadyOnly {
+		s = slices.Clone(p.steady)
+	}
 	p.mu.Unlock()
 	if len(s) == 0 {
 		return 0, 0, 0
@@ -589,7 +597,7 @@ func (tr *traffic) probe(tk *token, rep int, returned time.Time, prop *propagati
 	for i := 0; ctx.Err() == nil; i++ {
 		o, ok := tr.send(ctx, classPoll, rep, tk.raw, tk)
 		if ok && o.status == http.StatusUnauthorized {
-			prop.add(o.recv.Sub(returned))
+			prop.add(o.recv.Sub(returned), tr.errs.window.overlaps(returned, o.recv))
 			return
 		}
 		if i > 50 {
