@@ -270,7 +270,7 @@ func newAPI(t *testing.T, realm *keycloaktest.Keycloak, hc *http.Client, store r
 	}
 	t.Cleanup(func() { auth.Close() })
 	a.auth, a.store = auth, auth.Store()
-	logout, err := adapter.LogoutHandler(adapter.LogoutConfig{Verifier: v, Store: a.store, IntrospectionCache: cache,
+	logout, err := adapter.LogoutHandler(adapter.LogoutConfig{Verifier: v, Store: a.store, IntrospectionCache: cache, Logger: testLogger(t),
 		Revokers: map[string]adapter.Revoker{keycloaktest.MobileClientID: mobile}})
 	if err != nil {
 		t.Fatal(err)
