@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -16,7 +17,8 @@ import (
 //   - bounds nesting depth,
 //   - does not allocate for strings without escapes: values are substrings
 //     of the input string.
-// Unknown members are skipped after full syntax validation.
+// Unknown members are skipped after full syntax validation (a number must
+// also fit a float64, as encoding/json requires).
 
 const maxJSONDepth = 32
 
@@ -396,8 +398,17 @@ func (d *jsonReader) skip() error {
 		}
 		return errJSON
 	default:
-		_, err := d.number()
-		return err
+		n, err := d.number()
+		if err != nil {
+			return err
+		}
+		// encoding/json cannot decode a number beyond float64's range into
+		// an interface value: refuse it, so that Claims.Decode never fails
+		// on a payload this reader accepted.
+		if _, err := strconv.ParseFloat(n, 64); err != nil {
+			return errJSON
+		}
+		return nil
 	}
 }
 
