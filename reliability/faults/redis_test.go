@@ -159,8 +159,14 @@ func TestRedisFaults(t *testing.T) {
 			}
 			// Logout is idempotent: retried while a write still meets a
 			// connection of the outage.
+			attempts := 0
 			eventually(t, "logout after recovery answers 204", func() bool {
-				return a.logout(t, loggedOut).status == http.StatusNoContent
+				attempts++
+				got := a.logout(t, loggedOut)
+				if got.status != http.StatusNoContent {
+					t.Logf("logout after recovery, attempt %d: %v", attempts, got)
+				}
+				return got.status == http.StatusNoContent
 			})
 			b.eventuallyStatus(t, "B after A's logout", "/plain", loggedOut.AccessToken, 401)
 		})
