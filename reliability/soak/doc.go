@@ -13,7 +13,10 @@
 // live entries, or a goroutine leak. It ends with a one-line summary.
 //
 // The run lasts -soak.duration; when the flag is not given,
-// TOKENWARDEN_SOAK_DURATION, else 3 minutes under CI=true, else 20 seconds:
+// TOKENWARDEN_SOAK_DURATION, else 3 minutes under CI=true, else 20 seconds.
+// It goes on past that (at most 3 minutes) until the Redis restart and a key
+// rotation followed by 10 seconds of traffic have happened: a loaded
+// Keycloak can take tens of seconds to rotate a key.
 //
 //	cd reliability && go test -race -run TestSoak -v ./soak -soak.duration=3m
 //

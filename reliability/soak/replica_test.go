@@ -53,6 +53,8 @@ type replica struct {
 	logs  *countingHandler
 
 	jwksFetches    atomic.Int64
+	unknownKid     atomic.Int64 // fetches caused by an unknown kid
+	lastUnknownKid atomic.Int64 // start of the last one, Unix nanoseconds
 	introspections atomic.Int64 // requests that reached Keycloak's introspection endpoint
 	degradedSeen   atomic.Int64 // Degraded() answers "true" given to the middleware
 	health         healthLog
@@ -73,7 +75,13 @@ func startReplica(t *testing.T, name string, realm *keycloaktest.Keycloak, redis
 		t.Fatalf("%s: discovery: %v", name, err)
 	}
 	r.keys, err = disc.NewRemoteKeySet(oidc.KeySetConfig{InsecureAllowHTTP: true, Logger: log,
-		Observer: func(oidc.FetchEvent) { r.jwksFetches.Add(1) }})
+		Observer: func(ev oidc.FetchEvent) {
+			r.jwksFetches.Add(1)
+			if ev.Reason == oidc.FetchUnknownKid {
+				r.lastUnknownKid.Store(ev.Start.UnixNano())
+				r.unknownKid.Add(1)
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,4 +293,20 @@ func (h *countingHandler) snapshot() []logRecord {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]logRecord(nil), h.records...)
+}
+
+// mayRotate reports whether a key rotated in now will be fetched by this
+// replica at its first token: the previous rotations' keys have been
+// fetched (one unknown-kid fetch each) and oidc.DefaultUnknownKidCooldown
+// (plus a margin) has passed since the last such fetch. A key rotated in
+// sooner is refused (401) until the cooldown ends: the documented price of
+// bounding the fetches an attacker's random kids can cause. Keycloak
+// publishes a key before it signs with it when rotated the recommended
+// way; keycloaktest.RotateKeys makes it active at once.
+func (r *replica) mayRotate(rotations int, now time.Time) bool {
+	if r.unknownKid.Load() < int64(rotations) {
+		return false
+	}
+	last := r.lastUnknownKid.Load()
+	return last == 0 || now.Sub(time.Unix(0, last)) > oidc.DefaultUnknownKidCooldown+5*time.Second
 }

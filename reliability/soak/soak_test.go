@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -56,9 +57,11 @@ const (
 	clientGoroutines = 8                      // traffic goroutines (the machine has 2 cores)
 	validPoolSize    = 24                     // live tokens in circulation, one Keycloak session each
 	revokeEvery      = 300 * time.Millisecond // one logout per interval
-	rotateEvery      = 70 * time.Second       // > oidc.DefaultUnknownKidCooldown: every rotation's first token may fetch
+	rotateEvery      = 70 * time.Second       // at the soonest; see replica.mayRotate
 	redisDownFor     = 3 * time.Second
-	shortLifespan    = 1 // seconds: the access-token lifespan of the short-lived client
+	afterRotation    = 10 * time.Second // traffic after a rotation before the run may end
+	overtime         = 3 * time.Minute  // the most a run goes past its duration to get there
+	shortLifespan    = 1                // seconds: the access-token lifespan of the short-lived client
 )
 
 // Heap cap (see heapCap).
@@ -193,21 +196,39 @@ func TestSoak(t *testing.T) {
 	end := start.Add(duration)
 	nextRotation := start.Add(duration / 5)
 	restartAt := start.Add(duration / 2)
-	rotations, restarts := 0, 0
+	restarts := 0
+	var rotations atomic.Int64
+	var rotating atomic.Bool
+	var rotatedAt atomic.Int64 // Unix nanoseconds of the last completed rotation
+	var rotator sync.WaitGroup
+	rotT := &goroutineTB{TB: t}
 	for {
 		now := time.Now()
-		if !now.Before(end) {
+		// The run ends at its duration once it has done what it is for: a
+		// Redis restart and a rotation followed by afterRotation of traffic
+		// (a loaded Keycloak can take tens of seconds to rotate), and at
+		// the latest overtime past its duration.
+		done := !now.Before(end) && restarts > 0 && !rotating.Load() && rotations.Load() > 0 &&
+			now.Sub(time.Unix(0, rotatedAt.Load())) > afterRotation
+		if done || now.After(end.Add(overtime)) || rotT.failed() {
 			break
 		}
+		n := int(rotations.Load())
 		switch {
-		case !nextRotation.IsZero() && !now.Before(nextRotation):
-			kid := realm.RotateKeys(t)
-			m.addRotatedKid(kid)
-			rotations++
-			t.Logf("soak: %s: key rotated in", time.Since(start).Round(time.Millisecond))
-			if nextRotation = nextRotation.Add(rotateEvery); !nextRotation.Before(end.Add(-5 * time.Second)) {
-				nextRotation = time.Time{}
-			}
+		case !rotating.Load() && !now.Before(nextRotation) && (now.Before(end.Add(-afterRotation)) || n == 0) &&
+			a.mayRotate(n, now) && b.mayRotate(n, now):
+			// Off the test goroutine, so that the traffic and the restart
+			// go on while Keycloak rotates.
+			rotating.Store(true)
+			rotator.Go(func() {
+				defer rotating.Store(false)
+				kid := realm.RotateKeys(rotT)
+				m.addRotatedKid(kid)
+				rotatedAt.Store(time.Now().UnixNano())
+				rotations.Add(1)
+				t.Logf("soak: %s: key rotated in (started at %s)", time.Since(start).Round(time.Millisecond), now.Sub(start).Round(time.Millisecond))
+			})
+			nextRotation = now.Add(rotateEvery)
 		case restarts == 0 && !now.Before(restartAt):
 			window.begin(time.Now())
 			redisSrv.kill()
@@ -226,6 +247,10 @@ func TestSoak(t *testing.T) {
 		default:
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+	rotator.Wait()
+	for _, e := range rotT.errors() {
+		t.Error("key rotation: " + e)
 	}
 	stopRun()
 	workers.Wait()
@@ -249,7 +274,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	jwks := a.jwksFetches.Load() + b.jwksFetches.Load()
-	jwksLimit := maxJWKSFetches(rotations, time.Since(replicasStarted))
+	jwksLimit := maxJWKSFetches(int(rotations.Load()), time.Since(replicasStarted))
 	intro := a.introspections.Load() + b.introspections.Load()
 	logLines := replicaLogs(replicas, errs)
 	degradedOutside := degradedOutsideWindow(replicas, &window, start)
@@ -298,7 +323,7 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak: duration=%s requests=%d rps=%.0f decisions[%s] wrong=%d errors=%d injected=%d heap_peak_alloc=%.1fMiB heap_peak_inuse=%.1fMiB heap_cap=%.0fMiB goroutines=%d/%d propagation_p50=%s propagation_p99=%s (n=%d; outside the outage p50=%s p99=%s n=%d) revocations=%d tokens=%d rotations=%d redis_restarts=%d jwks_fetches=%d introspections=%d",
 		elapsed.Round(time.Millisecond), requests, float64(requests)/elapsed.Seconds(), strings.Join(verdicts, " "),
 		st.wrong.Load(), other+logLines.other+degradedOutside, injected, mib(peakAlloc.Load()), mib(peakInuse.Load()), mib(limit),
-		goroutinesBefore, goroutinesAfter, p50, p99, nProp, s50, s99, nSteady, revocations, minted, rotations, restarts, jwks, intro)
+		goroutinesBefore, goroutinesAfter, p50, p99, nProp, s50, s99, nSteady, revocations, minted, rotations.Load(), restarts, jwks, intro)
 
 	// Verdicts.
 	for _, e := range st.examples {
@@ -323,7 +348,7 @@ func TestSoak(t *testing.T) {
 		t.Errorf("peak heap %.1f MiB above the cap %.1f MiB (%d tokens, %d revocations)", mib(peakAlloc.Load()), mib(limit), minted, revocations)
 	}
 	if jwks > jwksLimit {
-		t.Errorf("%d JWKS fetches, more than the %d that start-up, %d rotations and scheduled refreshes explain: forged or garbage tokens caused fetches", jwks, jwksLimit, rotations)
+		t.Errorf("%d JWKS fetches, more than the %d that start-up, %d rotations and scheduled refreshes explain: forged or garbage tokens caused fetches", jwks, jwksLimit, rotations.Load())
 	}
 	if leakErr != nil {
 		t.Errorf("goroutines leaked: %v", leakErr)
@@ -343,7 +368,7 @@ func TestSoak(t *testing.T) {
 		{"propagation samples", int64(nProp)},
 		{"introspection calls (degraded policy)", intro},
 		{"Redis restarts", int64(restarts)},
-		{"key rotations", int64(rotations)},
+		{"key rotations", rotations.Load()},
 	} {
 		if need.n == 0 {
 			t.Errorf("the run had no %s", need.what)
@@ -465,4 +490,48 @@ func randomName(prefix string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
+}
+
+// goroutineTB lets keycloaktest helpers run off the test goroutine: a
+// failure is recorded and ends that goroutine (runtime.Goexit) instead of
+// calling FailNow, which only the test goroutine may call. The test
+// reports the recorded failures.
+type goroutineTB struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (g *goroutineTB) Helper() {}
+
+func (g *goroutineTB) Errorf(format string, args ...any) {
+	g.mu.Lock()
+	g.errs = append(g.errs, fmt.Sprintf(format, args...))
+	g.mu.Unlock()
+}
+
+func (g *goroutineTB) Error(args ...any) { g.Errorf("%s", fmt.Sprint(args...)) }
+
+func (g *goroutineTB) Fatalf(format string, args ...any) {
+	g.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+func (g *goroutineTB) Fatal(args ...any) { g.Fatalf("%s", fmt.Sprint(args...)) }
+
+func (g *goroutineTB) FailNow() {
+	g.Errorf("failed")
+	runtime.Goexit()
+}
+
+func (g *goroutineTB) failed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.errs) > 0
+}
+
+func (g *goroutineTB) errors() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.errs)
 }
