@@ -60,6 +60,7 @@ func TestKeycloakTCPFaults(t *testing.T) {
 	kc := keycloaktest.New(t)
 	realm := kc.IsolatedRealm(t, "") // keys are rotated: a realm of its own
 	me := newLogin(t, realm)
+	base := me.session(t) // every token below is minted from it: refresh grants are cheap
 	target := hostPort(t, kc.BaseURL)
 
 	for _, f := range keycloakFaults {
@@ -68,7 +69,7 @@ func TestKeycloakTCPFaults(t *testing.T) {
 			hc := clientVia(t, target, p.Addr(), upstreamTimeout)
 			a := newAPI(t, realm, hc, nil)
 
-			used := me.session(t)          // verified and introspected before the fault
+			used := me.more(t, base)       // verified and introspected before the fault
 			fresh := me.more(t, used)      // first seen during the fault, cached key
 			strict := me.more(t, used)     // never introspected before the fault
 			afterStale := me.more(t, used) // first seen after StaleIfError
