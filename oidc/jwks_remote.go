@@ -24,7 +24,7 @@ var ErrKeysUnavailable = errors.New("oidc: signing keys unavailable")
 const (
 	DefaultMinRefresh         = 5 * time.Minute
 	DefaultMaxRefresh         = time.Hour
-	DefaultUnknownKidCooldown = time.Minute
+	DefaultUnknownKidCooldown = 15 * time.Second
 	DefaultStaleIfError       = time.Hour
 	DefaultFetchTimeout       = 10 * time.Second
 	DefaultNegativeCacheSize  = 1024
@@ -56,13 +56,13 @@ type KeySetConfig struct {
 	MaxRefresh time.Duration
 
 	// UnknownKidCooldown is the least time between two fetches caused by an
-	// unknown kid. Default 1 min: long enough that a flood of random kids
-	// costs the identity provider one request a minute per replica, short
-	// enough that a key rotated in outside the refresh schedule is picked up
-	// within a minute even when an attacker spends the budget first (Keycloak
-	// publishes a new key before it signs with it, so the normal case is one
-	// fetch at the first token signed by the new key). Negative values mean
-	// no cooldown (tests only).
+	// unknown kid. Default 15 s: a flood of random kids costs the identity
+	// provider at most four requests a minute per replica, and a key rotated
+	// in while the cooldown is spent (by a flood, or by a rotation moments
+	// before) is refused for at most that long. Keycloak signs with a new
+	// active key as soon as it is added, so the first token it signs is also
+	// the first the verifier hears of it: normally that token triggers the one
+	// fetch at once. Negative values mean no cooldown (tests only).
 	UnknownKidCooldown time.Duration
 
 	// StaleIfError is how long after its lifetime a key set is still served
