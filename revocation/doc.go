@@ -123,8 +123,13 @@
 // marker, so every replica learns of it). Entries already in a degraded
 // mirror keep refusing their tokens.
 //
-// A closed connection (Redis killed, restarted, failed over) is noticed at
-// once; a silent network partition within BlockTimeout plus 10 s (go-redis
+// A closed connection (Redis killed, restarted, failed over) is noticed when
+// the follower's read fails: at once with a client whose MaxRetries is -1,
+// after the client's retries otherwise (go-redis retries 3 times with
+// backoff by default, about a second against a refused port; an outage
+// shorter than that may never be reported). Either way no revocation is
+// missed: writes during the outage fail on every replica, and the follower
+// resumes from its last stream ID or reloads on a sequence gap. A silent network partition within BlockTimeout plus 10 s (go-redis
 // bounds a blocking read by its block time plus 10 s, not by ReadTimeout,
 // unless the client has ContextTimeoutEnabled). Writes fail after the
 // client's ReadTimeout meanwhile. A write retried by go-redis after a network error may run
