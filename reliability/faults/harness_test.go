@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tokenwarden/tokenwarden/adapter"
+	"github.com/tokenwarden/tokenwarden/internal/testenv"
 	"github.com/tokenwarden/tokenwarden/introspect"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
 	"github.com/tokenwarden/tokenwarden/oidc"
@@ -33,6 +34,15 @@ import (
 // tests (JWKS fetch, introspection, revocation), so that an injected
 // latency or a silent connection turns into an outage quickly.
 const upstreamTimeout = time.Second
+
+// keycloak returns the running Keycloak of `make services`: the test is
+// skipped without it, or fails under CI=true (testenv), and never starts
+// one of its own.
+func keycloak(t *testing.T) *keycloaktest.Keycloak {
+	t.Helper()
+	testenv.Keycloak(t)
+	return keycloaktest.New(t)
+}
 
 // scenario runs f as a subtest and then checks that nothing it started is
 // still running: every goroutine that did not exist before the subtest

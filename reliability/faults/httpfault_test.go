@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/tokenwarden/tokenwarden/keycloaktest"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
@@ -118,7 +117,7 @@ const (
 //     not claim the logout happened (the refresh token still works at
 //     Keycloak); recovery: 204 and the refresh token is dead.
 func TestKeycloakHTTPFaults(t *testing.T) {
-	kc := keycloaktest.New(t)
+	kc := keycloak(t)
 	realm := kc // nothing realm-wide changes: the shared realm, a user of its own
 	me := newLogin(t, realm)
 	base := me.session(t)

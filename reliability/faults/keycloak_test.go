@@ -57,7 +57,7 @@ var keycloakFaults = []struct {
 //     fetched and its token accepted, introspection and discovery answer
 //     again.
 func TestKeycloakTCPFaults(t *testing.T) {
-	kc := keycloaktest.New(t)
+	kc := keycloak(t)
 	realm := kc.IsolatedRealm(t, "") // keys are rotated: a realm of its own
 	me := newLogin(t, realm)
 	base := me.session(t) // every token below is minted from it: refresh grants are cheap

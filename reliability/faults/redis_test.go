@@ -75,7 +75,7 @@ func newRedisStore(t *testing.T, redisURL, addr, prefix string) *revocation.Redi
 //     has resynchronised (a revocation B wrote during the outage refuses
 //     its token on A) and stops introspecting.
 func TestRedisFaults(t *testing.T) {
-	kc := keycloaktest.New(t)
+	kc := keycloak(t)
 	redisURL := testenv.Redis(t)
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
