@@ -10,9 +10,11 @@
 #                       FUZZ_TIME seconds each, compile time on top; a table of execs per target;
 #                       fails on a crasher and prints its testdata/fuzz path to commit as a seed
 #   make vulncheck      govulncheck (pinned, installed into .run/bin) on every module
-#                       (scripts/vulncheck.sh); GOVULNDB=<url|file:///dir> picks the database. An
-#                       unreachable database prints "VULNCHECK NOT RUN" and passes unless
-#                       TOKENWARDEN_VULNCHECK=required; findings always fail
+#                       (scripts/vulncheck.sh), after a self-check that it reports the known
+#                       vulnerability of testdata/vulncheck/vulnerable; findings always fail.
+#                       Database: GOVULNDB=<url|file:///dir> (default https://vuln.go.dev), else
+#                       the offline snapshot ../shared/vulndb; prints which one and its date.
+#                       No reachable database: "VULNCHECK NOT RUN", a failure under CI=true
 #   make demo           the README's first command: Keycloak (started if needed; Redis too with
 #                       DEMO_REDIS=1), the capacitor-backend example, and a narrated logout scenario
 #   make bench          tokenwarden against every Go peer in one go test -bench run (bench/run.sh),
