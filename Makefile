@@ -1,6 +1,8 @@
 # Targets:
 #   make services       start Keycloak and Redis (127.0.0.1, free ports), write .services.env
-#   make services-stop  stop them by pid and remove .services.env
+#   make services-stop  stop them by pid and remove .services.env; also stops the Keycloak that
+#                       go test starts and shares when there is no .services.env
+#                       (.cache/shared-keycloak-*.env; it stops itself after KEYCLOAKTEST_IDLE, 30m)
 #   make test           services (started and stopped again if not already running), go vet and
 #                       go test -race for every module in the repository; replays the fuzz seed
 #                       corpora (testdata/fuzz) as ordinary tests but does not fuzz, so it stays the
