@@ -7,17 +7,18 @@
 //	// point the API under test at kc.IssuerURL() and send tok.AccessToken
 //
 // It serves, under /realms/{realm}, the discovery document and, under
-// /realms/{realm}/protocol/openid-connect/, the endpoints certs (JWKS),
-// token (password, refresh_token and client_credentials grants),
-// token/introspect (RFC 7662), revoke (RFC 7009), userinfo and logout
-// (POST with a refresh token). Tokens and answers have Keycloak's shape:
-// the JWS header bytes, the claim names and order, the jti prefixes, the
-// error codes and texts, and the quirks this project measured against a
-// real Keycloak (introspection requires the caller in aud; an unknown token
-// revoked answers 200 with an error body; revoking a refresh token ends that
-// client's session, revoking an access token blocks its jti; revocation
-// never sends a back-channel logout). A scenario test runs the same calls
-// against this fake and a real Keycloak and compares the answers.
+// /realms/{realm}/protocol/openid-connect/, the endpoints certs (JWKS), token
+// (password, refresh_token, client_credentials and authorization_code with
+// PKCE), token/introspect (RFC 7662), revoke (RFC 7009), userinfo, auth (a
+// login form like Keycloak's) and logout (POST with a refresh token).
+// Tokens and answers have Keycloak's shape: the JWS header bytes, the claim
+// names and order, the jti prefixes, the error codes and texts, and the
+// quirks this project measured (introspection requires the caller in aud;
+// revoking an unknown token answers 200 with an error body; revoking a
+// refresh token ends that client's session, revoking an access token blocks
+// its jti; revocation sends no back-channel logout). A scenario test runs
+// the same calls against the fake and a real Keycloak and compares the
+// answers.
 //
 // Keycloak's other behaviours are driven by methods named like those of
 // [github.com/tokenwarden/tokenwarden/keycloaktest.Keycloak], so a test can
@@ -35,7 +36,7 @@
 // content.
 //
 // Time comes from [Config.Now], so tests can expire tokens and sessions
-// without sleeping. Not covered: the browser login and logout pages,
+// without sleeping. Not covered: SSO cookies, the browser logout page,
 // offline tokens, DPoP, lightweight access tokens, token exchange and the
 // admin REST API.
 //

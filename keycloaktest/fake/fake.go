@@ -22,8 +22,8 @@ type Config struct {
 	// "backend-secret", service account) and "mobile" (public, an audience
 	// mapper adding backend, web origins capacitor://localhost and
 	// https://localhost, PKCE S256, redirect URI com.example.app:/callback).
-	// Neither has a back-channel logout or admin URL
-	// until a test sets one (UpdateClient).
+	// Neither has a back-channel logout or admin URL until a test sets one
+	// (UpdateClient).
 	Clients []Client
 	// Users replace the default users: alice (realm role user, backend role
 	// reader) and bob (realm roles user and admin, backend roles reader and
@@ -46,7 +46,7 @@ type Config struct {
 	// client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Middleware, when set, wraps the realm's handler: count calls, delay or
-	// fail them.
+	// fail them. The methods of Keycloak run in process, not through it.
 	Middleware func(http.Handler) http.Handler
 }
 

@@ -607,6 +607,8 @@ func scenario(t *testing.T, tg *target) []string {
 		im["sid"] == ac["sid"]}, []any{200, true, "mobile", "alice", "Bearer", true})
 	r.check("introspection: members are the claims and four more", keys(im),
 		slices.Sorted(slices.Values(append(keys(ac), "active", "client_id", "token_type", "username"))))
+	post := tg.post(t, "token/introspect", url.Values{"token": {at}, "client_id": {"backend"}, "client_secret": {"backend-secret"}}, "", "")
+	r.check("introspection: client_secret_post", []any{post.Status, post.json(t)["active"]}, []any{200, true})
 	r.check("introspection: requesting_party_token hint", keys(tg.introspect(t, at, "requesting_party_token").json(t)),
 		[]string{"acr", "active", "aud", "exp", "iat", "jti", "typ"})
 	introErr := func(step string, form url.Values, user, pass string, want []any) {
@@ -674,6 +676,7 @@ func scenario(t *testing.T, tg *target) []string {
 	r.check("revoked access token introspection", body(tg.introspect(t, sAT, "")), []any{200, inactive})
 	r.check("revoke access token again", body(tg.revokePublic(t, "mobile", sAT)), []any{200, ""})
 	s2 := tg.grant(t, url.Values{"grant_type": {"refresh_token"}, "client_id": {"mobile"}, "refresh_token": {sRT}}, "", "")
+	r.check("refresh: response members", keys(s2), keys(resp))
 	_, s2c := parts(t, str(s2["access_token"]))
 	r.check("refresh after access-token revocation", []any{jtiShape(s2c["jti"]), s2c["sid"] == s["session_state"],
 		tg.active(t, str(s2["access_token"]))}, []any{"onrtrt:uuid", true, true})
