@@ -82,6 +82,22 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) 
 	return r.PostForm, nil
 }
 
+// locked parses a form request and runs f under the realm's lock. It
+// writes f's error and reports whether f succeeded.
+func (k *Keycloak) locked(w http.ResponseWriter, r *http.Request, f func(url.Values, creds) *oauthError) bool {
+	form, e := readForm(w, r)
+	if e == nil {
+		k.mu.Lock()
+		e = f(form, credsOf(r, form))
+		k.mu.Unlock()
+	}
+	if e != nil {
+		writeError(w, e)
+		return false
+	}
+	return true
+}
+
 // creds are the client credentials of a request: HTTP Basic
 // (client_secret_basic, form-encoded as RFC 6749 §2.3.1 asks) or form
 // parameters (client_secret_post).
@@ -275,20 +291,11 @@ func (k *Keycloak) accessActiveLocked(j *jws, caller string, now time.Time) bool
 func inactive() *object { return newObject().set("active", false) }
 
 func (k *Keycloak) serveIntrospect(w http.ResponseWriter, r *http.Request) {
-	form, e := readForm(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
+	var resp *object
+	if k.locked(w, r, func(form url.Values, c creds) (e *oauthError) { resp, e = k.introspectLocked(form, c); return e }) {
+		w.Header().Set("Cache-Control", "no-cache")
+		writeJSON(w, http.StatusOK, resp)
 	}
-	k.mu.Lock()
-	resp, e := k.introspectLocked(form, credsOf(r, form))
-	k.mu.Unlock()
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-cache")
-	writeJSON(w, http.StatusOK, resp)
 }
 
 func (k *Keycloak) introspectLocked(form url.Values, cr creds) (*object, *oauthError) {
@@ -362,19 +369,9 @@ func (k *Keycloak) introspectRefreshLocked(j *jws, c *client, now time.Time) *ob
 }
 
 func (k *Keycloak) serveRevoke(w http.ResponseWriter, r *http.Request) {
-	form, e := readForm(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
+	if k.locked(w, r, k.revokeLocked) {
+		w.WriteHeader(http.StatusOK)
 	}
-	k.mu.Lock()
-	e = k.revokeLocked(form, credsOf(r, form))
-	k.mu.Unlock()
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // revokeLocked is RFC 7009 as Keycloak implements it. A refresh token ends
@@ -429,21 +426,15 @@ func (k *Keycloak) revokeLocked(form url.Values, cr creds) *oauthError {
 }
 
 func (k *Keycloak) serveToken(w http.ResponseWriter, r *http.Request) {
-	form, e := readForm(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	k.mu.Lock()
-	resp, _, e := k.tokenLocked(form, credsOf(r, form), remoteHost(r))
-	k.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	if e != nil {
-		writeError(w, e)
-		return
+	var resp *object
+	if k.locked(w, r, func(form url.Values, c creds) (e *oauthError) {
+		resp, _, e = k.tokenLocked(form, c, remoteHost(r))
+		return e
+	}) {
+		writeJSON(w, http.StatusOK, resp)
 	}
-	writeJSON(w, http.StatusOK, resp)
 }
 
 func hasScope(scope, want string) bool { return slices.Contains(strings.Fields(scope), want) }
@@ -583,20 +574,11 @@ func (k *Keycloak) userinfoActiveLocked(j *jws, now time.Time) bool {
 // (the caller too) gets a logout token. The browser logout (GET with
 // id_token_hint, confirmation page) is not implemented.
 func (k *Keycloak) serveLogout(w http.ResponseWriter, r *http.Request) {
-	form, e := readForm(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
+	var ds []delivery
+	if k.locked(w, r, func(form url.Values, c creds) (e *oauthError) { ds, e = k.logoutLocked(form, c); return e }) {
+		k.deliver(nil, ds)
+		w.WriteHeader(http.StatusNoContent)
 	}
-	k.mu.Lock()
-	ds, e := k.logoutLocked(form, credsOf(r, form))
-	k.mu.Unlock()
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	k.deliver(nil, ds)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (k *Keycloak) logoutLocked(form url.Values, cr creds) ([]delivery, *oauthError) {

@@ -159,6 +159,21 @@ type client struct {
 	notBefore int64
 }
 
+// clone copies c without sharing its slices.
+func (c Client) clone() Client {
+	c.Audience, c.WebOrigins, c.RedirectURIs = slices.Clone(c.Audience), slices.Clone(c.WebOrigins), slices.Clone(c.RedirectURIs)
+	return c
+}
+
+func (k *Keycloak) mustClientLocked(t testing.TB, id string) *client {
+	t.Helper()
+	c, ok := k.clients[id]
+	if !ok {
+		t.Fatalf("fake: no client %q", id)
+	}
+	return c
+}
+
 type user struct {
 	User
 	notBefore      int64
@@ -280,8 +295,7 @@ func (k *Keycloak) addClientLocked(c Client) error {
 	if c.ServiceAccount && c.Secret == "" {
 		return fmt.Errorf("client %q: a service account needs a confidential client (Secret)", c.ID)
 	}
-	c.Audience, c.WebOrigins, c.RedirectURIs = slices.Clone(c.Audience), slices.Clone(c.WebOrigins), slices.Clone(c.RedirectURIs)
-	k.clients[c.ID] = &client{Client: c}
+	k.clients[c.ID] = &client{Client: c.clone()}
 	if c.ServiceAccount {
 		id := newUUID()
 		k.users[id] = &user{User: User{Username: "service-account-" + c.ID, ID: id}, serviceAccount: true}
@@ -350,12 +364,8 @@ func (k *Keycloak) UpdateClient(t testing.TB, clientID string, change func(*Clie
 	t.Helper()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, ok := k.clients[clientID]
-	if !ok {
-		t.Fatalf("fake: no client %q", clientID)
-	}
-	n := c.Client
-	n.Audience, n.WebOrigins, n.RedirectURIs = slices.Clone(n.Audience), slices.Clone(n.WebOrigins), slices.Clone(n.RedirectURIs)
+	c := k.mustClientLocked(t, clientID)
+	n := c.clone()
 	change(&n)
 	if n.ID != clientID {
 		t.Fatalf("fake: UpdateClient changed the client id %q to %q", clientID, n.ID)
@@ -461,13 +471,8 @@ func (k *Keycloak) CloneClient(t testing.TB, from string, change func(*Client)) 
 	t.Helper()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, ok := k.clients[from]
-	if !ok {
-		t.Fatalf("fake: no client %q", from)
-	}
-	n := c.Client
+	n := k.mustClientLocked(t, from).clone()
 	n.ID = from + "-" + randomHex(5)
-	n.Audience, n.WebOrigins, n.RedirectURIs = slices.Clone(n.Audience), slices.Clone(n.WebOrigins), slices.Clone(n.RedirectURIs)
 	if change != nil {
 		change(&n)
 	}

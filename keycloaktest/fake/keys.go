@@ -198,7 +198,7 @@ func (k *Keycloak) verifyLocked(token string) (*jws, error) {
 	kid := j.header.str("kid")
 	switch j.header.str("alg") {
 	case "RS256":
-		i := slices.IndexFunc(k.keys, func(rk *realmKey) bool { return rk.kid == kid })
+		i := k.keyLocked(kid)
 		if i < 0 {
 			return nil, errors.New("unknown key")
 		}
@@ -219,6 +219,20 @@ func (k *Keycloak) verifyLocked(token string) (*jws, error) {
 		return nil, errors.New("algorithm not allowed")
 	}
 	return j, nil
+}
+
+// keyLocked returns the index of the key kid, -1 if the realm has none.
+func (k *Keycloak) keyLocked(kid string) int {
+	return slices.IndexFunc(k.keys, func(rk *realmKey) bool { return rk.kid == kid })
+}
+
+func (k *Keycloak) mustKeyLocked(t testing.TB, kid string) int {
+	t.Helper()
+	i := k.keyLocked(kid)
+	if i < 0 {
+		t.Fatalf("fake: no key %q", kid)
+	}
+	return i
 }
 
 // signingKeyLocked is the active key of highest priority, the newest on a
@@ -303,11 +317,7 @@ func (k *Keycloak) SetKeyPassive(t testing.TB, kid string) {
 	t.Helper()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	i := slices.IndexFunc(k.keys, func(rk *realmKey) bool { return rk.kid == kid })
-	if i < 0 {
-		t.Fatalf("fake: no key %q", kid)
-	}
-	k.keys[i].active = false
+	k.keys[k.mustKeyLocked(t, kid)].active = false
 }
 
 // RemoveKey deletes a key: it leaves the JWKS and tokens it signed no
@@ -316,10 +326,7 @@ func (k *Keycloak) RemoveKey(t testing.TB, kid string) {
 	t.Helper()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	i := slices.IndexFunc(k.keys, func(rk *realmKey) bool { return rk.kid == kid })
-	if i < 0 {
-		t.Fatalf("fake: no key %q", kid)
-	}
+	i := k.mustKeyLocked(t, kid)
 	k.keys = slices.Delete(k.keys, i, i+1)
 }
 

@@ -165,10 +165,7 @@ func (k *Keycloak) SetClientNotBeforeNow(t testing.TB, clientID string) int64 {
 	t.Helper()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, ok := k.clients[clientID]
-	if !ok {
-		t.Fatalf("fake: no client %q", clientID)
-	}
+	c := k.mustClientLocked(t, clientID)
 	c.notBefore = k.now().Unix()
 	return c.notBefore
 }
@@ -232,17 +229,15 @@ func (k *Keycloak) PushRevocation(t testing.TB) GlobalRequestResult {
 // PushClientRevocation sends the client's not-before to its admin URL.
 func (k *Keycloak) PushClientRevocation(t testing.TB, clientID string) GlobalRequestResult {
 	t.Helper()
-	k.mu.Lock()
-	c, ok := k.clients[clientID]
-	if !ok {
-		k.mu.Unlock()
-		t.Fatalf("fake: no client %q", clientID)
-	}
-	ds, err := k.adminLocked(ActionPushNotBefore, []*client{c})
-	k.mu.Unlock()
-	if err != nil {
-		t.Fatalf("fake: %v", err)
-	}
+	ds := func() []delivery {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		ds, err := k.adminLocked(ActionPushNotBefore, []*client{k.mustClientLocked(t, clientID)})
+		if err != nil {
+			t.Fatalf("fake: %v", err)
+		}
+		return ds
+	}()
 	return k.broadcast(ds, "/k_push_not_before")
 }
 

@@ -397,9 +397,7 @@ func (k *Keycloak) Resign(t testing.TB, token string, edit func(header, claims m
 	var key any
 	switch alg := j.header.str("alg"); alg {
 	case "RS256":
-		kid := j.header.str("kid")
-		i := slices.IndexFunc(k.keys, func(rk *realmKey) bool { return rk.kid == kid })
-		if i >= 0 {
+		if i := k.keyLocked(j.header.str("kid")); i >= 0 {
 			key = k.keys[i].priv
 		} else if rk := k.signingKeyLocked(); rk != nil {
 			key = rk.priv
