@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v13"
+
+	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 )
 
 type adminToken struct {
@@ -241,10 +243,7 @@ func (k *Keycloak) DeleteSession(t testing.TB, sid string) {
 
 // GlobalRequestResult is Keycloak's answer to push-revocation and
 // logout-all: the admin URLs that were (not) reached.
-type GlobalRequestResult struct {
-	SuccessRequests []string `json:"successRequests"`
-	FailedRequests  []string `json:"failedRequests"`
-}
+type GlobalRequestResult = fake.GlobalRequestResult
 
 // SetNotBeforeNow sets the realm's not-before to now (tokens issued earlier
 // become invalid) and returns it. Realm-wide: prefer an IsolatedRealm.

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Tokens are the tokens of one grant, as keycloaktest.Tokens.
+// Tokens are the tokens of one grant (keycloaktest.Tokens is this type).
 type Tokens struct {
 	AccessToken  string
 	RefreshToken string
