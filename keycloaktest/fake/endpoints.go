@@ -361,8 +361,8 @@ func (k *Keycloak) introspectRefreshLocked(j *jws, c *client, now time.Time) *ob
 		}
 	}
 	o.set("acr", "1")
-	o.setIf("realm_access", k.realmAccess(u))
-	o.setIf("resource_access", k.resourceAccess(u))
+	o.setIf("realm_access", u.realmAccess())
+	o.setIf("resource_access", u.resourceAccess())
 	o.set("scope", j.claims.str("scope"))
 	u.profile(o)
 	return o.set("client_id", c.ID).set("username", u.Username).set("token_type", typ).set("active", true)

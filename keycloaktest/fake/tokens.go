@@ -91,7 +91,7 @@ func (u *user) profile(o *object) {
 	o.setIf("email", u.Email)
 }
 
-func (k *Keycloak) realmAccess(u *user) map[string]any {
+func (u *user) realmAccess() map[string]any {
 	if len(u.RealmRoles) == 0 {
 		return nil
 	}
@@ -100,7 +100,7 @@ func (k *Keycloak) realmAccess(u *user) map[string]any {
 	return map[string]any{"roles": roles}
 }
 
-func (k *Keycloak) resourceAccess(u *user) map[string]any {
+func (u *user) resourceAccess() map[string]any {
 	m := map[string]any{}
 	for c, rs := range u.ClientRoles {
 		if len(rs) == 0 {
@@ -182,8 +182,8 @@ func (k *Keycloak) accessClaims(g grant, now time.Time) *object {
 	}
 	o.set("acr", "1")
 	o.setIf("allowed-origins", slices.Clone(g.c.WebOrigins))
-	o.setIf("realm_access", k.realmAccess(g.u))
-	o.setIf("resource_access", k.resourceAccess(g.u))
+	o.setIf("realm_access", g.u.realmAccess())
+	o.setIf("resource_access", g.u.resourceAccess())
 	o.set("scope", g.accessScope())
 	g.u.profile(o)
 	if g.u.serviceAccount {
