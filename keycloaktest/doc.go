@@ -37,11 +37,16 @@
 // both skip the test unless CI is "true", so `go test -short` needs no
 // Keycloak.
 //
+// Unit tests that should run without Java use the in-process fake realm of
+// package [github.com/tokenwarden/tokenwarden/keycloaktest/fake] instead:
+// its helpers have the same names and [Tokens] is the same type.
+//
 // Helpers take the test's testing.TB and fail the test on error. Changes
 // that tests make to shared objects are undone in t.Cleanup (created users
 // and clients are deleted, client attributes restored). Realm-wide actions
-// (RotateKeys, SetNotBeforeNow, LogoutAll) affect every test using the same
-// realm: run them in a realm of their own from [Keycloak.IsolatedRealm].
+// (RotateKeys, SetKeyPassive, RemoveKey, SetNotBeforeNow, LogoutAll) affect
+// every test using the same realm: run them in a realm of their own from
+// [Keycloak.IsolatedRealm].
 //
 // Safe for concurrent use by parallel tests.
 package keycloaktest

@@ -18,20 +18,14 @@ import (
 
 	"github.com/Nerzal/gocloak/v13"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 )
 
-// Tokens are the tokens of one grant.
-type Tokens struct {
-	AccessToken  string
-	RefreshToken string
-	IDToken      string
-	TokenType    string
-	ExpiresIn    int
-	// SessionID and Subject are the sid and sub claims of the access token,
-	// read without verification for the test's convenience.
-	SessionID string
-	Subject   string
-}
+// Tokens are the tokens of one grant; SessionID and Subject are read from
+// the access token without verification. It is the fake realm's type, so
+// that a helper can serve tests against either.
+type Tokens = fake.Tokens
 
 func newTokens(access, refresh, id, typ string, expiresIn int) Tokens {
 	tk := Tokens{AccessToken: access, RefreshToken: refresh, IDToken: id, TokenType: typ, ExpiresIn: expiresIn}
