@@ -313,6 +313,19 @@ func (a *Authenticator) Close() error {
 	return a.closeErr
 }
 
+// logoutTokenVerifier verifies an OpenID Connect back-channel logout token.
+// *oidc.Verifier and *oidc.MultiVerifier implement it.
+type logoutTokenVerifier interface {
+	VerifyLogoutToken(ctx context.Context, raw string) (*oidc.LogoutClaims, error)
+}
+
+// adminActionVerifier verifies the body of a Keycloak admin-URL request.
+// *oidc.Verifier implements it (and checks the resource against its
+// AdminResources: New sets Config.Audience and Config.Clients).
+type adminActionVerifier interface {
+	VerifyAdminAction(ctx context.Context, body string) (*oidc.AdminAction, error)
+}
+
 // forgetter is a cache that can drop a revoked token: *introspect.Cache,
 // and the verified-token cache of the oidc verifiers.
 type forgetter interface{ Forget(token string) }
@@ -361,12 +374,6 @@ func (a *Authenticator) succeed(w http.ResponseWriter, status int) {
 	w.WriteHeader(status)
 }
 
-// notConfigured logs, at most once a second, which Config field a handler
-// lacks.
-func (a *Authenticator) notConfigured(ctx context.Context, msg string) {
-	a.logLimited(ctx, slog.LevelError, msg)
-}
-
 // logLimited logs an outage message at most once a second: an outage
 // touches every request, and one line says it.
 func (a *Authenticator) logLimited(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
@@ -389,12 +396,45 @@ func (a *Authenticator) event(r *http.Request, k AuditKind, reason Reason, c *oi
 	return ev
 }
 
-// methodNotAllowed answers 405 to anything but POST.
-func (a *Authenticator) methodNotAllowed(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method == http.MethodPost {
+// mount returns h, first logging at error level what h lacks, if
+// anything: the Config field to set.
+func (a *Authenticator) mount(h http.Handler, missing string) http.Handler {
+	if missing != "" {
+		a.log.Error(missing)
+	}
+	return h
+}
+
+// accept answers 405 to anything but POST, and 503 while the handler lacks
+// a prerequisite (logged at most once a second). It reports whether the
+// handler goes on.
+func (a *Authenticator) accept(w http.ResponseWriter, r *http.Request, missing string) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		a.fail(w, http.StatusMethodNotAllowed, "POST required", ReasonMalformedRequest)
 		return false
 	}
-	w.Header().Set("Allow", http.MethodPost)
-	a.fail(w, http.StatusMethodNotAllowed, "POST required", ReasonMalformedRequest)
+	if missing != "" {
+		a.logLimited(r.Context(), slog.LevelError, missing)
+		a.fail(w, http.StatusServiceUnavailable, "", ReasonNotConfigured)
+		return false
+	}
 	return true
+}
+
+// refuseMessage answers a logout token or an admin message (what) that did
+// not verify: 503 when the keys could not be had, else 400, audited as a
+// failed verification with detail.
+func (a *Authenticator) refuseMessage(w http.ResponseWriter, r *http.Request, err error, what, detail string) {
+	ctx := r.Context()
+	if !isTokenFault(err) {
+		a.log.LogAttrs(ctx, slog.LevelWarn, "adapter: "+what+": keys unavailable", slog.String("error", err.Error()))
+		a.fail(w, http.StatusServiceUnavailable, "", ReasonKeysUnavailable)
+		return
+	}
+	a.log.LogAttrs(ctx, slog.LevelInfo, "adapter: invalid "+what, slog.String("error", err.Error()))
+	ev := a.event(r, AuditVerificationFailed, ReasonInvalidToken, nil)
+	ev.Detail = detail
+	a.audit.emit(ctx, ev)
+	a.fail(w, http.StatusBadRequest, "invalid "+what, ReasonInvalidToken)
 }

@@ -1,7 +1,6 @@
 package adapter
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,15 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/tokenwarden/tokenwarden/oidc"
 )
-
-// logoutTokenVerifier verifies an OpenID Connect back-channel logout token.
-// *oidc.Verifier and *oidc.MultiVerifier implement it.
-type logoutTokenVerifier interface {
-	VerifyLogoutToken(ctx context.Context, raw string) (*oidc.LogoutClaims, error)
-}
 
 // BackchannelLogoutHandler receives OpenID Connect Back-Channel Logout 1.0
 // requests (POST, form logout_token). It verifies the logout token (§2.6,
@@ -41,27 +32,25 @@ type logoutTokenVerifier interface {
 // Config.Verifier that cannot verify logout tokens makes every request a
 // 503, and the error log says so.
 func (a *Authenticator) BackchannelLogoutHandler() http.Handler {
-	if a.logoutTokens == nil {
-		a.log.Error(noLogoutTokens)
-	}
-	return backchannelHandler{a}
+	h := backchannelHandler{a}
+	return a.mount(h, h.missing())
 }
-
-const noLogoutTokens = "adapter: BackchannelLogoutHandler: Config.Verifier cannot verify logout tokens: " +
-	"leave it nil (New builds one from Config.Issuer) or pass an *oidc.Verifier or *oidc.MultiVerifier"
 
 type backchannelHandler struct{ *Authenticator }
 
+func (h backchannelHandler) missing() string {
+	if h.logoutTokens != nil {
+		return ""
+	}
+	return "adapter: BackchannelLogoutHandler: Config.Verifier cannot verify logout tokens: " +
+		"leave it nil (New builds one from Config.Issuer) or pass an *oidc.Verifier or *oidc.MultiVerifier"
+}
+
 func (h backchannelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.methodNotAllowed(w, r) {
+	if !h.accept(w, r, h.missing()) {
 		return
 	}
 	ctx := r.Context()
-	if h.logoutTokens == nil {
-		h.notConfigured(ctx, noLogoutTokens)
-		h.fail(w, http.StatusServiceUnavailable, "", ReasonNotConfigured)
-		return
-	}
 	raw, desc := formParam(w, r, "logout_token", h.maxBody)
 	if desc != "" {
 		h.fail(w, http.StatusBadRequest, desc, ReasonMalformedRequest)
@@ -69,16 +58,7 @@ func (h backchannelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	lc, err := h.logoutTokens.VerifyLogoutToken(ctx, raw)
 	if err != nil {
-		if !isTokenFault(err) {
-			h.log.LogAttrs(ctx, slog.LevelWarn, "adapter: back-channel logout: keys unavailable", slog.String("error", err.Error()))
-			h.fail(w, http.StatusServiceUnavailable, "", ReasonKeysUnavailable)
-			return
-		}
-		h.log.LogAttrs(ctx, slog.LevelInfo, "adapter: back-channel logout: invalid logout token", slog.String("error", err.Error()))
-		ev := h.event(r, AuditVerificationFailed, ReasonInvalidToken, nil)
-		ev.Detail = "logout_token"
-		h.audit.emit(ctx, ev)
-		h.fail(w, http.StatusBadRequest, "invalid logout token", ReasonInvalidToken)
+		h.refuseMessage(w, r, err, "logout token", "logout_token")
 		return
 	}
 

@@ -12,13 +12,6 @@ import (
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
-// adminActionVerifier verifies the body of a Keycloak admin-URL request.
-// *oidc.Verifier implements it (and checks the resource against its
-// AdminResources: New sets Config.Audience and Config.Clients).
-type adminActionVerifier interface {
-	VerifyAdminAction(ctx context.Context, body string) (*oidc.AdminAction, error)
-}
-
 // KeycloakAdminHandler serves a client's Keycloak admin URL: mount it so
 // that <adminUrl>/k_logout, <adminUrl>/k_push_not_before and
 // <adminUrl>/k_test_available reach it (it dispatches on the last path
@@ -49,16 +42,19 @@ type adminActionVerifier interface {
 // itself. A Config.Verifier that cannot verify admin messages makes every
 // request a 503, and the error log says so.
 func (a *Authenticator) KeycloakAdminHandler() http.Handler {
-	if a.adminActions == nil || a.adminIssuer == "" {
-		a.log.Error(noAdminActions)
-	}
-	return adminHandler{a}
+	h := adminHandler{a}
+	return a.mount(h, h.missing())
 }
 
-const noAdminActions = "adapter: KeycloakAdminHandler: Config.Verifier cannot verify Keycloak admin messages: " +
-	"leave it nil (New builds one from Config.Issuer) or pass an *oidc.Verifier"
-
 type adminHandler struct{ *Authenticator }
+
+func (h adminHandler) missing() string {
+	if h.adminActions != nil && h.adminIssuer != "" {
+		return ""
+	}
+	return "adapter: KeycloakAdminHandler: Config.Verifier cannot verify Keycloak admin messages: " +
+		"leave it nil (New builds one from Config.Issuer) or pass an *oidc.Verifier"
+}
 
 // adminEndpoints maps the path element to the action it must carry.
 var adminEndpoints = map[string]string{
@@ -74,12 +70,7 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusNotFound, "unknown admin endpoint", ReasonMalformedRequest)
 		return
 	}
-	if h.methodNotAllowed(w, r) {
-		return
-	}
-	if h.adminActions == nil || h.adminIssuer == "" {
-		h.notConfigured(ctx, noAdminActions)
-		h.fail(w, http.StatusServiceUnavailable, "", ReasonNotConfigured)
+	if !h.accept(w, r, h.missing()) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
@@ -89,16 +80,7 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	act, err := h.adminActions.VerifyAdminAction(ctx, strings.TrimSpace(string(body)))
 	if err != nil {
-		if !isTokenFault(err) {
-			h.log.LogAttrs(ctx, slog.LevelWarn, "adapter: keycloak admin: keys unavailable", slog.String("error", err.Error()))
-			h.fail(w, http.StatusServiceUnavailable, "", ReasonKeysUnavailable)
-			return
-		}
-		h.log.LogAttrs(ctx, slog.LevelInfo, "adapter: keycloak admin: invalid message", slog.String("error", err.Error()))
-		ev := h.event(r, AuditVerificationFailed, ReasonInvalidToken, nil)
-		ev.Detail = "admin_action"
-		h.audit.emit(ctx, ev)
-		h.fail(w, http.StatusBadRequest, "invalid admin message", ReasonInvalidToken)
+		h.refuseMessage(w, r, err, "admin message", "admin_action")
 		return
 	}
 	if act.Action != want {

@@ -75,26 +75,24 @@ const maxClockSkew = 5 * time.Minute
 // with 400; without any revoker every request is answered 503 and the
 // error log names the fields to set.
 func (a *Authenticator) LogoutHandler() http.Handler {
-	if len(a.revokers) == 0 {
-		a.log.Error(noRevokers)
-	}
-	return logoutHandler{a}
+	h := logoutHandler{a}
+	return a.mount(h, h.missing())
 }
-
-const noRevokers = "adapter: LogoutHandler has no revoker: set Config.Clients (with Config.Issuer) or Config.Revokers"
 
 type logoutHandler struct{ *Authenticator }
 
+func (h logoutHandler) missing() string {
+	if len(h.revokers) > 0 {
+		return ""
+	}
+	return "adapter: LogoutHandler has no revoker: set Config.Clients (with Config.Issuer) or Config.Revokers"
+}
+
 func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.methodNotAllowed(w, r) {
+	if !h.accept(w, r, h.missing()) {
 		return
 	}
 	ctx := r.Context()
-	if len(h.revokers) == 0 {
-		h.notConfigured(ctx, noRevokers)
-		h.refuse(w, r, h.unavailable(ReasonNotConfigured, nil))
-		return
-	}
 	token, err := h.cfg.Extractor.extract(r, true)
 	if err != nil {
 		h.refuse(w, r, extractError(err))
