@@ -337,3 +337,31 @@ func TestAdminMessageWithoutIDRefused(t *testing.T) {
 		t.Fatalf("with an id: %d, %v", rec.Code, store.Check(old))
 	}
 }
+
+// The logout handler deny-lists an access token with neither jti nor sid
+// under the digest of its verified payload: the token is refused afterwards,
+// another token of the subject is not.
+func TestLogoutWithoutJTIOrSID(t *testing.T) {
+	m := attack.NewMaterial(t)
+	clock := func() time.Time { return m.Now }
+	v := m.Verifier(t, oidc.NewStaticKeySet(&oidc.Key{ID: m.KID, Algorithm: oidc.RS256, Public: &m.Key.PublicKey}))
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Now: clock,
+		Revokers: map[string]adapter.Revoker{"mobile": nopRevoker{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { auth.Close() })
+	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	token := m.Sign(m.RS256Header(), m.Payload(map[string]any{"jti": nil, "sid": nil}))
+	other := m.Sign(m.RS256Header(), m.Payload(map[string]any{"jti": nil, "sid": nil, "iat": m.Now.Unix() - 30}))
+	rec := post(auth.LogoutHandler(), "/logout", "application/x-www-form-urlencoded", url.Values{"refresh_token": {"rt"}}.Encode(), token)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", rec.Code, rec.Body)
+	}
+	if s := get(h, "/", token); s != http.StatusUnauthorized {
+		t.Fatalf("the token after logout: %d, want 401", s)
+	}
+	if s := get(h, "/", other); s != http.StatusNoContent {
+		t.Fatalf("another token of the subject: %d, want 204", s)
+	}
+}
