@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,12 +21,12 @@ import (
 // each part can be passed instead. Every other zero value is a safe default.
 type Config struct {
 	// Issuer is the issuer exactly as tokens carry it in iss, e.g.
-	// "https://sso.example.com/realms/acme". When Verifier is nil, New
-	// discovers it (OpenID Connect Discovery) and builds the key set and
-	// the Verifier, the Introspector when ClientSecret is set, and a
-	// revoker for each of Clients; Close closes them. With a Verifier of
-	// its own it only names the issuer of Keycloak admin messages when the
-	// Verifier does not (an *oidc.Verifier does).
+	// "https://sso.example.com/realms/acme". New discovers it (OpenID
+	// Connect Discovery) when it has a part to build: the key set and the
+	// Verifier when Verifier is nil, the Introspector when it is nil and
+	// ClientSecret is set, a revoker for each of Clients that Revokers
+	// lacks; Close closes them. It also names the issuer of Keycloak admin
+	// messages when the Verifier does not (an *oidc.Verifier does).
 	Issuer string
 	// InternalURL is the scheme://host[:port] at which this process
 	// reaches the issuer when that differs from the issuer's host (a
@@ -33,16 +34,19 @@ type Config struct {
 	InternalURL string
 	// Audience is the API's client id: an access token's aud must contain
 	// it. It is also the client that introspects (with ClientSecret) and a
-	// resource Keycloak admin messages may name. Required with Issuer.
+	// resource Keycloak admin messages may name. Required when New builds
+	// the Verifier or the Introspector.
 	Audience string
 	// Clients are the client ids of the apps that call the API (a mobile
-	// app's public client). A back-channel logout token's aud must name one
-	// of them (default: Audience), a Keycloak admin message may name one as
-	// its resource, and LogoutHandler revokes their tokens at the
-	// discovered revocation endpoint as public clients.
+	// app's public client). For the Verifier New builds, a back-channel
+	// logout token's aud must name one of them (default: Audience) and a
+	// Keycloak admin message may name one as its resource; LogoutHandler
+	// revokes their tokens at the discovered revocation endpoint as public
+	// clients.
 	Clients []string
-	// ClientSecret is the secret of the Audience client. With it New builds
-	// an introspect.Client behind an introspect.Cache as the Introspector.
+	// ClientSecret is the secret of the Audience client. With it, and no
+	// Introspector, New builds an introspect.Client behind an
+	// introspect.Cache as the Introspector.
 	ClientSecret string
 	// HTTPClient makes the discovery, key-set, introspection and revocation
 	// requests of the parts New builds; nil means private clients with
@@ -167,11 +171,12 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		a.now = time.Now
 	}
 	a.audit = newAuditor(cfg.Audit, cfg.AuditRate, cfg.AuditBurst, a.metrics, a.now)
+	a.cfg.Clients = slices.Clone(cfg.Clients)
 	a.revokers = make(map[string]Revoker, len(cfg.Revokers)+len(cfg.Clients))
 	for k, v := range cfg.Revokers {
 		a.revokers[k] = v
 	}
-	if cfg.Verifier == nil {
+	if a.toBuild() {
 		if err := a.discover(ctx); err != nil {
 			a.Close()
 			return nil, err
@@ -197,14 +202,30 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
-// discover builds the verifier, the introspector and the revokers from the
-// issuer's discovery document, with Keycloak's defaults.
+// toBuild reports whether Config leaves New a part to build from the
+// issuer's discovery document.
+func (a *Authenticator) toBuild() bool {
+	cfg := &a.cfg
+	if cfg.Verifier == nil || (cfg.Introspector == nil && cfg.ClientSecret != "") {
+		return true
+	}
+	for _, id := range cfg.Clients {
+		if a.revokers[id] == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// discover builds the parts Config leaves nil from the issuer's discovery
+// document, with Keycloak's defaults: the verifier, the introspector and
+// the revokers.
 func (a *Authenticator) discover(ctx context.Context) error {
 	cfg := &a.cfg
 	switch {
 	case cfg.Issuer == "":
-		return fmt.Errorf("%w: Issuer (or Verifier) is required", ErrConfig)
-	case cfg.Audience == "":
+		return fmt.Errorf("%w: Issuer is required to build the Verifier, Introspector or revokers (or pass them)", ErrConfig)
+	case cfg.Audience == "" && (cfg.Verifier == nil || cfg.Introspector == nil && cfg.ClientSecret != ""):
 		return fmt.Errorf("%w: Audience is required with Issuer: the API's client id, which access tokens' aud must contain", ErrConfig)
 	}
 	disc, err := oidc.Discover(ctx, oidc.DiscoveryConfig{Issuer: cfg.Issuer, InternalURL: cfg.InternalURL,
@@ -212,23 +233,25 @@ func (a *Authenticator) discover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Now: cfg.Now, Logger: cfg.Logger, Observer: a.metrics.KeySetFetch})
-	if err != nil {
-		return err
+	if cfg.Verifier == nil {
+		keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Now: cfg.Now, Logger: cfg.Logger, Observer: a.metrics.KeySetFetch})
+		if err != nil {
+			return err
+		}
+		a.closers = append(a.closers, func() error { keys.Close(); return nil })
+		v, err := oidc.NewVerifier(oidc.VerifierConfig{
+			Issuer:         disc.Issuer,
+			Keys:           keys,
+			Audience:       []string{cfg.Audience},
+			Logout:         oidc.LogoutConfig{Audience: cfg.Clients},
+			AdminResources: append([]string{cfg.Audience}, cfg.Clients...),
+			Now:            cfg.Now,
+		})
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		cfg.Verifier = v
 	}
-	a.closers = append(a.closers, func() error { keys.Close(); return nil })
-	v, err := oidc.NewVerifier(oidc.VerifierConfig{
-		Issuer:         disc.Issuer,
-		Keys:           keys,
-		Audience:       []string{cfg.Audience},
-		Logout:         oidc.LogoutConfig{Audience: cfg.Clients},
-		AdminResources: append([]string{cfg.Audience}, cfg.Clients...),
-		Now:            cfg.Now,
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	cfg.Verifier = v
 
 	base := introspect.Config{HTTPClient: cfg.HTTPClient, InsecureAllowHTTP: cfg.InsecureAllowHTTP,
 		Now: cfg.Now, Logger: cfg.Logger}

@@ -164,3 +164,29 @@ func TestNewFromDiscoveryErrors(t *testing.T) {
 		})
 	}
 }
+
+// With a Verifier of its own, New still builds the Introspector and the
+// revokers Config asks for, and no key set.
+func TestNewBuildsOnlyWhatIsMissing(t *testing.T) {
+	p := newProvider(t)
+	v := p.m.Verifier(t, oidc.NewStaticKeySet(&oidc.Key{ID: p.m.KID, Algorithm: oidc.RS256, Public: &p.m.Key.PublicKey}))
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Issuer: p.m.Issuer, Audience: p.m.Audience,
+		Clients: []string{"mobile"}, ClientSecret: "s3cret", InsecureAllowHTTP: true, Now: func() time.Time { return p.m.Now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auth.Close()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	if s := get(auth.Introspected(ok), "/", p.m.Valid()); s != http.StatusUnauthorized {
+		t.Fatalf("introspected, inactive: %d, want 401", s)
+	}
+	rec := post(auth.LogoutHandler(), "/logout", "application/x-www-form-urlencoded", url.Values{"refresh_token": {"rt"}}.Encode(),
+		p.m.Sign(p.m.RS256Header(), p.m.Payload(map[string]any{"jti": "other"})))
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", rec.Code, rec.Body)
+	}
+	if p.asked("POST /realms/acme/protocol/openid-connect/token/introspect") != 1 ||
+		p.asked("POST /realms/acme/protocol/openid-connect/revoke mobile") != 2 || p.asked("GET /realms/acme/protocol/openid-connect/certs") != 0 {
+		t.Fatalf("requests: %v", p.requests)
+	}
+}
