@@ -20,8 +20,8 @@ import (
 // before the logout. It answers 200 with Cache-Control: no-store only once
 // the revocation is stored.
 //
-// The session's cut-off is the logout token's iat plus maxClockSkew (5
-// minutes): it covers every token of the session, even one dated by a
+// The session's cut-off is the logout token's iat plus 5 minutes (the
+// largest leeway an oidc.Verifier accepts): it covers every token of the session, even one dated by a
 // clock running ahead, and depends on the logout token alone, so a replay
 // (refused with 400) changes nothing.
 //

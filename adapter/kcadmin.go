@@ -25,9 +25,9 @@ import (
 //     on every replica, as a Keycloak adapter refuses them. A notBefore of
 //     0 (cleared) changes nothing: revocations only tighten.
 //   - k_logout (LOGOUT): each keycloakSessionIds entry is revoked, every
-//     token of it issued up to maxClockSkew (5 minutes) after now, so that
-//     a token dated by an issuer clock running ahead is covered too; a
-//     notBefore raises the issuer not-before (Keycloak's "sign out all
+//     token of it issued up to 5 minutes (the largest verifier leeway)
+//     after now, so that a token dated by an issuer clock running ahead is
+//     covered too; a notBefore raises the issuer not-before (Keycloak's "sign out all
 //     active sessions" sends the realm's new not-before); a message naming
 //     neither sessions nor a notBefore means every session, so the issuer
 //     not-before becomes now (whole seconds).

@@ -37,10 +37,10 @@ type LogoutOptions struct {
 	AccessToken AccessRevocation
 	// RevokeSession also refuses every token of the access token's
 	// session (sid) on every replica, not only this access token: every
-	// token issued up to maxClockSkew (5 minutes, the largest leeway an
-	// oidc.Verifier accepts) after the logout, so that a token the
-	// issuer's clock, running ahead, dated later is covered too. A
-	// Keycloak session that ended never comes back.
+	// token issued up to 5 minutes (the largest leeway an oidc.Verifier
+	// accepts) after the logout, so that one dated later by an issuer clock
+	// running ahead is covered too. A Keycloak session that ended never
+	// comes back.
 	RevokeSession bool
 }
 
