@@ -57,6 +57,25 @@ func es256Token(t *testing.T, k *ecdsa.PrivateKey, kid, payload string) (token, 
 	return sig(s), sig(new(big.Int).Sub(k.Curve.Params().N, s))
 }
 
+// noContent is the handler behind the middleware in these tests.
+var noContent = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+
+// newAuth is adapter.New for a test, closed when it ends.
+func newAuth(t *testing.T, cfg adapter.Config) *adapter.Authenticator {
+	t.Helper()
+	auth, err := adapter.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { auth.Close() })
+	return auth
+}
+
+// staticVerifier is m's verifier on m's RS256 key, at m's clock.
+func staticVerifier(t *testing.T, m *attack.Material) *oidc.Verifier {
+	return m.Verifier(t, oidc.NewStaticKeySet(&oidc.Key{ID: m.KID, Algorithm: oidc.RS256, Public: &m.Key.PublicKey}))
+}
+
 func get(h http.Handler, path, token string) int {
 	r := httptest.NewRequest(http.MethodGet, path, nil)
 	r.Header.Set("Authorization", "Bearer "+token)
@@ -90,15 +109,11 @@ func TestInactiveTokenWithoutJTIIsDenyListed(t *testing.T) {
 	t.Cleanup(func() { cache.Close() })
 	store := revocation.NewMemory(revocation.Config{Now: clock})
 	t.Cleanup(func() { store.Close() })
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Store: store, Introspector: cache, Now: clock,
+	auth := newAuth(t, adapter.Config{Verifier: v, Store: store, Introspector: cache, Now: clock,
 		Policy: adapter.IntrospectionPolicy{Route: func(r *http.Request) bool { return r.URL.Path == "/strict" }}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux := http.NewServeMux()
-	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.Handle("/plain", auth.Middleware(ok))
-	mux.Handle("/strict", auth.Middleware(ok))
+	mux.Handle("/plain", auth.Middleware(noContent))
+	mux.Handle("/strict", auth.Middleware(noContent))
 
 	token, respelt := es256Token(t, k, "ec-1", m.Payload(map[string]any{"jti": nil, "sid": nil}))
 	other, _ := es256Token(t, k, "ec-1", m.Payload(map[string]any{"jti": nil, "sid": nil, "iat": m.Now.Unix() - 11}))
@@ -132,15 +147,12 @@ func TestInactiveTokenWithoutJTIIsDenyListed(t *testing.T) {
 func TestInactiveTokenWithoutJTIRevokesSessionUpToIat(t *testing.T) {
 	m := attack.NewMaterial(t)
 	clock := func() time.Time { return m.Now }
-	v := m.Verifier(t, oidc.NewStaticKeySet(&oidc.Key{ID: m.KID, Algorithm: oidc.RS256, Public: &m.Key.PublicKey}))
+	v := staticVerifier(t, m)
 	store := revocation.NewMemory(revocation.Config{Now: clock})
 	t.Cleanup(func() { store.Close() })
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Store: store, Introspector: &inactiveUpstream{},
+	auth := newAuth(t, adapter.Config{Verifier: v, Store: store, Introspector: &inactiveUpstream{},
 		Now: clock, Policy: adapter.IntrospectionPolicy{Route: func(r *http.Request) bool { return r.URL.Path == "/strict" }}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	h := auth.Middleware(noContent)
 	at := func(iat int64) string {
 		return m.Sign(m.RS256Header(), m.Payload(map[string]any{"jti": nil, "iat": iat}))
 	}
@@ -190,19 +202,15 @@ func TestSessionRevocationCoversSkewedClock(t *testing.T) {
 	clock := func() time.Time { return m.Now }
 	sid := "0b6d1b9e-7c1e-4b39-a7d8-3a4f0e7c9d21"
 	ahead := m.Sign(m.RS256Header(), m.Payload(map[string]any{"jti": "ahead", "iat": m.Now.Add(skew).Unix()}))
-	newAuth := func(t *testing.T) (*adapter.Authenticator, http.Handler) {
+	skewedAuth := func(t *testing.T) (*adapter.Authenticator, http.Handler) {
 		v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: m.Issuer, Audience: []string{m.Audience}, Now: clock,
 			Keys: oidc.NewStaticKeySet(&oidc.Key{ID: m.KID, Algorithm: oidc.RS256, Public: &m.Key.PublicKey})})
 		if err != nil {
 			t.Fatal(err)
 		}
-		auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Now: clock,
+		auth := newAuth(t, adapter.Config{Verifier: v, Now: clock,
 			Revokers: map[string]adapter.Revoker{"mobile": nopRevoker{}}, Logout: adapter.LogoutOptions{RevokeSession: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { auth.Close() })
-		h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+		h := auth.Middleware(noContent)
 		if s := get(h, "/", ahead); s != http.StatusNoContent {
 			t.Fatalf("the token dated ahead before the logout: %d", s)
 		}
@@ -210,7 +218,7 @@ func TestSessionRevocationCoversSkewedClock(t *testing.T) {
 	}
 
 	t.Run("k_logout", func(t *testing.T) {
-		auth, h := newAuth(t)
+		auth, h := skewedAuth(t)
 		msg := signAdmin(m, map[string]any{"id": "a1", "action": "LOGOUT", "resource": m.Audience,
 			"expiration": m.Now.Unix() + 30, "notBefore": 0, "keycloakSessionIds": []string{sid}})
 		if rec := post(auth.KeycloakAdminHandler(), "/kc/k_logout", "text/plain", msg, ""); rec.Code != http.StatusOK {
@@ -221,7 +229,7 @@ func TestSessionRevocationCoversSkewedClock(t *testing.T) {
 		}
 	})
 	t.Run("logout handler", func(t *testing.T) {
-		auth, h := newAuth(t)
+		auth, h := skewedAuth(t)
 		rec := post(auth.LogoutHandler(), "/logout", "application/x-www-form-urlencoded",
 			url.Values{"refresh_token": {"rt"}}.Encode(), m.Valid())
 		if rec.Code != http.StatusNoContent {
@@ -247,10 +255,7 @@ func TestBackchannelReplayHasNoEffect(t *testing.T) {
 	}
 	store := revocation.NewMemory(revocation.Config{Now: clock})
 	t.Cleanup(func() { store.Close() })
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Store: store, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth := newAuth(t, adapter.Config{Verifier: v, Store: store, Now: clock})
 	h := auth.BackchannelLogoutHandler()
 	lt := m.Sign(m.LogoutHeader(), m.LogoutPayload("mobile", map[string]any{"iat": now.Unix()}))
 	body := url.Values{"logout_token": {lt}}.Encode()
@@ -301,13 +306,10 @@ func equalMatches(a, b []revocation.Match) bool {
 func TestAdminMessageWithoutIDRefused(t *testing.T) {
 	m := attack.NewMaterial(t)
 	clock := func() time.Time { return m.Now }
-	v := m.Verifier(t, oidc.NewStaticKeySet(&oidc.Key{ID: m.KID, Algorithm: oidc.RS256, Public: &m.Key.PublicKey}))
+	v := staticVerifier(t, m)
 	store := revocation.NewMemory(revocation.Config{Now: clock})
 	t.Cleanup(func() { store.Close() })
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Store: store, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth := newAuth(t, adapter.Config{Verifier: v, Store: store, Now: clock})
 	h := auth.KeycloakAdminHandler()
 	exp := m.Now.Unix() + 30
 	for path, msg := range map[string]map[string]any{
@@ -344,14 +346,10 @@ func TestAdminMessageWithoutIDRefused(t *testing.T) {
 func TestLogoutWithoutJTIOrSID(t *testing.T) {
 	m := attack.NewMaterial(t)
 	clock := func() time.Time { return m.Now }
-	v := m.Verifier(t, oidc.NewStaticKeySet(&oidc.Key{ID: m.KID, Algorithm: oidc.RS256, Public: &m.Key.PublicKey}))
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Now: clock,
+	v := staticVerifier(t, m)
+	auth := newAuth(t, adapter.Config{Verifier: v, Now: clock,
 		Revokers: map[string]adapter.Revoker{"mobile": nopRevoker{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { auth.Close() })
-	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	h := auth.Middleware(noContent)
 	token := m.Sign(m.RS256Header(), m.Payload(map[string]any{"jti": nil, "sid": nil}))
 	other := m.Sign(m.RS256Header(), m.Payload(map[string]any{"jti": nil, "sid": nil, "iat": m.Now.Unix() - 30}))
 	rec := post(auth.LogoutHandler(), "/logout", "application/x-www-form-urlencoded", url.Values{"refresh_token": {"rt"}}.Encode(), token)

@@ -112,12 +112,11 @@ func TestNewFromDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	token := p.m.Valid()
-	if s := get(auth.Middleware(ok), "/", token); s != http.StatusNoContent {
+	if s := get(auth.Middleware(noContent), "/", token); s != http.StatusNoContent {
 		t.Fatalf("a valid token: %d", s)
 	}
-	if s := get(auth.Introspected(ok), "/", p.m.Sign(p.m.RS256Header(), p.m.Payload(map[string]any{"jti": "other"}))); s != http.StatusUnauthorized {
+	if s := get(auth.Introspected(noContent), "/", p.m.Sign(p.m.RS256Header(), p.m.Payload(map[string]any{"jti": "other"}))); s != http.StatusUnauthorized {
 		t.Fatalf("introspected, inactive: %d, want 401", s)
 	}
 	if p.asked("POST /realms/acme/protocol/openid-connect/token/introspect "+p.m.Audience) != 1 {
@@ -169,15 +168,9 @@ func TestNewFromDiscoveryErrors(t *testing.T) {
 // revokers Config asks for, and no key set.
 func TestNewBuildsOnlyWhatIsMissing(t *testing.T) {
 	p := newProvider(t)
-	v := p.m.Verifier(t, oidc.NewStaticKeySet(&oidc.Key{ID: p.m.KID, Algorithm: oidc.RS256, Public: &p.m.Key.PublicKey}))
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Issuer: p.m.Issuer, Audience: p.m.Audience,
+	auth := newAuth(t, adapter.Config{Verifier: staticVerifier(t, p.m), Issuer: p.m.Issuer, Audience: p.m.Audience,
 		Clients: []string{"mobile"}, ClientSecret: "s3cret", InsecureAllowHTTP: true, Now: func() time.Time { return p.m.Now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer auth.Close()
-	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	if s := get(auth.Introspected(ok), "/", p.m.Valid()); s != http.StatusUnauthorized {
+	if s := get(auth.Introspected(noContent), "/", p.m.Valid()); s != http.StatusUnauthorized {
 		t.Fatalf("introspected, inactive: %d, want 401", s)
 	}
 	rec := post(auth.LogoutHandler(), "/logout", "application/x-www-form-urlencoded", url.Values{"refresh_token": {"rt"}}.Encode(),
