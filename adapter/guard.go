@@ -128,19 +128,15 @@ func (q Requirement) check(c *oidc.Claims) *AuthError {
 	}
 	return &AuthError{
 		Status:      http.StatusForbidden,
-		Code:        CodeInsufficientScope,
+		Code:        codeInsufficientScope,
 		Description: q.desc,
 		Scope:       q.scope,
 		Reason:      ReasonInsufficientScope,
 	}
 }
 
-// Require returns middleware that lets a request through only when the
-// claims the authentication middleware stored in its context meet every one
-// of reqs; otherwise it answers 403 insufficient_scope (or 401 when the
-// request was never authenticated). Mount it inside Middleware, per route.
-// realm and ew may be empty and nil.
-func Require(realm string, ew ErrorWriter, reqs ...Requirement) func(http.Handler) http.Handler {
+// requireHandler returns the middleware of Authenticator.Require.
+func requireHandler(realm string, ew ErrorWriter, reqs []Requirement) func(http.Handler) http.Handler {
 	q := All(reqs...)
 	if len(reqs) == 1 {
 		q = reqs[0]

@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 
@@ -12,20 +14,43 @@ type jsonRaw = json.RawMessage
 
 // TokenOf returns the verified identity of c as the deny-list keys it:
 // (iss, jti), (iss, sid), (iss, sub), and the client (azp, else client_id).
+//
+// A token with neither jti nor sid gets, as its ID, a digest of its
+// verified payload ("sha256:" and the unpadded base64url SHA-256 of
+// c.Raw()), so that it can still be deny-listed on its own. The digest is
+// of what was signed, not of the token string: a token respelt (another
+// valid signature of the same payload, such as ECDSA's (r, n−s)) has the
+// same digest. Without a payload (claims built by hand) the ID stays empty.
 func TokenOf(c *oidc.Claims) revocation.Token {
 	client := c.AuthorizedParty
 	if client == "" {
 		client = c.ClientID
 	}
+	id := c.ID
+	if id == "" && c.SessionID == "" {
+		id = payloadDigest(c)
+	}
 	return revocation.Token{
 		Issuer:    c.Issuer,
-		ID:        c.ID,
+		ID:        id,
 		Subject:   c.Subject,
 		SessionID: c.SessionID,
 		ClientID:  client,
 		IssuedAt:  c.IssuedAt,
 		Expiry:    c.Expiry,
 	}
+}
+
+// payloadDigest returns the deny-list ID of a token without jti, or "" when
+// c does not hold its payload. The prefix sets it apart from the UUIDs an
+// issuer such as Keycloak puts in jti.
+func payloadDigest(c *oidc.Claims) string {
+	raw := c.Raw()
+	if len(raw) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(raw)
+	return "sha256:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // isTokenFault reports whether a verification error is the token's fault
@@ -40,14 +65,4 @@ func isTokenFault(err error) bool {
 		return false
 	}
 	return true
-}
-
-// forget evicts token from c's cache when c has one.
-func forget(c any, token string) {
-	switch f := c.(type) {
-	case interface{ Forget(string) bool }:
-		f.Forget(token)
-	case interface{ Forget(string) }:
-		f.Forget(token)
-	}
 }

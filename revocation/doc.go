@@ -4,7 +4,7 @@
 // not-before — on every replica of an API.
 //
 // The package knows nothing of JWTs. The caller passes the verified
-// identity of a token as a Token and gets a Reason back. Revocations come
+// identity of a token as a Token and gets a Match back. Revocations come
 // from logout handlers, OpenID back-channel logout, Keycloak's admin-URL
 // pushes (k_push_not_before, k_logout), inactive introspection answers and
 // operators.
@@ -24,8 +24,8 @@
 //	SetClientNotBefore(iss, c, nbf) its ClientID equals c and iat < nbf, or no iat  nbf + MaxTokenLifetime + Leeway
 //
 // Check tests the entries in that order and returns the first match:
-// TokenRevoked, SessionRevoked, SubjectNotBefore, IssuerNotBefore,
-// ClientNotBefore, else NotRevoked. Together the last two implement
+// TokenMatch, SessionMatch, SubjectMatch, IssuerMatch,
+// ClientMatch, else NoMatch. Together the last two implement
 // Keycloak's rule "stale if iat < max(realm not-before, client not-before)"
 // (KEYCLOAK.md; Keycloak once used min, CVE-2026-8922).
 //

@@ -131,11 +131,11 @@ func newRedis(cfg RedisConfig) (*Redis, error) {
 		lastID:    "0-0",
 	}
 	r.mirrorWhy.Store("")
-	r.health.cb = cfg.OnHealthChange
+	r.health.cb = cfg.Observe
 	r.linkBad, r.linkWhy = true, "redis: initial load pending"
 	r.health.set(true, r.linkWhy, cfg.Now())
 	mc := cfg.Config
-	mc.OnHealthChange = r.onMirrorHealth
+	mc.Observe = r.onMirrorHealth
 	r.mirror = newMemory(mc)
 	return r, nil
 }
@@ -148,7 +148,7 @@ func (r *Redis) start() {
 }
 
 // Check answers from the local mirror: no Redis round trip, no allocation.
-func (r *Redis) Check(t Token) Reason { return r.mirror.Check(t) }
+func (r *Redis) Check(t Token) Match { return r.mirror.Check(t) }
 
 // Health reports degraded while the mirror may lack revocations: before the
 // first load, from a lost connection until the resynchronisation is
