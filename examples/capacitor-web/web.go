@@ -33,6 +33,12 @@ const (
 	VariantOIDCClientTS = "oidc-client-ts"
 )
 
+// DefaultAddr is where `make demo-web` serves the app. The test realm's
+// mobile client lists http://127.0.0.1:8100/ as a redirect URI and its
+// origin as a web origin, marked test-only: Keycloak matches a web origin
+// (CORS on its token endpoint) exactly, port included, so the port is fixed.
+const DefaultAddr = "127.0.0.1:8100"
+
 // Variants returns the libraries the app can use.
 func Variants() []string { return []string{VariantKeycloakJS, VariantOIDCClientTS} }
 
