@@ -152,7 +152,7 @@ while IFS= read -r mod; do
 		[ "$status" = findings ] || status=error
 		;;
 	esac
-done < <(find . -name go.mod -not -path './.cache/*' -not -path './.run/*' -not -path '*/testdata/*' -not -path './.git/*' | sort)
+done < <(find . -name go.mod -not -path './.cache/*' -not -path './.run/*' -not -path '*/testdata/*' -not -path '*/node_modules/*' -not -path './.git/*' | sort)
 
 echo
 printf '  %s\n' "${summary[@]}"
