@@ -51,6 +51,9 @@ func unavailable(t *testing.T, format string, args ...any) {
 func chromiumPath(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("TOKENWARDEN_CHROMIUM"); p != "" {
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			unavailable(t, "TOKENWARDEN_CHROMIUM=%s is not an executable file", p)
+		}
 		return p
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome"} {
