@@ -114,6 +114,8 @@ export class Session {
       const url = `${this.#c.api}/auth/logout`;
       res = await fetch(url, {
         method: 'POST',
+        // Bearer: with DPoP on, this request will need a fresh proof from the
+        // kept key, for the first try and for every retry from the queue.
         headers: { Authorization: `Bearer ${p.accessToken}`, 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ refresh_token: p.refreshToken }),
       });
