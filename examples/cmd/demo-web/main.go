@@ -165,7 +165,7 @@ func commands(ctx context.Context, stop func(), kc *demo.Keycloak, realm string,
 				fmt.Printf("demo-web: %v\n", err)
 				continue
 			}
-			fmt.Printf("demo-web: POST %s -> %d: Keycloak ended %s's sessions and told the API (back-channel logout)\n", path, status, f[1])
+			fmt.Printf("demo-web: POST %s -> %d: Keycloak ended %s's sessions, each announced to the API by a back-channel logout\n", path, status, f[1])
 		default:
 			fmt.Println(`demo-web: commands: "logout <user>", "quit"`)
 		}
