@@ -3,8 +3,9 @@
 #   make services-stop  stop them by pid and remove .services.env; also stops the Keycloak that
 #                       go test starts and shares when there is no .services.env
 #                       (.cache/shared-keycloak-*.env; it stops itself after KEYCLOAKTEST_IDLE, 30m)
-#   make test           services (started and stopped again if not already running), go vet and
-#                       go test -race for every module in the repository; replays the fuzz seed
+#   make test           services (started and stopped again if not already running), Chromium and
+#                       the web app's npm packages (installed when missing), the app's type check,
+#                       go vet and go test -race for every module in the repository; replays the fuzz seed
 #                       corpora (testdata/fuzz) as ordinary tests but does not fuzz, so it stays the
 #                       quick command for users. CI (.ci/run) runs make test, make fuzz, make vulncheck.
 #   make fuzz           every Fuzz* target of every module, found automatically (scripts/fuzz.sh):
@@ -19,6 +20,9 @@
 #                       No reachable database: "VULNCHECK NOT RUN", a failure under CI=true
 #   make demo           the README's first command: Keycloak (started if needed; Redis too with
 #                       DEMO_REDIS=1), the capacitor-backend example, and a narrated logout scenario
+#   make demo-web       the app's web build (examples/capacitor-web, keycloak-js or oidc-client-ts)
+#                       with the capacitor backend and Keycloak (started if needed), served on
+#                       http://127.0.0.1:8100/ until Ctrl-C, for a person's own browser
 #   make bench          tokenwarden against every Go peer in one go test -bench run (bench/run.sh),
 #                       writes BENCHMARKS.md and bench/summary.json (COUNT, BENCHTIME, BENCH, LOAD)
 SHELL := /bin/bash
@@ -41,9 +45,12 @@ services-status:
 bench:
 	@bench/run.sh
 
-.PHONY: demo
+.PHONY: demo demo-web
 demo:
 	@scripts/demo.sh
+
+demo-web:
+	@scripts/demo-web.sh
 
 .PHONY: fuzz vulncheck
 fuzz:

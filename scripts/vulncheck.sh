@@ -207,7 +207,7 @@ if [ "${#dirs[@]}" -eq 0 ]; then
 	echo "self-check: ok ($canary_id found, exit 3)"
 	while IFS= read -r mod; do
 		dirs+=("$(dirname "$mod")")
-	done < <(find . -name go.mod -not -path './.cache/*' -not -path './.run/*' -not -path '*/testdata/*' -not -path './.git/*' | sort)
+	done < <(find . -name go.mod -not -path './.cache/*' -not -path './.run/*' -not -path '*/testdata/*' -not -path '*/node_modules/*' -not -path './.git/*' | sort)
 fi
 
 status=clean
