@@ -51,10 +51,14 @@ type IntrospectionPolicy struct {
 }
 
 // Lightweight reports whether c looks like a Keycloak lightweight access
-// token: no realm roles, no client roles and no scope. Roles then come only
-// from introspection.
+// token (client attribute client.use.lightweight.access.token.enabled):
+// no sub, or neither realm nor client roles. Keycloak 26.7.3 gives such a
+// token only azp, exp, iat, iss, jti, scope, sid and typ (plus aud with the
+// audience mapper's lightweight.claim option); identity and roles then come
+// from introspection. A token without sub is introspected whatever the
+// policy says; Lightweight also catches one that a sub mapper completed.
 func Lightweight(c *oidc.Claims) bool {
-	return len(c.RealmRoles) == 0 && len(c.ClientRoles) == 0 && c.Scope == ""
+	return c.Subject == "" || len(c.RealmRoles) == 0 && len(c.ClientRoles) == 0
 }
 
 // MissingClaim returns a trigger for IntrospectionPolicy.When that fires when
@@ -148,12 +152,34 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 			Description: "token revoked", Reason: ReasonRevoked}
 	}
 
-	// Introspection policy.
+	// Introspection policy. A token without sub (a Keycloak lightweight
+	// access token) names nobody: it is never passed on with an empty
+	// identity, nor with the empty roles it carries.
 	mustDegraded := degraded && !a.cfg.Policy.UnsafeTrustDegradedStore
-	if mustDegraded || forceIntrospect || a.policyWants(r, c) {
-		ic, e := a.introspect(r, token, c, mustDegraded)
+	anonymous := c.Subject == ""
+	if mustDegraded || anonymous || forceIntrospect || a.policyWants(r, c) {
+		ic, e := a.introspect(r, token, c, mustDegraded || anonymous)
 		if e != nil {
 			return nil, e
+		}
+		if ic.Subject == "" {
+			a.logLimited(ctx, slog.LevelInfo, "adapter: access token refused: no sub, neither in the token nor in the introspection answer")
+			return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+				Description: "invalid token", Reason: ReasonInvalidToken}
+		}
+		if ic != c {
+			// The answer may name what the token did not (its sub): the
+			// deny-list is asked again, so that a revocation of the user
+			// reaches a lightweight token too.
+			if m := a.cfg.Store.Check(TokenOf(ic)); m.Revoked() {
+				if a.audit != nil {
+					ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, ic)
+					ev.Detail = m.String()
+					a.audit.emit(ctx, ev)
+				}
+				return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+					Description: "token revoked", Reason: ReasonRevoked}
+			}
 		}
 		c = ic
 	}
@@ -188,8 +214,13 @@ func (a *Authenticator) introspect(r *http.Request, token string, local *oidc.Cl
 	if a.cfg.Introspector == nil {
 		// Never fail open: without an introspector a token that needs
 		// confirmation cannot be confirmed.
-		if !strict {
-			a.logLimited(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured")
+		switch {
+		case local.Subject == "":
+			a.logLimited(ctx, slog.LevelError, "adapter: access token without sub (a Keycloak lightweight access token) "+
+				"refused: set Config.ClientSecret (or Config.Introspector) so that it is introspected, "+
+				"or give the client a sub mapper with lightweight.claim")
+		case !strict:
+			a.logLimited(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured: set Config.ClientSecret or Config.Introspector")
 		}
 		return nil, a.unavailable(ReasonNotConfigured, nil)
 	}
@@ -247,12 +278,12 @@ func sameToken(local, ic *oidc.Claims) bool {
 func (a *Authenticator) denyInactive(ctx context.Context, c *oidc.Claims) error {
 	t := TokenOf(c)
 	switch {
-	case c.ID == "" && c.SessionID != "":
+	case c.ID == "" && t.SessionID != "":
 		at := c.IssuedAt
 		if at.IsZero() {
 			at = a.now() // the store refuses every token of the session without iat anyway
 		}
-		return a.cfg.Store.RevokeSession(ctx, c.Issuer, c.SessionID, at)
+		return a.cfg.Store.RevokeSession(ctx, c.Issuer, t.SessionID, at)
 	case t.ID == "":
 		return errors.New("adapter: the token has neither jti nor sid, and the verifier kept no payload to digest")
 	}

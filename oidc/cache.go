@@ -40,8 +40,8 @@ type cacheEntry struct {
 	hash       uint64
 	token      string
 	claims     *Claims
-	deadline   int64 // unix nanoseconds; the entry is dead from here on
-	validFrom  int64 // unix nanoseconds; max(nbf, iat) - leeway
+	deadline   int64  // unix nanoseconds; the entry is dead from here on
+	validFrom  int64  // unix nanoseconds; max(nbf, iat) - leeway
 	gen        uint64 // key-set generation at verification
 	prev, next *cacheEntry
 }

@@ -330,17 +330,45 @@ func (d *jsonReader) resourceAccess() (map[string][]string, error) {
 
 // organizations reads Keycloak's organization claim: an array of aliases,
 // or an object whose member names are the aliases (their values, the id
-// and attributes, are skipped).
+// and attributes, are skipped). An array may also hold such objects (two
+// organization mappers on one client).
 func (d *jsonReader) organizations() ([]string, error) {
-	if d.peek() == '[' {
-		return d.strArray()
+	if d.peek() != '[' {
+		return d.orgObject(nil)
 	}
+	if err := d.arrStart(); err != nil {
+		return nil, err
+	}
+	var aliases []string
+	first := true
+	for {
+		more, err := d.arrNext(&first)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return aliases, nil
+		}
+		if d.peek() == '{' {
+			aliases, err = d.orgObject(aliases)
+		} else {
+			var a string
+			a, err = d.str()
+			aliases = append(aliases, a)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// orgObject reads {"<alias>":{...}, ...} and appends the aliases.
+func (d *jsonReader) orgObject(aliases []string) ([]string, error) {
 	if err := d.objStart(); err != nil {
 		return nil, err
 	}
 	var nb [8]string
 	names := nameSet{list: nb[:0]}
-	var aliases []string
 	first := true
 	for {
 		name, more, err := d.objNext(&first)

@@ -134,6 +134,7 @@ func TestParseClaimsOrganizationsAndGroups(t *testing.T) {
 		{"aliases", `{"organization":["acme","globex"],"groups":["/staff/ops","/staff"]}`, []string{"acme", "globex"}, []string{"/staff/ops", "/staff"}, false},
 		{"object with ids", `{"organization":{"acme":{"id":"93f75744"},"globex":{"id":"x","city":["Paris"]}}}`, []string{"acme", "globex"}, nil, false},
 		{"empty object", `{"organization":{}}`, nil, nil, false},
+		{"two mappers", `{"organization":["acme",{"acme":{"id":"x"}}]}`, []string{"acme", "acme"}, nil, false},
 		{"null", `{"organization":null,"groups":null}`, nil, nil, false},
 		{"bare names", `{"groups":["ops"]}`, nil, []string{"ops"}, false},
 		{"duplicate alias", `{"organization":{"acme":{},"ACME":{}}}`, nil, nil, true},
