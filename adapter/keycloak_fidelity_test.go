@@ -257,6 +257,18 @@ func TestKeycloakLightweightAccessTokens(t *testing.T) {
 		}
 		a.expect(t, "/api/me", tok.AccessToken, http.StatusUnauthorized)
 	})
+	t.Run("no aud without the mapper's lightweight.claim", func(t *testing.T) {
+		bare := realm.CloneClient(t, lw, func(c *gocloak.Client) {
+			for _, m := range *c.ProtocolMappers {
+				(*m.Config)["lightweight.claim"] = "false"
+			}
+		})
+		tk := passwordGrant(t, realm, bare, u, "openid")
+		if _, ok := payload(t, tk.AccessToken)["aud"]; ok {
+			t.Fatal("aud present without lightweight.claim")
+		}
+		a.expect(t, "/api/me", tk.AccessToken, http.StatusUnauthorized)
+	})
 	t.Run("no introspector", func(t *testing.T) {
 		srv2, mux2 := newServer(t)
 		b := mountAPI(t, srv2.URL, mux2, realm, adapter.Config{Clients: []string{lw}}, nil)
