@@ -41,14 +41,20 @@ func StartPrivate(t testing.TB, p Private) *Keycloak {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := filepath.Join(t.TempDir(), "keycloak.log")
+	dir := t.TempDir()
+	// The distribution may be running as the shared server: this one keeps
+	// its transaction log apart (the database is in memory anyway).
+	env := append([]string{"QUARKUS_TRANSACTION_MANAGER_OBJECT_STORE_DIRECTORY=" + filepath.Join(dir, "transaction-logs")}, p.Env...)
 	srv, err := services.StartKeycloak(ctx, services.KeycloakOptions{
-		Home: home, LogFile: log, Env: p.Env, HTTPPort: p.HTTPPort, Args: p.Args,
+		Home: home, LogFile: filepath.Join(dir, "keycloak.log"), Env: env, HTTPPort: p.HTTPPort, Args: p.Args,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(dir, "transaction-logs")); err != nil {
+			t.Logf("keycloaktest: the private Keycloak's transaction log is not where it was put: %v", err)
+		}
 		if err := srv.Stop(); err != nil {
 			t.Errorf("keycloaktest: stop private keycloak: %v", err)
 		}
