@@ -9,6 +9,7 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/introspect"
 	"github.com/tokenwarden/tokenwarden/oidc"
+	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
 // TokenVerifier verifies an access token locally (signature, issuer,
@@ -143,13 +144,7 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 	degraded := a.cfg.Store.Degraded()
 	a.metrics.StoreDegraded(degraded)
 	if reason.Revoked() {
-		if a.audit != nil {
-			ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, c)
-			ev.Detail = reason.String()
-			a.audit.emit(ctx, ev)
-		}
-		return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
-			Description: "token revoked", Reason: ReasonRevoked}
+		return nil, a.revoked(r, c, reason)
 	}
 
 	// Introspection policy. A token without sub (a Keycloak lightweight
@@ -172,13 +167,7 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 			// deny-list is asked again, so that a revocation of the user
 			// reaches a lightweight token too.
 			if m := a.cfg.Store.Check(TokenOf(ic)); m.Revoked() {
-				if a.audit != nil {
-					ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, ic)
-					ev.Detail = m.String()
-					a.audit.emit(ctx, ev)
-				}
-				return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
-					Description: "token revoked", Reason: ReasonRevoked}
+				return nil, a.revoked(r, ic, m)
 			}
 		}
 		c = ic
@@ -190,6 +179,17 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 		}
 	}
 	return c, nil
+}
+
+// revoked audits a deny-listed token and returns its refusal.
+func (a *Authenticator) revoked(r *http.Request, c *oidc.Claims, m revocation.Match) *AuthError {
+	if a.audit != nil {
+		ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, c)
+		ev.Detail = m.String()
+		a.audit.emit(r.Context(), ev)
+	}
+	return &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+		Description: "token revoked", Reason: ReasonRevoked}
 }
 
 func (a *Authenticator) policyWants(r *http.Request, c *oidc.Claims) bool {
