@@ -131,6 +131,11 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 		}
 		e := verifyError(err)
 		e.RetryAfter = a.retry
+		if errors.Is(err, oidc.ErrWrongAudience) {
+			// Configuration-shaped: say which setting decides.
+			a.logLimited(ctx, slog.LevelInfo, "adapter: access token refused: its aud does not contain Config.Audience; "+
+				"an audience mapper on the app's client adds it (for Keycloak lightweight access tokens with lightweight.claim)")
+		}
 		if e.Status == http.StatusUnauthorized {
 			a.audit.emit(ctx, a.event(r, AuditVerificationFailed, e.Reason, nil))
 		} else {
