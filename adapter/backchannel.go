@@ -21,9 +21,12 @@ import (
 // the revocation is stored.
 //
 // The session's cut-off is the logout token's iat plus 5 minutes (the
-// largest leeway an oidc.Verifier accepts): it covers every token of the session, even one dated by a
-// clock running ahead, and depends on the logout token alone, so a replay
-// (refused with 400) changes nothing.
+// largest leeway an oidc.Verifier accepts): it covers every token of the
+// session, even one dated by a clock running ahead, and depends on the
+// logout token alone, so a replay (refused with 400) changes nothing. The
+// offline session that Keycloak keeps under the same id survives (see
+// TokenOf) unless the logout token carries Keycloak's
+// events.revoke_offline_access.
 //
 // Any invalid request or token is 400 with a JSON error body (§2.8). A
 // store that cannot record the revocation is 503 with Retry-After rather
@@ -70,7 +73,12 @@ func (h backchannelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The session has ended: no token of it is issued later, but one
 		// issued just before may carry a later iat from a clock running
 		// ahead (another Keycloak node).
-		err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, lc.SessionID, lc.IssuedAt.Add(maxClockSkew))
+		cut := lc.IssuedAt.Add(maxClockSkew)
+		err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, lc.SessionID, cut)
+		if err == nil && lc.RevokeOfflineAccess {
+			// The offline session of the same id too (TokenOf).
+			err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, offlineSession(lc.SessionID), cut)
+		}
 	} else {
 		// iat has second precision: a token issued in the logout's second
 		// is refused too. A later login of the subject must not be.

@@ -28,12 +28,14 @@
 //  3. The deny-list (revocation.Store): jti, session, subject not-before,
 //     issuer and client not-before, answered from memory.
 //  4. Introspection when IntrospectionPolicy asks for it (always, per
-//     route, older than a duration, lightweight tokens, and always while the
-//     store is degraded). An inactive answer deny-lists the token (by jti,
-//     else by session, else by a digest of its verified payload), so every
-//     replica and route learns it.
-//  5. Requirements (RequireScope, RequireRealmRole, RequireClientRole, All,
-//     Any; per route with Require), then the claims into the request
+//     route, older than a duration, lightweight tokens), always while the
+//     store is degraded, and always for a token without sub (a Keycloak
+//     lightweight access token: identity and roles come from the answer,
+//     and the deny-list is asked again with them). An inactive answer
+//     deny-lists the token (by jti, else by session, else by a digest of
+//     its verified payload), so every replica and route learns it.
+//  5. Requirements (RequireScope, RequireRealmRole, RequireClientRole,
+//     RequireClaim, All, Any; per route with Require), then the claims into the request
 //     context (FromContext).
 //
 // Every refusal is an RFC 6750 §3 answer: WWW-Authenticate: Bearer

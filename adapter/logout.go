@@ -128,8 +128,8 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if (h.cfg.Logout.RevokeSession || t.ID == "") && c.SessionID != "" {
-		if err := h.cfg.Store.RevokeSession(ctx, c.Issuer, c.SessionID, h.now().Add(maxClockSkew)); err != nil {
+	if (h.cfg.Logout.RevokeSession || t.ID == "") && t.SessionID != "" {
+		if err := h.cfg.Store.RevokeSession(ctx, c.Issuer, t.SessionID, h.now().Add(maxClockSkew)); err != nil {
 			h.storeFailed(w, r, "revoke the session", err)
 			return
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/introspect"
 	"github.com/tokenwarden/tokenwarden/oidc"
+	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
 // TokenVerifier verifies an access token locally (signature, issuer,
@@ -51,10 +52,14 @@ type IntrospectionPolicy struct {
 }
 
 // Lightweight reports whether c looks like a Keycloak lightweight access
-// token: no realm roles, no client roles and no scope. Roles then come only
-// from introspection.
+// token (client attribute client.use.lightweight.access.token.enabled):
+// no sub, or neither realm nor client roles. Keycloak 26.7.3 gives such a
+// token only azp, exp, iat, iss, jti, scope, sid and typ (plus aud with the
+// audience mapper's lightweight.claim option); identity and roles then come
+// from introspection. A token without sub is introspected whatever the
+// policy says; Lightweight also catches one that a sub mapper completed.
 func Lightweight(c *oidc.Claims) bool {
-	return len(c.RealmRoles) == 0 && len(c.ClientRoles) == 0 && c.Scope == ""
+	return c.Subject == "" || len(c.RealmRoles) == 0 && len(c.ClientRoles) == 0
 }
 
 // MissingClaim returns a trigger for IntrospectionPolicy.When that fires when
@@ -126,6 +131,11 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 		}
 		e := verifyError(err)
 		e.RetryAfter = a.retry
+		if errors.Is(err, oidc.ErrWrongAudience) {
+			// Configuration-shaped: say which setting decides.
+			a.logLimited(ctx, slog.LevelInfo, "adapter: access token refused: its aud does not contain Config.Audience; "+
+				"an audience mapper on the app's client adds it (for Keycloak lightweight access tokens with lightweight.claim)")
+		}
 		if e.Status == http.StatusUnauthorized {
 			a.audit.emit(ctx, a.event(r, AuditVerificationFailed, e.Reason, nil))
 		} else {
@@ -139,21 +149,31 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 	degraded := a.cfg.Store.Degraded()
 	a.metrics.StoreDegraded(degraded)
 	if reason.Revoked() {
-		if a.audit != nil {
-			ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, c)
-			ev.Detail = reason.String()
-			a.audit.emit(ctx, ev)
-		}
-		return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
-			Description: "token revoked", Reason: ReasonRevoked}
+		return nil, a.revoked(r, c, reason)
 	}
 
-	// Introspection policy.
+	// Introspection policy. A token without sub (a Keycloak lightweight
+	// access token) names nobody: it is never passed on with an empty
+	// identity, nor with the empty roles it carries.
 	mustDegraded := degraded && !a.cfg.Policy.UnsafeTrustDegradedStore
-	if mustDegraded || forceIntrospect || a.policyWants(r, c) {
-		ic, e := a.introspect(r, token, c, mustDegraded)
+	anonymous := c.Subject == ""
+	if mustDegraded || anonymous || forceIntrospect || a.policyWants(r, c) {
+		ic, e := a.introspect(r, token, c, mustDegraded || anonymous)
 		if e != nil {
 			return nil, e
+		}
+		if ic.Subject == "" {
+			a.logLimited(ctx, slog.LevelInfo, "adapter: access token refused: no sub, neither in the token nor in the introspection answer")
+			return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+				Description: "invalid token", Reason: ReasonInvalidToken}
+		}
+		if ic != c {
+			// The answer may name what the token did not (its sub): the
+			// deny-list is asked again, so that a revocation of the user
+			// reaches a lightweight token too.
+			if m := a.cfg.Store.Check(TokenOf(ic)); m.Revoked() {
+				return nil, a.revoked(r, ic, m)
+			}
 		}
 		c = ic
 	}
@@ -164,6 +184,17 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 		}
 	}
 	return c, nil
+}
+
+// revoked audits a deny-listed token and returns its refusal.
+func (a *Authenticator) revoked(r *http.Request, c *oidc.Claims, m revocation.Match) *AuthError {
+	if a.audit != nil {
+		ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, c)
+		ev.Detail = m.String()
+		a.audit.emit(r.Context(), ev)
+	}
+	return &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+		Description: "token revoked", Reason: ReasonRevoked}
 }
 
 func (a *Authenticator) policyWants(r *http.Request, c *oidc.Claims) bool {
@@ -188,8 +219,13 @@ func (a *Authenticator) introspect(r *http.Request, token string, local *oidc.Cl
 	if a.cfg.Introspector == nil {
 		// Never fail open: without an introspector a token that needs
 		// confirmation cannot be confirmed.
-		if !strict {
-			a.logLimited(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured")
+		switch {
+		case local.Subject == "":
+			a.logLimited(ctx, slog.LevelError, "adapter: access token without sub (a Keycloak lightweight access token) "+
+				"refused: set Config.ClientSecret (or Config.Introspector) so that it is introspected, "+
+				"or give the client a sub mapper with lightweight.claim")
+		case !strict:
+			a.logLimited(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured: set Config.ClientSecret or Config.Introspector")
 		}
 		return nil, a.unavailable(ReasonNotConfigured, nil)
 	}
@@ -247,12 +283,12 @@ func sameToken(local, ic *oidc.Claims) bool {
 func (a *Authenticator) denyInactive(ctx context.Context, c *oidc.Claims) error {
 	t := TokenOf(c)
 	switch {
-	case c.ID == "" && c.SessionID != "":
+	case c.ID == "" && t.SessionID != "":
 		at := c.IssuedAt
 		if at.IsZero() {
 			at = a.now() // the store refuses every token of the session without iat anyway
 		}
-		return a.cfg.Store.RevokeSession(ctx, c.Issuer, c.SessionID, at)
+		return a.cfg.Store.RevokeSession(ctx, c.Issuer, t.SessionID, at)
 	case t.ID == "":
 		return errors.New("adapter: the token has neither jti nor sid, and the verifier kept no payload to digest")
 	}

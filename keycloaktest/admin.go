@@ -532,6 +532,18 @@ func (k *Keycloak) keyComponent(t testing.TB, kid string) string {
 // IsolatedRealm.
 func (k *Keycloak) SetKeyPassive(t testing.TB, kid string) {
 	t.Helper()
+	k.setKeyConfig(t, kid, "active", "false")
+}
+
+// DisableKey disables the key's provider. Realm-wide: prefer an
+// IsolatedRealm.
+func (k *Keycloak) DisableKey(t testing.TB, kid string) {
+	t.Helper()
+	k.setKeyConfig(t, kid, "enabled", "false")
+}
+
+func (k *Keycloak) setKeyConfig(t testing.TB, kid, name, value string) {
+	t.Helper()
 	path := "/components/" + k.keyComponent(t, kid)
 	var comp map[string]any
 	k.AdminRequest(t, http.MethodGet, path, nil, &comp)
@@ -539,7 +551,7 @@ func (k *Keycloak) SetKeyPassive(t testing.TB, kid string) {
 	if cfg == nil {
 		cfg = map[string]any{}
 	}
-	cfg["active"] = []string{"false"}
+	cfg[name] = []string{value}
 	comp["config"] = cfg
 	k.AdminRequest(t, http.MethodPut, path, comp, nil)
 }

@@ -34,6 +34,16 @@ type Claims struct {
 	PreferredUsername string // preferred_username
 	Email             string // email
 
+	// Organizations are the organizations the subject is a member of
+	// (Keycloak's organization claim): the aliases, whether the claim is
+	// an array of aliases (the default) or an object keyed by alias (the
+	// mapper's "add organization id" or attributes options).
+	Organizations []string
+	// Groups is the groups claim (Keycloak's group membership mapper):
+	// full paths such as "/staff/ops", or bare names, as the mapper is
+	// configured.
+	Groups []string
+
 	// Confirmation is the cnf claim (RFC 7800), set for sender-constrained
 	// tokens such as DPoP; nil otherwise.
 	Confirmation *Confirmation
@@ -91,8 +101,8 @@ func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
 
 // ParseClaims decodes a JSON claims object strictly: member names are
 // case-sensitive, a name repeated at the top level or inside realm_access,
-// resource_access, resource_access.<client>, cnf or events (also when the
-// repetition differs only in case) is refused, strings must be valid UTF-8,
+// resource_access, resource_access.<client>, cnf, organization or events
+// (also when the repetition differs only in case) is refused, strings must be valid UTF-8,
 // nesting is bounded, NumericDates (exp, iat, nbf, auth_time) must be JSON
 // integers in (0, 1e11), aud is a string or an array of strings, roles are
 // arrays of strings. A null value counts as absent. Unknown members (for
@@ -193,6 +203,10 @@ func decodeClaims(raw []byte, text string, x *claimExtras) (*Claims, error) {
 			c.RealmRoles, err = d.rolesObject()
 		case "resource_access":
 			c.ClientRoles, err = d.resourceAccess()
+		case "organization":
+			c.Organizations, err = d.organizations()
+		case "groups":
+			c.Groups, err = d.strArray()
 		case "cnf":
 			c.Confirmation, err = d.confirmation()
 		case "events":
@@ -312,6 +326,67 @@ func (d *jsonReader) resourceAccess() (map[string][]string, error) {
 		m[e.client] = e.roles
 	}
 	return m, nil
+}
+
+// organizations reads Keycloak's organization claim: an array of aliases,
+// or an object whose member names are the aliases (their values, the id
+// and attributes, are skipped). An array may also hold such objects (two
+// organization mappers on one client).
+func (d *jsonReader) organizations() ([]string, error) {
+	if d.peek() != '[' {
+		return d.orgObject(nil)
+	}
+	if err := d.arrStart(); err != nil {
+		return nil, err
+	}
+	var aliases []string
+	first := true
+	for {
+		more, err := d.arrNext(&first)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return aliases, nil
+		}
+		if d.peek() == '{' {
+			aliases, err = d.orgObject(aliases)
+		} else {
+			var a string
+			a, err = d.str()
+			aliases = append(aliases, a)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// orgObject reads {"<alias>":{...}, ...} and appends the aliases.
+func (d *jsonReader) orgObject(aliases []string) ([]string, error) {
+	if err := d.objStart(); err != nil {
+		return nil, err
+	}
+	var nb [8]string
+	names := nameSet{list: nb[:0]}
+	first := true
+	for {
+		name, more, err := d.objNext(&first)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return aliases, nil
+		}
+		var ok bool
+		if names, ok = names.add(name); !ok {
+			return nil, errJSON
+		}
+		if err := d.skip(); err != nil {
+			return nil, err
+		}
+		aliases = append(aliases, name)
+	}
 }
 
 // confirmation reads the cnf object (RFC 7800).

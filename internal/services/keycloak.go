@@ -40,6 +40,12 @@ type KeycloakOptions struct {
 	StartTimeout time.Duration
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// HTTPPort is the port to listen on; zero means a free one.
+	HTTPPort int
+	// Args are kc.sh options added to KeycloakArgs, runtime options only
+	// (e.g. --hostname=http://kc.example.test:8080): a build-time option
+	// would re-augment the shared distribution.
+	Args []string
 
 	// spawned, when set, runs once the process has started and before the
 	// wait for readiness (SharedKeycloak records it there, so a starter
@@ -118,9 +124,11 @@ func StartKeycloak(ctx context.Context, opts KeycloakOptions) (*Keycloak, error)
 		f.Close()
 		k.LogFile = f.Name()
 	}
-	httpPort, err := FreePort()
-	if err != nil {
-		return nil, err
+	httpPort := opts.HTTPPort
+	if httpPort == 0 {
+		if httpPort, err = FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	mgmtPort, err := FreePort()
 	for err == nil && mgmtPort == httpPort {
@@ -138,7 +146,7 @@ func StartKeycloak(ctx context.Context, opts KeycloakOptions) (*Keycloak, error)
 	}
 	defer logf.Close()
 
-	cmd := exec.Command(filepath.Join(opts.Home, "bin", "kc.sh"), KeycloakArgs(httpPort, mgmtPort)...)
+	cmd := exec.Command(filepath.Join(opts.Home, "bin", "kc.sh"), append(KeycloakArgs(httpPort, mgmtPort), opts.Args...)...)
 	cmd.Dir = opts.Home
 	cmd.Stdout = logf
 	cmd.Stderr = logf
