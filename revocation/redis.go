@@ -827,18 +827,20 @@ func (r *Redis) loadBatch(ctx context.Context, pairs []string, l *loadResult) er
 	if len(keys) == 0 {
 		return nil
 	}
-	res, err := loadScript.Run(ctx, r.client, keys).Slice()
-	if err != nil {
+	// The time is read after the values: an entry missing from them whose
+	// end of life is still ahead of it was missing while live.
+	var mget *redis.SliceCmd
+	var at *redis.Cmd
+	if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		mget = p.MGet(ctx, keys...)
+		at = timeScript.Eval(ctx, p, []string{r.keyLog})
+		return nil
+	}); err != nil {
 		return err
 	}
-	var now int64
-	var vals []any
-	if len(res) == 2 {
-		ns, _ := res[0].(string)
-		now, _ = strconv.ParseInt(ns, 10, 64)
-		vals, _ = res[1].([]any)
-	}
-	if now == 0 || len(vals) != len(items) {
+	vals := mget.Val()
+	now, err := at.Int64()
+	if err != nil || len(vals) != len(items) {
 		return fmt.Errorf("revocation: unexpected load reply from redis")
 	}
 	for i, raw := range vals {

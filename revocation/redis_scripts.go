@@ -116,13 +116,14 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
 `)
 
-// loadScript reads a batch of entries with Redis's time, so the loader can
-// tell an entry that expired (its end of life is past) from one that went
-// missing (evicted or deleted while still live). KEYS: entry keys.
-// Returns {now ms, {values}}.
-var loadScript = redis.NewScript(`#!lua flags=no-writes
+// timeScript returns Redis's time in milliseconds. The loader sends it
+// after an MGET on the same connection (a key routes it to the node that
+// holds the deny-list), so it can tell an entry that ended (its end of
+// life is past) from one that went missing (evicted or deleted while still
+// live). KEYS: any key of the deny-list.
+var timeScript = redis.NewScript(`#!lua flags=no-writes
 ` + luaNow + `
-return {string.format('%.0f', now), redis.call('MGET', unpack(KEYS))}
+return string.format('%.0f', now)
 `)
 
 // auditScript reports, atomically, where the stream stands against a
