@@ -193,7 +193,9 @@ func (rs *replicated) failover(t *testing.T) {
 func TestRedisFailoverWait(t *testing.T) {
 	rs := startReplicated(t)
 	ctx := context.Background()
-	a := newRedisStore(t, RedisConfig{Client: rs.client(t), WaitReplicas: 1, WaitTimeout: 300 * time.Millisecond}, nil)
+	a := newRedisStore(t, RedisConfig{Client: rs.client(t), WaitReplicas: 1, WaitTimeout: 5 * time.Second}, nil)
+	// A second writer that gives up sooner, for the writes that must fail.
+	impatient := newRedisStore(t, RedisConfig{Client: rs.client(t), WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond}, nil)
 	exp := time.Now().Add(time.Hour)
 	acked := writeMany(t, a, "ok-", 200, exp)
 	if len(acked) != 200 {
@@ -201,7 +203,7 @@ func TestRedisFailoverWait(t *testing.T) {
 	}
 	rs.link.stall.Store(true)
 	for i := range 10 {
-		err := a.RevokeToken(ctx, testIss, "stalled-"+strconv.Itoa(i), exp)
+		err := impatient.RevokeToken(ctx, testIss, "stalled-"+strconv.Itoa(i), exp)
 		if !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("write while the replica receives nothing: %v, want ErrUnavailable", err)
 		}
