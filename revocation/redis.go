@@ -38,8 +38,10 @@ type RedisConfig struct {
 	// DefaultStreamMaxLen.
 	StreamMaxLen int64
 
-	// BlockTimeout is how long one XREAD waits for new entries. It bounds
-	// how long Close waits for the follower. Zero means 1 s.
+	// BlockTimeout is how long one XREAD waits for new entries, and the
+	// period of the follower's audit of the stream and of Redis's memory
+	// settings. It bounds how long Close waits for the follower. Zero
+	// means 1 s.
 	BlockTimeout time.Duration
 
 	// MaxBackoff caps the wait between reconnection attempts. Zero means 2 s.
