@@ -762,6 +762,10 @@ func (r *Redis) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.epoch != "" && st.epoch != r.epoch {
+		r.lost(ctx, r.maxUntil, "redis lost its data (the deny-list's epoch changed)")
+		r.epoch = ""
+	}
 	var l loadResult
 	var cursor uint64
 	for {
@@ -776,9 +780,6 @@ func (r *Redis) load(ctx context.Context) error {
 			break
 		}
 		cursor = next
-	}
-	if r.epoch != "" && st.epoch != r.epoch {
-		r.lost(ctx, r.maxUntil, "redis lost its data (the deny-list's epoch changed)")
 	}
 	r.forget(st.seq)
 	r.lastID, r.lastSeq = st.newest, st.seq
