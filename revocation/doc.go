@@ -191,6 +191,9 @@
 //     the setting, until it is noeviction. It does not refuse to start: the
 //     setting can change at run time anyway, and a degraded store is safe
 //     (the adapter introspects every request) while an operator fixes it.
+//     Evictions Redis counts (evicted_keys) are treated as lost revocations
+//     and recorded, so replicas report them also after the policy is fixed,
+//     until the entries that were live then have expired.
 //   - maxmemory 0, or room for the list (sizes below). At maxmemory Redis
 //     refuses writes: a revocation then fails with an error wrapping
 //     ErrFull, and every replica reports degraded. The scripts declare

@@ -125,8 +125,9 @@ type Redis struct {
 	epoch    string // the deny-list's incarnation in Redis; empty until known
 	maxUntil int64  // latest end of life of any entry applied (unix ms)
 	fullSeen int64  // latest refusal end of life taken from Redis (unix ms)
-	lostSeen int64  // latest loss end of life taken from Redis (unix ms)
+	lostSeen int64  // latest loss end of life taken from or recorded in Redis (unix ms)
 	srvSeen  string // last reported server problem, to log each once
+	evicted  int64  // Redis's evicted_keys at the last audit; -1 before the first
 }
 
 var _ Store = (*Redis)(nil)
@@ -187,6 +188,7 @@ func newRedis(cfg RedisConfig) (*Redis, error) {
 		keySeq:    tag + "seq",
 		done:      make(chan struct{}),
 		lastID:    "0-0",
+		evicted:   -1,
 	}
 	r.mirrorWhy.Store("")
 	r.health.cb = cfg.OnHealthChange
@@ -582,7 +584,7 @@ func (r *Redis) follow(ctx context.Context) error {
 type auditState struct {
 	status, newest, epoch, policy string
 	seq, live, full, lost, now    int64
-	used, maxmemory               int64
+	used, maxmemory, evicted      int64
 }
 
 func (r *Redis) auditState(ctx context.Context, lastID string, lastSeq int64) (auditState, error) {
@@ -592,14 +594,14 @@ func (r *Redis) auditState(ctx context.Context, lastID string, lastSeq int64) (a
 	if err != nil {
 		return st, err
 	}
-	if len(res) != 11 {
+	if len(res) != 12 {
 		return st, fmt.Errorf("revocation: unexpected audit reply from redis")
 	}
 	st.status, st.newest, st.epoch, st.policy = res[0], res[1], res[3], res[8]
 	for _, n := range [...]struct {
 		i int
 		p *int64
-	}{{2, &st.seq}, {4, &st.live}, {5, &st.full}, {6, &st.lost}, {7, &st.now}, {9, &st.used}, {10, &st.maxmemory}} {
+	}{{2, &st.seq}, {4, &st.live}, {5, &st.full}, {6, &st.lost}, {7, &st.now}, {9, &st.used}, {10, &st.maxmemory}, {11, &st.evicted}} {
 		if *n.p, err = strconv.ParseInt(res[n.i], 10, 64); err != nil {
 			return st, fmt.Errorf("revocation: bad number in the audit reply from redis")
 		}
@@ -619,9 +621,10 @@ func (r *Redis) audit(ctx context.Context, gap bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r.takeState(st)
+	r.takeState(ctx, st)
 	switch {
 	case r.epoch != "" && st.epoch != r.epoch:
+		r.fullSeen, r.lostSeen = 0, 0 // the new Redis has neither
 		r.lost(ctx, r.maxUntil, "redis lost its data (the deny-list's epoch changed)")
 		r.forget(0)
 		r.epoch = "" // the reload adopts the new one
@@ -630,6 +633,7 @@ func (r *Redis) audit(ctx context.Context, gap bool) (bool, error) {
 		if !ok {
 			until = r.maxUntil
 		}
+		r.lostSeen = 0 // a record of earlier losses may be gone too
 		r.lost(ctx, until, "redis lost revocations (failover or reset: the stream went back)")
 		r.forget(st.seq)
 	case st.status == "trimmed" || gap:
@@ -647,8 +651,12 @@ func (r *Redis) audit(ctx context.Context, gap bool) (bool, error) {
 
 // takeState applies what every replica must agree on: refusals and losses
 // recorded in Redis, whether the shared list is full, and whether Redis's
-// settings let it drop revocations.
-func (r *Redis) takeState(st auditState) {
+// settings let it drop revocations. Evictions Redis reports (evicted_keys)
+// may have taken revocations: a replica that saw them happen records a loss
+// until the latest end of life it holds (it has every live entry); one that
+// finds them on its first look, under an evicting policy, cannot know what
+// was there and records one for the longest any entry lives.
+func (r *Redis) takeState(ctx context.Context, st auditState) {
 	if st.full > r.fullSeen {
 		r.fullSeen = st.full
 		r.mirror.refused(msToNs(st.full))
@@ -657,6 +665,16 @@ func (r *Redis) takeState(st auditState) {
 		r.lostSeen = st.lost
 		r.degradeUntil(st.lost, whyLost)
 	}
+	switch {
+	case r.evicted >= 0 && st.evicted > r.evicted:
+		r.lost(ctx, r.maxUntil, fmt.Sprintf("redis evicted %d keys (maxmemory-policy %s): revocations may be lost",
+			st.evicted-r.evicted, st.policy))
+	case r.evicted < 0 && st.evicted > 0 && st.policy != "noeviction":
+		life := nanos(r.cfg.Now().Add(r.cfg.MaxTokenLifetime+r.cfg.Leeway)) / int64(time.Millisecond)
+		r.lost(ctx, max(r.maxUntil, life), fmt.Sprintf("redis has evicted %d keys (maxmemory-policy %s): revocations may be lost",
+			st.evicted, st.policy))
+	}
+	r.evicted = st.evicted
 	srv := serverProblem(st)
 	if srv != r.srvSeen {
 		r.srvSeen = srv
@@ -725,10 +743,16 @@ func (r *Redis) lost(ctx context.Context, until int64, why string) {
 		return
 	}
 	until = (until + markRound - 1) / markRound * markRound // as luaMark rounds it
+	if until <= r.lostSeen {
+		r.degradeUntil(until, why) // Redis has a record that covers it
+		return
+	}
 	r.cfg.Logger.Error("revocation: "+why, "degraded_until", time.UnixMilli(until))
 	if err := markScript.Run(ctx, r.client, []string{r.keyLost, r.keyLog, r.keySeq},
 		until, 0, "lost", r.cfg.StreamMaxLen).Err(); err != nil {
 		r.cfg.Logger.Error("revocation: recording lost revocations in redis", "err", err)
+	} else {
+		r.lostSeen = until
 	}
 	r.degradeUntil(until, why)
 }
@@ -763,6 +787,7 @@ func (r *Redis) load(ctx context.Context) error {
 		return err
 	}
 	if r.epoch != "" && st.epoch != r.epoch {
+		r.fullSeen, r.lostSeen = 0, 0
 		r.lost(ctx, r.maxUntil, "redis lost its data (the deny-list's epoch changed)")
 		r.epoch = ""
 	}
@@ -784,7 +809,7 @@ func (r *Redis) load(ctx context.Context) error {
 	r.forget(st.seq)
 	r.lastID, r.lastSeq = st.newest, st.seq
 	r.epoch = r.ensureEpoch(ctx, st.epoch)
-	r.takeState(st)
+	r.takeState(ctx, st)
 	if l.missing > 0 {
 		r.lost(ctx, l.missingUntil, fmt.Sprintf(
 			"redis lost %d deny-list entries (evicted or deleted before their end of life)", l.missing))

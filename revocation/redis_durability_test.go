@@ -177,6 +177,19 @@ func TestRedisEvictionNeverSilent(t *testing.T) {
 			if !strings.Contains(fresh.Health().Reason, "maxmemory-policy") {
 				t.Fatalf("health %+v does not name maxmemory-policy", fresh.Health())
 			}
+			// Fixing the policy brings nothing back: a replica started
+			// afterwards still reports what Redis lost (whatever it evicted:
+			// entries, or the index that lists them).
+			for _, kv := range [][2]string{{"maxmemory", "0"}, {"maxmemory-policy", "noeviction"}} {
+				if err := c.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			later := startLoaded(t, RedisConfig{Client: newClient(t, srv.addr())})
+			if h := later.Health(); !h.Degraded || !strings.Contains(h.Reason, "redis lost") {
+				t.Fatalf("a replica started after the policy was fixed: %+v", h)
+			}
+			t.Logf("after the fix: %+v", later.Health())
 		})
 	}
 }

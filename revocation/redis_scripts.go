@@ -129,7 +129,7 @@ return string.format('%.0f', now)
 // auditScript reports, atomically, where the stream stands against a
 // replica's position, and the state a replica must know: the epoch, the
 // number of live entries, refusals and losses recorded, the clock, and the
-// memory settings of the Redis that holds the deny-list.
+// memory settings and evictions of the Redis that holds the deny-list.
 //
 // KEYS: stream, seq, epoch, index, full, lost. ARGV: the replica's last
 // applied stream ID and sequence number (ID empty: no position, status
@@ -142,7 +142,8 @@ return string.format('%.0f', now)
 // Redis lost entries it had, in a failover or a reset).
 //
 // Returns {status, newest ID, seq, epoch, live entries, full until,
-// lost until, now ms, maxmemory-policy, used_memory, maxmemory}.
+// lost until, now ms, maxmemory-policy, used_memory, maxmemory,
+// evicted_keys}.
 var auditScript = redis.NewScript(`#!lua flags=no-writes
 ` + luaNow + `
 local function idcmp(a, b)
@@ -198,15 +199,19 @@ if ARGV[1] ~= '' then
     end
   end
 end
-local policy, used, maxmem = '', '0', '0'
+local policy, used, maxmem, evicted = '', '0', '0', '0'
 local info = redis.pcall('INFO', 'memory')
 if type(info) == 'string' then
   policy = string.match(info, 'maxmemory_policy:([%w%-]+)') or ''
   used = string.match(info, '\nused_memory:(%d+)') or '0'
   maxmem = string.match(info, '\nmaxmemory:(%d+)') or '0'
 end
+info = redis.pcall('INFO', 'stats')
+if type(info) == 'string' then
+  evicted = string.match(info, '\nevicted_keys:(%d+)') or '0'
+end
 return {status, newest, string.format('%.0f', seq), redis.call('GET', KEYS[3]) or '',
   tostring(redis.call('ZCOUNT', KEYS[4], '(' .. string.format('%.0f', now), '+inf')),
   redis.call('GET', KEYS[5]) or '0', redis.call('GET', KEYS[6]) or '0',
-  string.format('%.0f', now), policy, used, maxmem}
+  string.format('%.0f', now), policy, used, maxmem, evicted}
 `)
