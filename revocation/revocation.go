@@ -10,9 +10,10 @@ import (
 // Sentinel errors. They are wrapped with %w; test them with errors.Is.
 var (
 	// ErrFull reports that a revocation was refused because the store holds
-	// MaxEntries entries (or, for Redis, the shared deny-list does). Old
-	// entries are kept; the store reports itself degraded until every token
-	// the refused revocation could have matched has expired.
+	// MaxEntries entries (or, for Redis, the shared deny-list does, or Redis
+	// has reached its maxmemory). Old entries are kept; the store reports
+	// itself degraded until every token the refused revocation could have
+	// matched has expired.
 	ErrFull = errors.New("revocation: deny-list full")
 
 	// ErrInvalid reports an argument that cannot be stored: an empty or
@@ -20,8 +21,9 @@ var (
 	ErrInvalid = errors.New("revocation: invalid argument")
 
 	// ErrUnavailable reports that the shared store (Redis) could not be
-	// reached or did not confirm the write. Nothing was recorded locally; the
-	// caller should answer 503 so the sender retries.
+	// reached or did not confirm the write (nor, with
+	// RedisConfig.WaitReplicas, its replicas). The revocation cannot be
+	// counted on; the caller should answer 503 so the sender retries.
 	ErrUnavailable = errors.New("revocation: store unavailable")
 
 	// ErrClosed reports a call on a closed store.
