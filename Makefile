@@ -18,7 +18,7 @@
 #                       Database: GOVULNDB=<url|file:///dir> (default https://vuln.go.dev), else
 #                       the offline snapshot ../shared/vulndb; prints which one and its date.
 #                       No reachable database: "VULNCHECK NOT RUN", a failure under CI=true
-#   make demo           the README's first command: Keycloak (started if needed; Redis too with
+#   make demo           the README's demo command: Keycloak (started if needed; Redis too with
 #                       DEMO_REDIS=1), the capacitor-backend example, and a narrated logout scenario
 #   make demo-web       the app's web build (examples/capacitor-web, keycloak-js or oidc-client-ts)
 #                       with the capacitor backend and Keycloak (started if needed), served on

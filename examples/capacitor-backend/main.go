@@ -1,6 +1,6 @@
 // Command capacitor-backend is the API behind an Ionic/Capacitor app that
-// logs in with Keycloak: see package app for the routes and README.md at the
-// repository root for the environment variables.
+// logs in with Keycloak: see package app for the routes and docs/examples.md
+// at the repository root for the environment variables.
 package main
 
 import (

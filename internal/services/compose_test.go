@@ -362,20 +362,20 @@ func TestDockerComposeBackend(t *testing.T) {
 	}
 }
 
-// TestReadmeBackendVariables: README.md documents every environment
+// TestDocsBackendVariables: docs/examples.md documents every environment
 // variable the example backend reads.
-func TestReadmeBackendVariables(t *testing.T) {
+func TestDocsBackendVariables(t *testing.T) {
 	root, err := RepoRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "examples.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for c, v := range backendEnvNames(t, root) {
-		if !strings.Contains(string(readme), "`"+v+"`") {
-			t.Errorf("README.md does not document %s (%s in %s)", v, c, backendEnvFile)
+		if !strings.Contains(string(doc), "`"+v+"`") {
+			t.Errorf("docs/examples.md does not document %s (%s in %s)", v, c, backendEnvFile)
 		}
 	}
 }
