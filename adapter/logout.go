@@ -69,7 +69,8 @@ const maxClockSkew = 5 * time.Minute
 //
 // It is idempotent. A failure of the store or the authorization server is
 // a 503 with Retry-After: the client retries; nothing is reported done that
-// was not. An expired access token is refused (401): the app should revoke
+// was not. The access token is deny-listed before the authorization server
+// is called, so a 503 may follow a local revocation that did happen. An expired access token is refused (401): the app should revoke
 // its refresh token directly at the authorization server then. A token of
 // a client with no revoker (Config.Clients, Config.Revokers) is refused
 // with 400; without any revoker every request is answered 503 and the

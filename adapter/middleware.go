@@ -23,7 +23,8 @@ type TokenVerifier interface {
 // introspected, and what to do when introspection fails. The zero value
 // introspects only while the deny-list is degraded, and answers 503 when
 // introspection fails. The triggers add up: any one that fires means
-// introspection.
+// introspection. An answer an introspect.Cache holds may be served for its
+// bounded lifetime, also while the deny-list is degraded.
 type IntrospectionPolicy struct {
 	// Always introspects every request.
 	Always bool
@@ -78,7 +79,32 @@ func MissingClaim(name string) func(*oidc.Claims) bool {
 
 // Middleware wraps next: only requests with a valid, unrevoked token that
 // meets the configured requirements reach it, with the claims in the
-// request context (FromContext).
+// request context (FromContext). For every request it runs these steps;
+// the first that fails answers, as AuthError describes:
+//
+//  1. RFC 6750 §2 extraction (Config.Extractor): the Authorization header
+//     only by default, any case of "Bearer", exactly one b64token,
+//     size-capped; a form-body token only when enabled; a query token only
+//     with UnsafeAllowQueryToken; a token sent two ways is 400.
+//  2. Local verification (Config.Verifier, e.g. *oidc.Verifier with its
+//     verified-token cache).
+//  3. The deny-list (Config.Store): jti, session, subject not-before,
+//     issuer and client not-before, answered from memory.
+//  4. Introspection when Config.Policy asks for it (always, per route,
+//     older than a duration, lightweight tokens), always while the store
+//     is degraded, and always for a token without sub (a Keycloak
+//     lightweight access token: identity and roles come from the answer,
+//     and the deny-list is asked again with them). An inactive answer
+//     deny-lists the token (by jti, else by session, else by a digest of
+//     its verified payload), so every replica and route learns it.
+//  5. Requirements (Config.Require), then the claims into the request
+//     context.
+//
+// Without introspection, a token revoked only at the authorization server
+// (the app revoking its refresh token, an access token revoked over RFC
+// 7009, a disabled user) is accepted until it expires: the provider sends
+// no notification. Mount Introspected, or set IntrospectionPolicy, where
+// that matters.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return a.handler(next, false)
 }

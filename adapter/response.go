@@ -41,6 +41,16 @@ const (
 // AuthError is a refusal of the middleware or of a guard: the HTTP status,
 // the RFC 6750 error code and a description that is safe to send. It is
 // what an ErrorWriter receives.
+//
+// The answer is RFC 6750 §3: WWW-Authenticate: Bearer realm="…" on
+// 400/401/403, with no error code when the request had no credentials,
+// invalid_request (400), invalid_token (401) or insufficient_scope (403,
+// with scope), and an error_description restricted to the characters the
+// RFC allows; Cache-Control: no-store; and a body from the ErrorWriter. A
+// dependency that cannot answer (keys, introspection, the store while
+// degraded) is 503 with Retry-After and no challenge, never a misleading
+// 401; so is a part the request needs but Config lacks, and the error log
+// names the field to set.
 type AuthError struct {
 	Status int // 400, 401, 403 or 503
 	// Code is the RFC 6750 error code: "invalid_request",

@@ -75,9 +75,37 @@ var shared struct {
 }
 
 // New returns the Keycloak of this test run, finding or starting it on
-// first use (see the package documentation). Without one the test is
-// skipped, or fails under CI=true. Under -short it skips the test unless CI
-// is "true".
+// first use, in this order:
+//
+//  1. KEYCLOAK_URL (with KEYCLOAK_REALM, KEYCLOAK_ADMIN_USER and
+//     KEYCLOAK_ADMIN_PASSWORD) from the environment or, inside the
+//     tokenwarden repository, from the .services.env that `make services`
+//     writes;
+//  2. a local Keycloak distribution fetched with Maven (Java 17+ and mvn on
+//     PATH), checked against a pinned SHA-256, cached and started in dev
+//     mode on 127.0.0.1 — the same code as `make services`. It is shared:
+//     `go test ./...` runs one process per package, the first to need
+//     Keycloak starts it detached and records it in a state file beside the
+//     cached distribution, the others (and later runs) reuse it. It stops
+//     itself after KEYCLOAKTEST_IDLE (a Go duration, default 30m) without a
+//     test using it; in the tokenwarden repository `make services-stop`
+//     stops it at once, elsewhere kill the KEYCLOAK_PID of
+//     shared-keycloak-*.env in the cache directory;
+//  3. the quay.io/keycloak/keycloak image when a Docker engine answers,
+//     one container per test process, stopped by [Shutdown].
+//
+// KEYCLOAKTEST_START=never disables 2 and 3; =dist or =docker forces one.
+// The distribution is cached in $KEYCLOAKTEST_CACHE_DIR, else in .cache/ of
+// the tokenwarden repository, else in the user's cache directory.
+// The realm imported by 2 and 3 is tokenwarden's test realm (clients
+// `backend` and `mobile`, users alice and bob), or the file named by
+// KEYCLOAK_REALM_FILE (a different realm file gets a server of its own).
+// Call [Shutdown] from TestMain, or use [Main].
+//
+// When no Keycloak can be had, New skips the test, or fails it when the
+// environment variable CI is "true"; [Require] always fails. Under -short
+// both skip the test unless CI is "true", so `go test -short` needs no
+// Keycloak.
 func New(t testing.TB) *Keycloak {
 	t.Helper()
 	testenv.SkipShort(t, "Keycloak")

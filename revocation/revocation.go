@@ -94,10 +94,31 @@ type Health struct {
 }
 
 // Store is the deny-list the adapter uses. Check is answered from memory
-// without I/O; the other methods may wait for a shared backend.
+// without I/O; the other methods may wait for a shared backend. The package
+// documentation tabulates what each entry refuses and how long it is kept;
+// the rules behind it:
 //
-// Revocations only ever add or tighten: a not-before or session time lower
-// than the stored one leaves the stored one in place.
+//   - Not-before and session times only move forward: storing a lower value
+//     than the stored one changes nothing, so a replayed or reordered
+//     message can never re-enable tokens.
+//   - Subject, issuer and client not-before use Keycloak's strict rule
+//     iat < notBefore: a token issued in the same second as the push stays
+//     valid, exactly as Keycloak's own introspection judges it. Pass
+//     notBefore+1s to refuse that second too.
+//   - A session refuses its tokens with iat <= at, so a token minted in the
+//     same second as the logout is refused. A token of the same sid with a
+//     later iat passes: the provider minted it after the session was ended
+//     (Keycloak refuses to refresh an ended session, so that means the
+//     provider itself considers the sid alive, e.g. an offline session).
+//     Give at in the provider's clock (the logout token's iat) when there
+//     is one, so clock skew between provider and API cannot widen the gap.
+//     To end every token of a user regardless of session, revoke the
+//     subject.
+//   - A token without iat cannot be ordered against a not-before or a
+//     session time, so it is refused whenever such an entry matches it.
+//   - A matching entry refuses the token until the entry is swept; the
+//     sweep removes an entry only after its end of life, when no token it
+//     can match is still valid (given MaxTokenLifetime is right).
 type Store interface {
 	// Check reports whether t is refused and why. It does not allocate.
 	Check(t Token) Match
@@ -130,6 +151,23 @@ type Store interface {
 
 // Config configures a Memory store, and the local mirror of a Redis store.
 // The zero value is usable.
+//
+// Entries are never evicted early. MaxTokenLifetime (default 24 h) must be
+// at least the longest lifetime of any access token the issuers can mint;
+// for Keycloak, the largest access-token lifespan of the realm and its
+// clients (Keycloak bounds tokens by the SSO session max and, for offline
+// tokens, the offline session max, so those are safe upper bounds). Leeway
+// (default 1 min) covers the clock skew the verifier tolerates on exp.
+//
+// MaxEntries bounds memory. When the store is full, a new revocation fails
+// with an error wrapping ErrFull, old entries are kept, and the store
+// reports degraded until every token the refused revocation could have
+// matched has expired; the caller should then confirm tokens by
+// introspection and answer 503 to the sender of the refused revocation.
+// A store also holds at most 1024 distinct issuers (an entry for a new one
+// beyond that fails with ErrFull the same way). For the Redis store
+// MaxEntries also bounds the shared list in Redis, where every entry
+// counts, issuer not-before and SeenOnce records included (see Redis).
 type Config struct {
 	// MaxEntries bounds the number of entries (jti, sid, sub, client
 	// not-before and replay-guard entries). Zero means DefaultMaxEntries.

@@ -127,6 +127,23 @@ func defaultUsers() []User {
 }
 
 // Keycloak is a running fake realm.
+//
+// It serves, under /realms/{realm}, the discovery document and, under
+// /realms/{realm}/protocol/openid-connect/, the endpoints certs (JWKS), token
+// (password, refresh_token, client_credentials and authorization_code with
+// PKCE), token/introspect (RFC 7662), revoke (RFC 7009), userinfo, auth (a
+// login form like Keycloak's) and logout (POST with a refresh token).
+// Tokens and answers have Keycloak's shape: the JWS header bytes, the claim
+// names and order, the jti prefixes, the error codes and texts, and the
+// quirks this project measured (introspection requires the caller in aud;
+// revoking an unknown token answers 200 with an error body; revoking a
+// refresh token ends that client's session, revoking an access token blocks
+// its jti; revocation sends no back-channel logout). A scenario test runs
+// the same calls against the fake and a real Keycloak and compares the
+// answers.
+//
+// Not covered: SSO cookies, the browser logout page, offline tokens, DPoP,
+// lightweight access tokens, token exchange and the admin REST API.
 type Keycloak struct {
 	// BaseURL is the server's root, e.g. http://127.0.0.1:41234.
 	BaseURL string
