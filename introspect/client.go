@@ -434,12 +434,10 @@ func transportErr(what string, err error, token string) error {
 // "error" member).
 func errorFromBody(name string, status int, body []byte, token string) *Error {
 	e := &Error{Endpoint: name, Status: status}
-	if checkJSON(body) == nil {
-		if code, desc, ok := errorMember(body); ok {
-			e.Code = sanitize(code, token)
-			e.Description = sanitize(desc, token)
-			return e
-		}
+	if code, desc, ok := errorMember(body); ok {
+		e.Code = sanitize(code, token)
+		e.Description = sanitize(desc, token)
+		return e
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
 		e.Description = sanitize(string(body), token)

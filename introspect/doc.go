@@ -16,10 +16,11 @@
 // by a crypto.Signer, fresh jti per request, aud = the issuer) or none (a
 // public client, for revocation only).
 //
-// Client.Introspect accepts "active" only as the JSON literal true, decodes
-// the claims with oidc.ParseClaims (the decoder of the local verifier: same
-// *oidc.Claims either way) and rechecks exp, iss and the audience rule of an
-// active answer. Client.Revoke treats every 200 as revoked, including
+// Client.Introspect reads an answer in one strict pass, with the claims
+// decoder of the local verifier (the same *oidc.Claims either way; no member
+// name may repeat, not even in another letter case), accepts "active" only
+// as the JSON literal true, and rechecks exp, iss and the audience rule of
+// an active answer. Client.Revoke treats every 200 as revoked, including
 // Keycloak's 200 {"error":"invalid_token"} for tokens that were already
 // invalid, and retries 503 answers per Retry-After within a bound.
 //

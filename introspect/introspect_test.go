@@ -67,7 +67,7 @@ func TestIntrospectAnswers(t *testing.T) {
 		{"active as number", activeJSON(set("active", 1)), nil, introspect.ErrInvalidResponse},
 		{"active null", activeJSON(set("active", nil)), nil, introspect.ErrInvalidResponse},
 		{"active missing", activeJSON(del("active")), nil, introspect.ErrInvalidResponse},
-		{"ACTIVE is not active", `{"ACTIVE":true,"active":false}`, nil, introspect.ErrInactive},
+		{"ACTIVE next to active", `{"ACTIVE":true,"active":false}`, nil, introspect.ErrInvalidResponse},
 		{"Active only", `{"Active":true}`, nil, introspect.ErrInvalidResponse},
 		{"duplicate active", `{"active":false,"active":true}`, nil, introspect.ErrInvalidResponse},
 		{"duplicate nested member", strings.Replace(activeJSON(nil), `"realm_access":{`, `"realm_access":{"roles":[],`, 1),

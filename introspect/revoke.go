@@ -51,10 +51,8 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 		}
 		switch {
 		case ex.status == http.StatusOK:
-			if checkJSON(ex.body) == nil {
-				if code, _, ok := errorMember(ex.body); ok && code != "invalid_token" {
-					return errorFromBody(EndpointRevocation, ex.status, ex.body, token)
-				}
+			if code, _, ok := errorMember(ex.body); ok && code != "invalid_token" {
+				return errorFromBody(EndpointRevocation, ex.status, ex.body, token)
 			}
 			return nil
 		case ex.status == http.StatusServiceUnavailable:

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // ErrDiscovery reports a failed OpenID Provider discovery.
@@ -193,15 +195,15 @@ func Discover(ctx context.Context, cfg DiscoveryConfig) (*Discovery, error) {
 		case st.status.Load() != 0 && st.status.Load() != http.StatusOK:
 			return nil, fmt.Errorf("%w: %w: %s answered %d", ErrDiscovery, ErrUpstreamStatus, redactURL(pub), st.status.Load())
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrDiscovery, redactURL(pub), truncate(err.Error(), 256))
+		return nil, fmt.Errorf("%w: %s: %s", ErrDiscovery, redactURL(pub), jose.Truncate(err.Error(), 256))
 	}
 	var m discoveryMetadata
 	if err := p.Claims(&m); err != nil {
-		return nil, fmt.Errorf("%w: decoding metadata: %s", ErrDiscovery, truncate(err.Error(), 256))
+		return nil, fmt.Errorf("%w: decoding metadata: %s", ErrDiscovery, jose.Truncate(err.Error(), 256))
 	}
 	if m.Issuer != cfg.Issuer && (d.internal == nil || m.Issuer != fetchBase) {
 		return nil, fmt.Errorf("%w: %w: document at %s names issuer %q, want %q", ErrDiscovery, ErrIssuerMismatch,
-			redactURL(pub), truncate(m.Issuer, 256), cfg.Issuer)
+			redactURL(pub), jose.Truncate(m.Issuer, 256), cfg.Issuer)
 	}
 	d.provider = p
 	d.AdvertisedIssuer = m.Issuer
@@ -300,7 +302,7 @@ func swapOrigin(u string, from, to *url.URL) string {
 // http. The caller must Close the result.
 func (d *Discovery) NewRemoteKeySet(cfg KeySetConfig) (*RemoteKeySet, error) {
 	if cfg.URL != "" && cfg.URL != d.JWKSURI {
-		return nil, fmt.Errorf("oidc: KeySetConfig.URL is %s but discovery says %s; leave it empty", truncate(cfg.URL, 256), d.JWKSURI)
+		return nil, fmt.Errorf("oidc: KeySetConfig.URL is %s but discovery says %s; leave it empty", jose.Truncate(cfg.URL, 256), d.JWKSURI)
 	}
 	cfg.URL = d.JWKSURI
 	if cfg.HTTPClient == nil {

@@ -97,18 +97,23 @@
 // logout tokens are refused in both), the audience rule (aud contains one of
 // Audience and/or azp is one of AuthorizedParties), exp (required), nbf and
 // iat with a bounded
-// leeway (30 s by default). The JSON and base64url code is this package's
-// own, so the request path allocates little (about 20 allocations for a
-// Keycloak token) and no encoding/json runs on it.
+// leeway (30 s by default). The JSON and base64url code is the module's own
+// (shared with the introspect package), so the request path allocates
+// little (at most 20 allocations for a Keycloak token, half of them in
+// crypto/rsa) and no encoding/json runs on it.
 //
-// Claims are decoded case-sensitively; a member name that repeats, also
-// through escapes or Unicode case folding ("aud" and "AUD"), is refused at
-// the top level and inside realm_access, resource_access, cnf and events;
-// strings must be valid UTF-8; nesting is bounded; NumericDates must be JSON
-// integers in (0, 1e11): RFC 7519 permits fractions, but no supported issuer
-// sends them and refusing them keeps 1e300 and string dates out. ParseClaims
-// exposes the same decoder for introspection responses. VerifyJWS is the
-// signature layer alone, for payloads that are not JWT claims.
+// Headers and claims are decoded case-sensitively; a member name that
+// repeats in any object, also through escapes or Unicode case folding
+// ("aud" and "AUD", "sub" and "ſub"), is refused; strings must be valid
+// UTF-8; nesting is bounded; NumericDates must be JSON integers in
+// (0, 1e11): RFC 7519 permits fractions, but no supported issuer sends them
+// and refusing them keeps 1e300 and string dates out. Repeated names are
+// found in time linear in the number of members (a keyed hash of each
+// case-folded name), so a forged token whose header, or whose payload read
+// by MultiVerifier before any signature check, carries thousands of members
+// costs about what the same bytes cost in one claim. ParseClaims exposes the
+// claims decoder. VerifyJWS is the signature layer alone, for payloads that
+// are not JWT claims.
 //
 // # Verified-token cache
 //

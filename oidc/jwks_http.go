@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // ErrInsecureURL reports a JWKS or discovery URL that is not https (and
@@ -47,7 +49,7 @@ func checkURL(raw string, allowHTTP bool) (*url.URL, error) {
 	case u.Scheme == "http":
 		return nil, fmt.Errorf("%w: %s is plain http; set InsecureAllowHTTP only for development", ErrInsecureURL, redactURL(u))
 	default:
-		return nil, fmt.Errorf("%w: scheme %q not allowed", ErrInsecureURL, truncate(u.Scheme, 16))
+		return nil, fmt.Errorf("%w: scheme %q not allowed", ErrInsecureURL, jose.Truncate(u.Scheme, 16))
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return nil, fmt.Errorf("%w: url has no host", ErrInsecureURL)
@@ -63,7 +65,7 @@ func checkURL(raw string, allowHTTP bool) (*url.URL, error) {
 
 // redactURL renders a URL for logs and errors: scheme, host and path only.
 func redactURL(u *url.URL) string {
-	return truncate(u.Scheme+"://"+u.Host+u.EscapedPath(), 256)
+	return jose.Truncate(u.Scheme+"://"+u.Host+u.EscapedPath(), 256)
 }
 
 // fetchState records what the guarded transport saw, so that errors lost by a

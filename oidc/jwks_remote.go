@@ -13,6 +13,8 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // ErrKeysUnavailable reports that a RemoteKeySet has no usable key set: the
@@ -290,7 +292,7 @@ func (ks *RemoteKeySet) Key(ctx context.Context, kid string) (*Key, error) {
 
 // slowKey handles a kid absent from the current snapshot.
 func (ks *RemoteKeySet) slowKey(ctx context.Context, kid string) (*Key, error) {
-	if len(kid) > maxKIDLen {
+	if len(kid) > jose.MaxKeyIDBytes {
 		return nil, ks.errUnknown // cannot be in any set we load
 	}
 	ks.mu.Lock()

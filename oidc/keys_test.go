@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"errors"
 	"math/big"
 	"testing"
@@ -52,22 +51,6 @@ func TestValidateKey(t *testing.T) {
 				t.Fatalf("%v does not wrap ErrInvalidKey", err)
 			}
 		})
-	}
-}
-
-func TestROCAFingerprint(t *testing.T) {
-	// The Wycheproof ROCA key (json_web_key_test.json tcId 7).
-	n, err := base64.RawURLEncoding.DecodeString("AanFpofbj7KjD4Lf-N2hVMKR7yewSyXhhbirIMTGpfYEhZ_lnt5UoK98DnKIgArXGTu3MaW_HhFw16HGaTDUHqPrId7fe4r11CqRw09yBFuW79V8sYIwHdzCaWflUI6auImYbVfoN9_nD5n8N8SY9DwXw7mwZM9wREPXoDPgOoIWl6q_MPsp7n0zs3Z5ZaiQWOOzl1S9OhwAfSiiOwz6efnXEaxuTEtPd7BjSx7NaFka8Dx9U7YqXy2RFj1O9PjyaDGuRh7YXsX3iMUSP_wSyHQg_c_qHRtKUsNSGCT7OZg0hzm2KphtjnayKJvC64vAbROBR4Ubg6Bxg9IQVZ-QYyE")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rocaFingerprint(new(big.Int).SetBytes(n)) {
-		t.Fatal("ROCA key not detected")
-	}
-	for i := range 3 {
-		if rocaFingerprint(testRSAKey(t, i).N) {
-			t.Fatalf("random key %d flagged as ROCA", i)
-		}
 	}
 }
 

@@ -3,6 +3,8 @@ package oidc
 import (
 	"context"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // LogoutClaims are the claims of a verified back-channel logout token.
@@ -31,29 +33,26 @@ type LogoutClaims struct {
 // to detect (the verifier keeps no state).
 func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutClaims, error) {
 	now := v.now()
-	cp, err := splitCompact(raw, v.maxBytes)
+	cp, err := split(raw, v.maxBytes, v.algs)
 	if err != nil {
 		return nil, err
 	}
-	if !v.algs.has(cp.alg) {
-		return nil, verr(ErrAlgorithm, "alg "+quoteUntrusted(cp.hdr.alg)+" not allowed")
-	}
-	if cp.hdr.hasTyp {
-		if !typIs(cp.hdr.typ, "logout+jwt") {
+	if cp.Header.HasTyp {
+		if !typIs(cp.Header.Typ, "logout+jwt") {
 			return nil, verr(ErrWrongType, "header typ is not logout+jwt")
 		}
 	} else if !v.logoutNoTyp {
 		return nil, verr(ErrWrongType, "header typ logout+jwt missing")
 	}
-	if err := checkJWS(ctx, v.keys, v.algs, &cp); err != nil {
+	if err := checkSignature(ctx, v.keys, &cp); err != nil {
 		return nil, err
 	}
-	payload, text, err := cp.payload()
+	body, text, err := payload(&cp)
 	if err != nil {
 		return nil, err
 	}
-	var x claimExtras
-	c, err := decodeClaims(payload, text, &x)
+	var x jose.Extras
+	c, err := decodeClaims(body, text, &x)
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +62,13 @@ func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 	switch {
 	case c.Type != "" && c.Type != "Logout":
 		return nil, verr(ErrWrongType, "payload typ is not Logout")
-	case !x.events || !x.logoutEvent:
+	case !x.Events || !x.LogoutEvent:
 		return nil, verr(ErrWrongType, "no back-channel logout event")
-	case x.nonce:
+	case x.Nonce:
 		return nil, verr(ErrWrongType, "logout token carries a nonce")
-	case !x.hasIat:
+	case !x.HasIat:
 		return nil, verr(ErrMalformed, "missing iat")
-	case !x.hasExp:
+	case !x.HasExp:
 		return nil, verr(ErrMalformed, "missing exp")
 	case c.ID == "":
 		return nil, verr(ErrMalformed, "missing jti")
@@ -93,6 +92,6 @@ func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 		ID:                  c.ID,
 		IssuedAt:            c.IssuedAt,
 		Expiry:              c.Expiry,
-		RevokeOfflineAccess: x.revokeOffline,
+		RevokeOfflineAccess: x.RevokeOffline,
 	}, nil
 }

@@ -3,6 +3,9 @@ package oidc
 import (
 	"context"
 	"errors"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
+	"github.com/tokenwarden/tokenwarden/internal/strictjson"
 )
 
 // MultiVerifier verifies tokens of several issuers (several Keycloak realms,
@@ -104,67 +107,33 @@ func (m *MultiVerifier) pick(token string) (*Verifier, error) {
 }
 
 // peekIssuer returns the iss claim of an unverified token. It applies the
-// size, shape and base64url rules of splitCompact to the payload segment and
-// reads only the top level of the payload.
+// size, shape and base64url rules of the verifier to the payload segment and
+// reads only the top level of the payload (duplicate names are refused in
+// linear time: this runs before any signature check).
 func peekIssuer(token string, maxBytes int) (string, error) {
-	if len(token) > maxBytes {
-		return "", verr(ErrMalformed, "token too large")
+	d1, d2, err := jose.Segments(token, maxBytes)
+	if err != nil {
+		return "", fromJose(err)
 	}
-	var seg [3]int
-	n := 0
-	for i := 0; i < len(token); i++ {
-		if token[i] == '.' {
-			if n == 2 {
-				return "", verr(ErrMalformed, "not a compact jws")
-			}
-			seg[n] = i
-			n++
-		}
+	text, err := jose.DecodeSegmentString(token[d1+1 : d2])
+	if err != nil {
+		return "", fromJose(err)
 	}
-	if n != 2 {
-		return "", verr(ErrMalformed, "not a compact jws")
-	}
-	ps := token[seg[0]+1 : seg[1]]
-	pl := b64Len(len(ps))
-	if pl < 0 {
-		return "", verr(ErrMalformed, "segment is not base64url")
-	}
-	buf := make([]byte, pl)
-	if !b64Decode(buf, ps) {
-		return "", verr(ErrMalformed, "segment is not canonical base64url")
-	}
-	d := jsonReader{s: string(buf)}
-	bad := verr(ErrMalformed, "claims are not valid json")
-	if d.objStart() != nil {
-		return "", bad
-	}
-	var nb [48]string
-	names := nameSet{list: nb[:0]}
+	r := strictjson.NewReader(text)
 	iss := ""
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return "", bad
+	err = r.Object(func(name string) error {
+		if name != "iss" {
+			return r.Skip()
 		}
-		if !more {
-			break
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return "", verr(ErrMalformed, "duplicate claim")
-		}
-		if name == "iss" {
-			iss, err = d.str()
-		} else {
-			err = d.skip()
-		}
-		if err != nil {
-			return "", bad
-		}
-	}
-	if d.end() != nil {
-		return "", bad
+		var err error
+		iss, err = r.String()
+		return err
+	})
+	switch {
+	case err == strictjson.ErrDuplicate:
+		return "", verr(ErrMalformed, "duplicate claim")
+	case err != nil || r.End() != nil:
+		return "", verr(ErrMalformed, "claims are not valid json")
 	}
 	return iss, nil
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // Mode selects the rules that tell an access token from the other JWTs an
@@ -125,7 +127,7 @@ type Verifier struct {
 	parties       []string
 	both          bool
 	skipAudience  bool
-	algs          algSet
+	algs          jose.AlgSet
 	mode          Mode
 	leeway        time.Duration
 	maxBytes      int
@@ -162,7 +164,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		now:          cfg.Now,
 	}
 	if cfg.Algorithms == nil {
-		v.algs = 1 << algRS256
+		v.algs = jose.SetOf(jose.RS256)
 	} else {
 		set, err := newAlgSet(cfg.Algorithms)
 		if err != nil {
@@ -310,31 +312,29 @@ func typIs(typ, want string) bool {
 }
 
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, error) {
-	cp, err := splitCompact(token, v.maxBytes)
+	cp, err := split(token, v.maxBytes, v.algs)
 	if err != nil {
 		return nil, err
 	}
-	if !v.algs.has(cp.alg) {
-		return nil, verr(ErrAlgorithm, "alg "+quoteUntrusted(cp.hdr.alg)+" not allowed")
-	}
+	h := &cp.Header
 	switch v.mode {
 	case ModeKeycloak:
-		if cp.hdr.hasTyp && !typIs(cp.hdr.typ, "JWT") && !typIs(cp.hdr.typ, "at+jwt") {
+		if h.HasTyp && !typIs(h.Typ, "JWT") && !typIs(h.Typ, "at+jwt") {
 			return nil, verr(ErrWrongType, "header typ is not an access token type")
 		}
 	case ModeRFC9068:
-		if !cp.hdr.hasTyp || !typIs(cp.hdr.typ, "at+jwt") {
+		if !h.HasTyp || !typIs(h.Typ, "at+jwt") {
 			return nil, verr(ErrWrongType, "header typ is not at+jwt")
 		}
 	}
-	if err := checkJWS(ctx, v.keys, v.algs, &cp); err != nil {
+	if err := checkSignature(ctx, v.keys, &cp); err != nil {
 		return nil, err
 	}
-	raw, text, err := cp.payload()
+	raw, text, err := payload(&cp)
 	if err != nil {
 		return nil, err
 	}
-	var x claimExtras
+	var x jose.Extras
 	c, err := decodeClaims(raw, text, &x)
 	if err != nil {
 		return nil, err
@@ -342,7 +342,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 	if c.Issuer != v.issuer {
 		return nil, verr(ErrWrongIssuer, "")
 	}
-	if x.events {
+	if x.Events {
 		return nil, verr(ErrWrongType, "logout token is not an access token")
 	}
 	switch v.mode {
@@ -350,7 +350,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		if c.Type != "Bearer" && c.Type != "DPoP" {
 			return nil, verr(ErrWrongType, "payload typ is not Bearer or DPoP")
 		}
-		if !x.hasIat {
+		if !x.HasIat {
 			return nil, verr(ErrMalformed, "missing iat")
 		}
 	case ModeRFC9068:
@@ -358,7 +358,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 			return nil, verr(ErrWrongType, "payload typ is not Bearer or DPoP")
 		}
 		switch {
-		case !x.hasIat:
+		case !x.HasIat:
 			return nil, verr(ErrMalformed, "missing iat")
 		case c.Subject == "":
 			return nil, verr(ErrMalformed, "missing sub")
@@ -370,7 +370,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 			return nil, verr(ErrMalformed, "missing aud")
 		}
 	}
-	if !x.hasExp {
+	if !x.HasExp {
 		return nil, verr(ErrMalformed, "missing exp")
 	}
 	if !v.audienceOK(c) {

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +113,142 @@ func BenchmarkRejectUnknownKid(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(hits.Load()-start), "fetches")
+}
+
+// manyMembers renders n JSON members ,"a00a":0 … with names of width+2
+// base-36 characters, so that names of equal length share their first and
+// last letters (what made the old pairwise duplicate check quadratic).
+func manyMembers(n, width int) string {
+	var b strings.Builder
+	for i := range n {
+		name := strconv.FormatInt(int64(i), 36)
+		fmt.Fprintf(&b, `,"a%s%sa":0`, strings.Repeat("0", width-len(name)), name)
+	}
+	return b.String()
+}
+
+// forge replaces the signature of tok with one of the same length.
+func forge(tok string) string {
+	i := strings.LastIndexByte(tok, '.')
+	return tok[:i+1] + strings.Repeat("A", len(tok)-i-1)
+}
+
+// BenchmarkRejectManyMembers: a forged token whose header (Verifier) or
+// payload (MultiVerifier, which reads iss before any signature check) has
+// hundreds of members, against a forged signature on a token of the same
+// size with a few members. x-forged-sig is the ratio of the two (measured
+// interleaved, target ≤ 2): duplicate-name detection is linear, so many
+// members cost about as much as the same bytes in one claim.
+func BenchmarkRejectManyMembers(b *testing.B) {
+	k := keys(b)
+	payload := claimsJSON(b, nil)
+	cases := []struct {
+		name        string
+		maxBytes    int
+		multi       bool
+		many, plain string
+	}{}
+	{
+		// 677 header members: 9.5 KB, the header at its 8 KiB cap.
+		hdr := `{"alg":"RS256","typ":"JWT","kid":"` + testKID + `"` + manyMembers(677, 2) + `}`
+		many := forge(sign(b, k, RS256, hdr, payload))
+		plain := forge(sameSize(b, k, len(many), `{"alg":"RS256","typ":"JWT","kid":"`+testKID+`"}`))
+		cases = append(cases, struct {
+			name        string
+			maxBytes    int
+			multi       bool
+			many, plain string
+		}{"header-677", 0, false, many, plain})
+	}
+	for _, c := range []struct {
+		name    string
+		members int
+		max     int
+		width   int
+	}{{"multi-payload-1190", 1190, 0, 2}, {"multi-payload-4600-64KiB", 4600, 64 << 10, 3}} {
+		body := strings.TrimSuffix(payload, "}") + manyMembers(c.members, c.width) + "}"
+		many := forge(sign(b, k, RS256, rsHeaderBench, body))
+		plain := forge(sameSize(b, k, len(many), rsHeaderBench))
+		cases = append(cases, struct {
+			name        string
+			maxBytes    int
+			multi       bool
+			many, plain string
+		}{c.name, c.max, true, many, plain})
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			if len(c.many) != len(c.plain) {
+				b.Fatalf("sizes %d and %d", len(c.many), len(c.plain))
+			}
+			v := newTestVerifier(b, func(cfg *VerifierConfig) { cfg.MaxTokenBytes = c.maxBytes })
+			verify := v.Verify
+			if c.multi {
+				m, err := NewMultiVerifier(v)
+				if err != nil {
+					b.Fatal(err)
+				}
+				verify = m.Verify
+			}
+			ctx := context.Background()
+			var many, plain time.Duration
+			b.SetBytes(int64(len(c.many)))
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				_, err1 := verify(ctx, c.many)
+				t1 := time.Now()
+				_, err2 := verify(ctx, c.plain)
+				many, plain = many+t1.Sub(t0), plain+time.Since(t1)
+				if !errors.Is(err1, ErrBadSignature) || !errors.Is(err2, ErrBadSignature) {
+					b.Fatalf("refusals: %v; %v", err1, err2)
+				}
+			}
+			b.ReportMetric(float64(many)/float64(plain), "x-forged-sig")
+			b.ReportMetric(float64(many.Nanoseconds())/float64(b.N), "ns-many/op")
+			b.ReportMetric(float64(plain.Nanoseconds())/float64(b.N), "ns-plain/op")
+		})
+	}
+}
+
+const rsHeaderBench = `{"alg":"RS256","typ":"JWT","kid":"` + testKID + `"}`
+
+// sameSize signs a token with header hdr whose payload is padded with one
+// long claim so that the token is exactly n bytes long.
+func sameSize(b *testing.B, k *testKeys, n int, hdr string) string {
+	b.Helper()
+	build := func(pad int) string {
+		return sign(b, k, RS256, hdr, claimsJSON(b, map[string]any{"x-pad": strings.Repeat("x", pad)}))
+	}
+	tok := build(0)
+	for pad := (n - len(tok)) * 3 / 4; pad >= 0 && len(tok) != n; pad++ {
+		tok = build(pad)
+		if len(tok) > n {
+			b.Fatalf("cannot pad to %d bytes", n)
+		}
+	}
+	return tok
+}
+
+// TestVerifyFirstSeenAllocs: verifying a realistic Keycloak token that is
+// not cached allocates at most 20 times, RSA included (crypto/rsa accounts
+// for about half).
+func TestVerifyFirstSeenAllocs(t *testing.T) {
+	tok := accessToken(t, map[string]any{
+		"realm_access": map[string]any{"roles": []string{"offline_access", "uma_authorization", "user"}},
+		"resource_access": map[string]any{
+			"backend": map[string]any{"roles": []string{"reader", "writer"}},
+			"account": map[string]any{"roles": []string{"manage-account", "view-profile"}},
+			"reports": map[string]any{"roles": []string{"viewer"}},
+		},
+	})
+	v := newTestVerifier(t, nil) // cache disabled
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(50, func() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 20 {
+		t.Fatalf("%v allocations per first-seen verification, want at most 20", n)
+	}
 }
