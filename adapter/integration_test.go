@@ -70,14 +70,14 @@ func (r *replica) start(t *testing.T, kc *keycloaktest.Keycloak, redisURL, prefi
 	}
 
 	keys, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{URL: oidcURL + "/certs", InsecureAllowHTTP: true,
-		Observer: func(oidc.FetchEvent) { r.fetches.Add(1) }})
+		Observe: func(oidc.FetchEvent) { r.fetches.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { keys.Close() })
 	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: issuer, Keys: keys,
 		Audience: []string{keycloaktest.BackendClientID},
-		Logout:   oidc.LogoutConfig{Audience: []string{keycloaktest.MobileClientID}}})
+		Logout:   oidc.LogoutTokenConfig{Audience: []string{keycloaktest.MobileClientID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func (r *replica) start(t *testing.T, kc *keycloaktest.Keycloak, redisURL, prefi
 		RevocationURL: oidcURL + "/revoke", InsecureAllowHTTP: true,
 		ClientID: keycloaktest.BackendClientID, ClientSecret: keycloaktest.BackendClientSecret,
 		Issuer: issuer, Audience: []string{keycloaktest.BackendClientID},
-		OnUpstream: func(ev introspect.UpstreamEvent) {
+		Observe: func(ev introspect.Event) {
 			if ev.Endpoint == introspect.EndpointIntrospection {
 				r.upstream.Add(1)
 			}

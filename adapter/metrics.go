@@ -148,7 +148,7 @@ func (a *auditor) emit(ctx context.Context, ev AuditEvent) {
 	a.fn(ctx, ev)
 }
 
-// JWKSObserver returns a function for oidc.KeySetConfig.Observer that
+// JWKSObserver returns a function for oidc.KeySetConfig.Observe that
 // counts key-set fetches in m.
 func JWKSObserver(m Metrics) func(oidc.FetchEvent) {
 	return func(ev oidc.FetchEvent) {
@@ -161,12 +161,12 @@ func JWKSObserver(m Metrics) func(oidc.FetchEvent) {
 }
 
 // IntrospectionCacheObserver returns a function for
-// introspect.CacheConfig.OnEvent that counts lookups of the introspection
+// introspect.CacheConfig.Observe that counts lookups of the introspection
 // cache in m (cache "introspection"; a coalesced call counts as the miss it
 // already was).
-func IntrospectionCacheObserver(m Metrics) func(introspect.CacheEvent) {
-	return func(ev introspect.CacheEvent) {
-		switch ev {
+func IntrospectionCacheObserver(m Metrics) func(introspect.Event) {
+	return func(ev introspect.Event) {
+		switch ev.Kind {
 		case introspect.CacheHit, introspect.CacheNegativeHit:
 			m.CacheLookup("introspection", true)
 		case introspect.CacheMiss:

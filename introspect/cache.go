@@ -12,44 +12,13 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // Introspector is what a Cache sits in front of; *Client implements it.
 type Introspector interface {
 	Introspect(ctx context.Context, token, hint string) (*Result, error)
-}
-
-// CacheEvent is reported to CacheConfig.OnEvent.
-type CacheEvent int
-
-// Cache events.
-const (
-	// CacheHit: an active answer was served from the positive cache.
-	CacheHit CacheEvent = iota
-	// CacheNegativeHit: an inactive or rejected answer was served from the
-	// negative cache.
-	CacheNegativeHit
-	// CacheMiss: nothing usable was cached; the call went upstream or joined
-	// an identical call already in flight.
-	CacheMiss
-	// CacheCoalesced: after a miss, the call was answered by an identical
-	// call already in flight instead of its own upstream request.
-	CacheCoalesced
-)
-
-// String returns the event's name, suitable as a metric label.
-func (e CacheEvent) String() string {
-	switch e {
-	case CacheHit:
-		return "hit"
-	case CacheNegativeHit:
-		return "negative_hit"
-	case CacheMiss:
-		return "miss"
-	case CacheCoalesced:
-		return "coalesced"
-	}
-	return "unknown"
 }
 
 // CacheConfig configures a Cache. Zero values are documented per field.
@@ -74,15 +43,16 @@ type CacheConfig struct {
 	// MaxTokenBytes: longer tokens are passed through and never cached.
 	// Zero: 16 KiB. With NegativeSize it bounds the negative cache's memory.
 	MaxTokenBytes int
-	// CallTimeout bounds a shared upstream call. The call runs detached from
+	// Timeout bounds a shared upstream call. The call runs detached from
 	// the context of the caller that started it (context.WithoutCancel), so
 	// one impatient caller cannot fail the others. Zero: 10 s.
-	CallTimeout time.Duration
+	Timeout time.Duration
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
-	// OnEvent, if set, is called for every cache decision from the calling
-	// goroutine. It must be fast and must not block.
-	OnEvent func(CacheEvent)
+	// Observe, if set, is called for every cache decision (an Event of kind
+	// CacheHit, CacheNegativeHit, CacheMiss or CacheCoalesced) from the
+	// calling goroutine. It must be fast and must not block.
+	Observe func(Event)
 }
 
 // Cache answers repeated introspections from memory and coalesces identical
@@ -93,7 +63,7 @@ type CacheConfig struct {
 // ErrConfig, context errors) are never cached.
 //
 // A Cache is safe for concurrent use. Its only goroutines are the shared
-// upstream calls, each bounded by CallTimeout; Close cancels them.
+// upstream calls, each bounded by Timeout; Close cancels them.
 type Cache struct {
 	next     Introspector
 	cfg      CacheConfig
@@ -102,8 +72,8 @@ type Cache struct {
 	pos      *lru.Cache[uint64, *entry]
 	neg      *lru.Cache[uint64, *entry]
 	group    singleflight.Group
-	storeMu  sync.Mutex    // orders stores after Forget/Purge: see fetch
-	gen      atomic.Uint64 // bumped by Forget and Purge; a call started before may not store
+	storeMu  sync.Mutex    // orders stores after Forget/ForgetAll: see fetch
+	gen      atomic.Uint64 // bumped by Forget and ForgetAll; a call started before may not store
 	closeCtx context.Context
 	close    context.CancelFunc
 	closed   sync.Once
@@ -141,10 +111,10 @@ func NewCache(next Introspector, cfg CacheConfig) (*Cache, error) {
 		cfg.NegativeTTL = time.Minute
 	}
 	if cfg.MaxTokenBytes <= 0 {
-		cfg.MaxTokenBytes = 16 << 10
+		cfg.MaxTokenBytes = jose.DefaultMaxTokenBytes
 	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 10 * time.Second
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
 	}
 	c := &Cache{next: next, cfg: cfg, now: cfg.Now, seed: maphash.MakeSeed()}
 	if c.now == nil {
@@ -228,7 +198,7 @@ func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) outco
 	if e, ok := c.neg.Peek(key); ok && e.fresh(token, hint, now) {
 		return outcome{token: token, hint: hint, err: e.err}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
 	defer cancel()
 	stop := context.AfterFunc(c.closeCtx, cancel)
 	defer stop()
@@ -328,8 +298,9 @@ func (c *Cache) Forget(token string) {
 	c.group.Forget(strconv.FormatUint(key, 16))
 }
 
-// Purge empties the cache.
-func (c *Cache) Purge() {
+// ForgetAll empties the cache and, like Forget, keeps the calls in flight
+// from storing their answers.
+func (c *Cache) ForgetAll() {
 	c.storeMu.Lock()
 	defer c.storeMu.Unlock()
 	c.gen.Add(1)
@@ -349,8 +320,8 @@ func (c *Cache) Close() error {
 	return nil
 }
 
-func (c *Cache) event(e CacheEvent) {
-	if c.cfg.OnEvent != nil {
-		c.cfg.OnEvent(e)
+func (c *Cache) event(k EventKind) {
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(Event{Kind: k})
 	}
 }

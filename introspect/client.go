@@ -24,6 +24,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/cryptosigner"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	tokens "github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // AuthMethod is how the client authenticates to the endpoints, named as in
@@ -110,8 +112,8 @@ type Config struct {
 	// MaxTokenBytes bounds the token sent for introspection; longer tokens
 	// are rejected without a request. Zero: 16 KiB.
 	MaxTokenBytes int
-	// MaxResponseBytes bounds a response body. Zero: 1 MiB.
-	MaxResponseBytes int64
+	// MaxBodyBytes bounds a response body. Zero: 1 MiB.
+	MaxBodyBytes int64
 
 	// RevokeMaxRetryWait bounds the total time Revoke spends waiting between
 	// attempts after 503 answers (Retry-After, RFC 7009 §2.2.1); the
@@ -130,18 +132,61 @@ type Config struct {
 	// Logger receives debug records of upstream exchanges (endpoint,
 	// status, duration; never a token or secret). Nil: discard.
 	Logger *slog.Logger
-	// OnUpstream, if set, is called after every HTTP exchange with an
-	// endpoint, from the calling goroutine. It must be fast and must not
-	// block.
-	OnUpstream func(UpstreamEvent)
+	// Observe, if set, is called after every HTTP exchange with an
+	// endpoint (an Event of kind UpstreamCall), from the calling goroutine.
+	// It must be fast and must not block.
+	Observe func(Event)
 }
 
-// UpstreamEvent describes one HTTP exchange with the authorization server.
-type UpstreamEvent struct {
+// Event is what Config.Observe (one per HTTP exchange with the authorization
+// server) and CacheConfig.Observe (one per cache decision) receive. It never
+// carries a token.
+type Event struct {
+	Kind EventKind
+	// The fields below describe an UpstreamCall and are zero otherwise.
 	Endpoint string        // EndpointIntrospection or EndpointRevocation
 	Status   int           // HTTP status; 0 when no response arrived
 	Duration time.Duration // from sending the request to reading the body
 	Err      error         // transport or body error; never contains the token
+}
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// UpstreamCall: an HTTP exchange with the introspection or revocation
+	// endpoint.
+	UpstreamCall EventKind = iota
+	// CacheHit: an active answer was served from the positive cache.
+	CacheHit
+	// CacheNegativeHit: an inactive or rejected answer was served from the
+	// negative cache.
+	CacheNegativeHit
+	// CacheMiss: nothing usable was cached; the call went upstream or joined
+	// an identical call already in flight.
+	CacheMiss
+	// CacheCoalesced: after a miss, the call was answered by an identical
+	// call already in flight instead of its own upstream request.
+	CacheCoalesced
+)
+
+// String returns the kind's name, suitable as a metric label: "upstream",
+// "hit", "negative_hit", "miss" or "coalesced".
+func (k EventKind) String() string {
+	switch k {
+	case UpstreamCall:
+		return "upstream"
+	case CacheHit:
+		return "hit"
+	case CacheNegativeHit:
+		return "negative_hit"
+	case CacheMiss:
+		return "miss"
+	case CacheCoalesced:
+		return "coalesced"
+	}
+	return "unknown"
 }
 
 // Token type hints (RFC 7009 §2.1, RFC 7662 §2.1). Keycloak also accepts
@@ -170,7 +215,7 @@ func New(cfg Config) (*Client, error) {
 	cfg.Audience = slices.Clone(cfg.Audience)
 	cfg.AuthorizedParties = slices.Clone(cfg.AuthorizedParties)
 	c := &Client{cfg: cfg, method: cfg.AuthMethod, hc: cfg.HTTPClient, now: cfg.Now, log: cfg.Logger,
-		maxTok: cfg.MaxTokenBytes, maxBody: cfg.MaxResponseBytes}
+		maxTok: cfg.MaxTokenBytes, maxBody: cfg.MaxBodyBytes}
 	if cfg.ClientID == "" {
 		return nil, fmt.Errorf("%w: ClientID is required", ErrConfig)
 	}
@@ -232,7 +277,7 @@ func New(cfg Config) (*Client, error) {
 		c.cfg.RevokeMaxAttempts = 3
 	}
 	if c.maxTok <= 0 {
-		c.maxTok = 16 << 10
+		c.maxTok = tokens.DefaultMaxTokenBytes
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = 1 << 20
@@ -405,8 +450,8 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Va
 		err = transportErr(name+" request", err, token)
 	}
 	d := time.Since(start)
-	if c.cfg.OnUpstream != nil {
-		c.cfg.OnUpstream(UpstreamEvent{Endpoint: name, Status: ex.status, Duration: d, Err: err})
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(Event{Kind: UpstreamCall, Endpoint: name, Status: ex.status, Duration: d, Err: err})
 	}
 	if err != nil {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "introspect: upstream failure", slog.String("endpoint", name),

@@ -59,15 +59,17 @@
 // token size) and compared in full on a hit. Identical concurrent misses share one upstream call
 // (singleflight); each waiter honours its own context, and the shared call
 // runs detached from any caller's cancellation with its own timeout.
-// Upstream failures are never cached. Call Forget when a token is revoked.
+// Upstream failures are never cached. Call Forget when a token is revoked
+// (ForgetAll empties the cache).
 // A cached answer cannot see a revocation made elsewhere (RFC 7662 §4): the
 // TTLs bound how long it may be stale.
 //
 // # Observability
 //
-// Config.OnUpstream receives every HTTP exchange (endpoint, status, latency,
-// error) and CacheConfig.OnEvent every cache decision (hit, negative hit,
-// miss, coalesced); metrics plug in there. Logging goes only to
+// Config.Observe receives an Event for every HTTP exchange (Kind
+// UpstreamCall, with endpoint, status, latency and error) and
+// CacheConfig.Observe one for every cache decision (CacheHit,
+// CacheNegativeHit, CacheMiss, CacheCoalesced); metrics plug in there. Logging goes only to
 // Config.Logger. Neither ever sees a token or a secret.
 //
 // Client and Cache are safe for concurrent use. A Client starts no

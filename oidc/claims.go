@@ -106,7 +106,7 @@ func (c *Claims) Decode(v any) error { return json.Unmarshal(c.Raw, v) }
 // under Verifier (and, in the same pass as the RFC 7662 members, under the
 // introspect package). The returned Claims keeps a copy of payload as Raw.
 func ParseClaims(payload []byte) (*Claims, error) {
-	if len(payload) > MaxTokenBytesLimit {
+	if len(payload) > maxTokenBytesLimit {
 		return nil, verr(ErrMalformed, "claims too large")
 	}
 	text := string(payload)

@@ -52,7 +52,7 @@
 //     therefore costs at most one fetch per cooldown and bounded memory.
 //   - Fetches are shared by all waiters; each waiter is bounded by its own
 //     context, while the fetch runs on the key set's context with
-//     FetchTimeout and is never cancelled by one caller.
+//     Timeout and is never cancelled by one caller.
 //   - A failed fetch keeps the last good keys, served for StaleIfError past
 //     their lifetime; after that Key fails with ErrKeysUnavailable. A kid
 //     absent from the cached set while fetches fail (the fetch it joined or
@@ -68,11 +68,13 @@
 //
 // # Errors
 //
-// Failures wrap sentinel errors for errors.Is: ErrUnknownKey,
-// ErrKeysUnavailable, ErrInvalidJWKS, ErrKeySkipped (per key, as *KeyError),
-// ErrInvalidKey, ErrInsecureURL, ErrRedirect, ErrBodyTooLarge,
-// ErrUpstreamStatus, ErrDiscovery and ErrIssuerMismatch. No error carries a
-// token.
+// Failures wrap sentinel errors for errors.Is: ErrUnknownKey (no key has the
+// kid), ErrKeysUnavailable (no usable key set, or a fetch that could not reach
+// the JWKS), ErrInvalidJWKS (a document that is too large, malformed or holds
+// no usable key), ErrInsecureURL (a URL that is not allowed) and
+// ErrDiscovery. The text names the detail (status, cap, refused redirect,
+// issuer mismatch). ParseJWKS reports each key it leaves out as an error
+// whose text says why. No error carries a token.
 //
 // # Concurrency
 //
@@ -112,8 +114,7 @@
 // case-folded name), so a forged token whose header, or whose payload read
 // by MultiVerifier before any signature check, carries thousands of members
 // costs about what the same bytes cost in one claim. ParseClaims exposes the
-// claims decoder. VerifyJWS is the signature layer alone, for payloads that
-// are not JWT claims.
+// claims decoder.
 //
 // # Verified-token cache
 //
@@ -132,10 +133,10 @@
 //
 // Verifier.VerifyLogoutToken implements OpenID Connect Back-Channel Logout
 // 1.0 §2.6 with Keycloak's shape: header typ logout+jwt (absence only with
-// LogoutConfig.AllowMissingTyp), the same algorithm and key rules, exact iss,
+// LogoutTokenConfig.AllowMissingTyp), the same algorithm and key rules, exact iss,
 // aud containing a configured client id, an events object holding the
 // back-channel logout member (siblings such as revoke_offline_access are
-// read), jti, iat (bounded by LogoutConfig.MaxAge) and exp required, sub
+// read), jti, iat (bounded by LogoutTokenConfig.MaxAge) and exp required, sub
 // and/or sid, no nonce. Verifier.VerifyAdminAction verifies the body of
 // Keycloak's k_logout / k_push_not_before requests: a realm-signed compact
 // JWS whose action, expiration and resource are checked. Replay detection

@@ -13,104 +13,38 @@ import (
 // large, not a JSON object with a "keys" array, or without a single usable key.
 var ErrInvalidJWKS = errors.New("oidc: invalid jwks")
 
-// ErrKeySkipped is wrapped by every *KeyError that ParseJWKS reports for a key
-// it left out.
-var ErrKeySkipped = errors.New("oidc: jwks key skipped")
-
-// DefaultMaxJWKSBytes is the default cap on a JWK Set document. Keycloak's
+// defaultMaxJWKSBytes is the default cap on a JWK Set document. Keycloak's
 // JWKS with a few RSA keys and certificate chains is well under 16 KiB.
-const DefaultMaxJWKSBytes = 64 << 10
+const defaultMaxJWKSBytes = 64 << 10
 
-// SkipReason says why ParseJWKS left a key out.
-type SkipReason string
-
-// The reasons ParseJWKS leaves a key out.
-const (
-	SkipMalformed      SkipReason = "malformed"         // not a JSON object, a member of the wrong type, bad base64url, missing or duplicate members
-	SkipNotSigning     SkipReason = "not a signing key" // use other than "sig", or key_ops without "verify"
-	SkipSymmetric      SkipReason = "symmetric key"     // kty "oct": HS* is never accepted from a JWKS
-	SkipUnsupported    SkipReason = "unsupported"       // unknown kty, alg or curve, or alg not in the allow-list
-	SkipAlgMismatch    SkipReason = "alg mismatch"      // alg does not fit the key type or curve
-	SkipWeakKey        SkipReason = "weak key"          // RSA modulus or exponent out of bounds, ROCA fingerprint
-	SkipInvalidPoint   SkipReason = "invalid point"     // EC point not on its curve, or wrong coordinate length
-	SkipPrivateKey     SkipReason = "private key"       // private key material published: anyone could sign with it
-	SkipDuplicateKeyID SkipReason = "duplicate kid"     // another usable key has the same kid; all of them are left out
-	SkipLongKeyID      SkipReason = "kid too long"      // kid longer than 512 bytes
-)
-
-// KeyError describes one key that ParseJWKS left out. It wraps ErrKeySkipped.
-type KeyError struct {
-	Index  int        // position in the "keys" array
-	KeyID  string     // kid, truncated; empty when absent
-	Reason SkipReason // category
-	Detail string     // human-readable detail
+// skippedKey is the error ParseJWKS reports for a key it left out.
+type skippedKey struct {
+	index int
+	skip  *jose.Skip
 }
 
-func (e *KeyError) Error() string {
-	return fmt.Sprintf("oidc: jwks key %d (kid %q) skipped: %s: %s", e.Index, e.KeyID, e.Reason, e.Detail)
-}
-
-// Unwrap returns ErrKeySkipped.
-func (e *KeyError) Unwrap() error { return ErrKeySkipped }
-
-// JWKSOption adjusts ParseJWKS.
-type JWKSOption func(*jwksOptions)
-
-type jwksOptions struct {
-	policy  jose.Policy
-	maxSize int
-}
-
-// WithAlgorithms keeps only keys pinned to one of algs (after inference).
-// Unsupported names in algs are ignored; an empty list keeps the default,
-// every algorithm of SupportedAlgorithms.
-func WithAlgorithms(algs ...string) JWKSOption {
-	return func(o *jwksOptions) {
-		var keep jose.AlgSet
-		for _, a := range algs {
-			keep |= jose.SetOf(jose.ParseAlg(a))
-		}
-		if keep != 0 {
-			o.policy.Algs = keep
-		}
-	}
-}
-
-// WithMinRSABits raises the smallest accepted RSA modulus; values below
-// MinRSAKeyBits are ignored.
-func WithMinRSABits(bits int) JWKSOption {
-	return func(o *jwksOptions) {
-		if bits > o.policy.MinRSABits {
-			o.policy.MinRSABits = bits
-		}
-	}
-}
-
-// WithMaxJWKSBytes changes the size cap applied before parsing
-// (default DefaultMaxJWKSBytes). Values ≤ 0 are ignored.
-func WithMaxJWKSBytes(n int) JWKSOption {
-	return func(o *jwksOptions) {
-		if n > 0 {
-			o.maxSize = n
-		}
-	}
+func (e *skippedKey) Error() string {
+	return fmt.Sprintf("oidc: jwks key %d (kid %q) skipped: %s", e.index, e.skip.KeyID, e.skip.Error())
 }
 
 // ParseJWKS parses a JWK Set (RFC 7517 §5) into verification keys, each pinned
 // to one algorithm. It is strict about the document and forgiving about
 // single keys: a key that is not fit for verifying JWS signatures is left out
-// and reported in skipped (each a *KeyError wrapping ErrKeySkipped), and the
-// remaining keys are still returned. err (wrapping ErrInvalidJWKS) is set only
-// when the document is larger than the cap, is not a JSON object with a "keys"
-// array, or yields no usable key.
+// and reported in skipped, one error per key whose text gives its position,
+// kid and why ("oidc: jwks key 2 (kid "k") skipped: private key: private
+// member "d" present"), and the remaining keys are still returned. err
+// (wrapping ErrInvalidJWKS) is set only when the document is larger than
+// 64 KiB, is not a JSON object with a "keys" array, or yields no usable key.
+// Every supported algorithm is allowed and RSA keys need 2048 bits; a
+// RemoteKeySet narrows both (KeySetConfig.Algorithms, MinRSABits).
 //
 // A key is left out when:
 //   - "use" is present and not "sig" (Keycloak publishes RSA-OAEP "enc" keys
 //     next to its signing keys), or "key_ops" is present without "verify";
 //   - kty is "oct" (HS* must never be keyed from a public JWKS), or kty, alg or
-//     crv is unknown, or alg is not allowed by WithAlgorithms;
+//     crv is unknown;
 //   - alg does not fit the key (PS256 on an EC key, ES256 on P-384, …);
-//   - an RSA modulus is under 2048 bits (or WithMinRSABits) or over 8192 bits,
+//   - an RSA modulus is under 2048 bits or over 8192 bits,
 //     even, has an exponent that is even, below 3 or above 2^31-1, or carries
 //     the ROCA fingerprint;
 //   - an EC point is not on its named curve or a coordinate has the wrong
@@ -132,15 +66,14 @@ func WithMaxJWKSBytes(n int) JWKSOption {
 //
 // Keys may lack a kid; a kid-less key is found by the empty kid only, and two
 // kid-less keys are a duplicate.
-func ParseJWKS(data []byte, opts ...JWKSOption) (keys []*Key, skipped []error, err error) {
-	o := jwksOptions{maxSize: DefaultMaxJWKSBytes}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	if len(data) > o.maxSize {
-		return nil, nil, fmt.Errorf("%w: document of %d bytes exceeds the %d byte cap", ErrInvalidJWKS, len(data), o.maxSize)
+func ParseJWKS(data []byte) (keys []*Key, skipped []error, err error) {
+	return parseJWKS(data, jose.Policy{}, defaultMaxJWKSBytes)
+}
+
+// parseJWKS is ParseJWKS under policy p with a size cap of maxSize bytes.
+func parseJWKS(data []byte, p jose.Policy, maxSize int) (keys []*Key, skipped []error, err error) {
+	if len(data) > maxSize {
+		return nil, nil, fmt.Errorf("%w: document of %d bytes exceeds the %d byte cap", ErrInvalidJWKS, len(data), maxSize)
 	}
 	type cand struct {
 		index int
@@ -151,12 +84,12 @@ func ParseJWKS(data []byte, opts ...JWKSOption) (keys []*Key, skipped []error, e
 		skip := &jose.Skip{Reason: jose.SkipMalformed, Detail: "not a json object"}
 		if jwk != nil {
 			var k *jose.Key
-			if k, skip = jwk.Key(o.policy); skip == nil {
+			if k, skip = jwk.Key(p); skip == nil {
 				cands = append(cands, cand{i, (*Key)(k)})
 				return
 			}
 		}
-		skipped = append(skipped, &KeyError{Index: i, KeyID: skip.KeyID, Reason: SkipReason(skip.Reason), Detail: skip.Detail})
+		skipped = append(skipped, &skippedKey{index: i, skip: skip})
 	})
 	if err != nil {
 		return nil, nil, err
@@ -167,14 +100,14 @@ func ParseJWKS(data []byte, opts ...JWKSOption) (keys []*Key, skipped []error, e
 	}
 	for _, c := range cands {
 		if n := count[c.key.ID]; n > 1 {
-			skipped = append(skipped, &KeyError{Index: c.index, KeyID: jose.Truncate(c.key.ID, 64), Reason: SkipDuplicateKeyID,
-				Detail: fmt.Sprintf("%d usable keys share this kid", n)})
+			skipped = append(skipped, &skippedKey{index: c.index, skip: &jose.Skip{KeyID: jose.Truncate(c.key.ID, 64),
+				Reason: jose.SkipDuplicateKeyID, Detail: fmt.Sprintf("%d usable keys share this kid", n)}})
 			continue
 		}
 		keys = append(keys, c.key)
 	}
 	slices.SortStableFunc(skipped, func(a, b error) int {
-		return a.(*KeyError).Index - b.(*KeyError).Index
+		return a.(*skippedKey).index - b.(*skippedKey).index
 	})
 	if len(keys) == 0 {
 		return nil, skipped, fmt.Errorf("%w: no usable verification key among %d", ErrInvalidJWKS, n)

@@ -13,11 +13,6 @@ import (
 // token's header.
 var ErrUnknownKey = errors.New("oidc: unknown signing key")
 
-// ErrInvalidKey reports a verification key that is unusable: wrong type for
-// its algorithm, too weak, not on its curve, or an algorithm this package
-// never accepts.
-var ErrInvalidKey = errors.New("oidc: invalid verification key")
-
 // Key is one verification key from a JWKS, pinned to exactly one JWS
 // algorithm. A Key is immutable once built; it is shared between goroutines
 // and must not be modified.
@@ -51,68 +46,68 @@ const (
 	EdDSA = "EdDSA"
 )
 
-// SupportedAlgorithms returns the JWS algorithms a Key may carry, in a fresh
-// slice.
-func SupportedAlgorithms() []string { return jose.Names() }
-
-// MinRSAKeyBits is the smallest RSA modulus accepted (RFC 7518 §3.3, §3.5).
-const MinRSAKeyBits = jose.MinRSABits
-
-// ValidateKey reports why k cannot serve as a verification key, or nil.
-// It checks that the algorithm is supported and that the public key has the
-// type, curve and strength that algorithm requires: RSA at least 2048 and at
-// most 8192 bits with an odd exponent ≥ 3 and no ROCA fingerprint, ECDSA on
-// the algorithm's curve, Ed25519 of the right length. The error wraps
-// ErrInvalidKey.
-func ValidateKey(k *Key) error {
-	if err := jose.ValidateKey((*jose.Key)(k)); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidKey, err)
-	}
-	return nil
-}
-
 // StaticKeySet is a fixed set of verification keys, for tests, for issuers
 // without a JWKS endpoint, and for keys configured out of band. It is safe for
 // concurrent use and never fetches anything.
 type StaticKeySet struct {
-	keys   map[string]*Key
-	single *Key // set when the set holds exactly one key and it has no kid
+	keys    map[string]*Key
+	single  *Key              // set when the set holds exactly one key and it has no kid
+	dropped map[string]string // kid → why NewStaticKeySet left its key out
 }
 
-// NewStaticKeySet returns a key set holding keys. Keys that fail ValidateKey
-// are left out, as are keys sharing a kid with another key (all of them: a
-// kid must name one key) and kid-less keys in a set of more than one key; call
-// ValidateKey first to learn why a key would be left out. A set of exactly one
-// key without a kid answers every kid, the empty kid included, with that key;
-// the algorithm pinned to it still applies.
+// NewStaticKeySet returns a key set holding keys. A key is left out unless
+// its algorithm is one of the constants above and its public key has the
+// type, curve and strength that algorithm requires (RSA of 2048 to 8192 bits
+// with an odd exponent ≥ 3 and no ROCA fingerprint, ECDSA on the algorithm's
+// curve, Ed25519 of 32 bytes) and its kid is at most 512 bytes; keys sharing
+// a kid with another key are left out too (all of them: a kid must name one
+// key), as are kid-less keys in a set of more than one key. Asked for the kid
+// of a key it left out, Key fails with ErrUnknownKey and an error that says
+// why (a verifier's ValidationError carries it as Cause). A set of exactly
+// one key without a kid answers every kid, the empty kid included, with that
+// key; the algorithm pinned to it still applies.
 func NewStaticKeySet(keys ...*Key) *StaticKeySet {
+	s := &StaticKeySet{keys: make(map[string]*Key, len(keys)), dropped: make(map[string]string)}
 	valid := make([]*Key, 0, len(keys))
 	for _, k := range keys {
-		if ValidateKey(k) == nil {
-			valid = append(valid, k)
+		if k == nil {
+			continue
 		}
+		if err := jose.ValidateKey((*jose.Key)(k)); err != nil {
+			s.dropped[k.ID] = err.Error()
+			continue
+		}
+		valid = append(valid, k)
 	}
-	s := &StaticKeySet{keys: make(map[string]*Key, len(valid))}
 	if len(valid) == 1 && valid[0].ID == "" {
 		s.single = valid[0]
 		return s
 	}
-	dup := make(map[string]bool)
+	count := make(map[string]int, len(valid))
 	for _, k := range valid {
-		if k.ID == "" {
-			continue
-		}
-		if _, ok := s.keys[k.ID]; ok {
-			dup[k.ID] = true
-			continue
-		}
-		s.keys[k.ID] = k
+		count[k.ID]++
 	}
-	for id := range dup {
-		delete(s.keys, id)
+	for _, k := range valid {
+		switch {
+		case k.ID == "":
+			s.dropped[""] = "a key without a kid in a set of more than one key"
+		case count[k.ID] > 1:
+			s.dropped[k.ID] = fmt.Sprintf("%d keys share this kid", count[k.ID])
+		default:
+			s.keys[k.ID] = k
+		}
 	}
 	return s
 }
+
+// droppedKey is the error for the kid of a key NewStaticKeySet left out.
+type droppedKey struct{ kid, why string }
+
+func (e *droppedKey) Error() string {
+	return "oidc: static key set left out the key " + jose.Quote(e.kid) + ": " + e.why
+}
+
+func (e *droppedKey) Unwrap() error { return ErrUnknownKey }
 
 // Key returns the key with this kid, or an error wrapping ErrUnknownKey.
 func (s *StaticKeySet) Key(_ context.Context, kid string) (*Key, error) {
@@ -122,19 +117,14 @@ func (s *StaticKeySet) Key(_ context.Context, kid string) (*Key, error) {
 	if k, ok := s.keys[kid]; ok {
 		return k, nil
 	}
+	if why, ok := s.dropped[kid]; ok {
+		return nil, &droppedKey{kid: kid, why: why}
+	}
 	return nil, ErrUnknownKey
 }
 
 // VerifySignature verifies a compact JWS with this key set and returns its
 // payload; it makes a StaticKeySet a go-oidc KeySet.
 func (s *StaticKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	return VerifyJWS(ctx, s, nil, jwt)
-}
-
-// Len returns the number of keys the set holds.
-func (s *StaticKeySet) Len() int {
-	if s.single != nil {
-		return 1
-	}
-	return len(s.keys)
+	return verifyJWS(ctx, s, jwt)
 }

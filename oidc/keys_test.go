@@ -9,10 +9,13 @@ import (
 	"crypto/rsa"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 )
 
-func TestValidateKey(t *testing.T) {
+// TestStaticKeySetKeyCheck: NewStaticKeySet keeps exactly the keys fit for
+// their algorithm, and explains a key it left out.
+func TestStaticKeySetKeyCheck(t *testing.T) {
 	rk := &testRSAKey(t, 0).PublicKey
 	p256 := &mustEC(t, elliptic.P256()).PublicKey
 	p384 := &mustEC(t, elliptic.P384()).PublicKey
@@ -43,12 +46,17 @@ func TestValidateKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ValidateKey(tt.key)
-			if tt.ok != (err == nil) {
-				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			// NewStaticKeySet keeps a valid key and, asked for the kid of
+			// a key it left out, says why.
+			got, err := NewStaticKeySet(tt.key).Key(context.Background(), "a")
+			if tt.ok != (err == nil) || (tt.ok && got != tt.key) {
+				t.Fatalf("Key: %v, %v; want ok=%v", got, err, tt.ok)
 			}
-			if err != nil && !errors.Is(err, ErrInvalidKey) {
-				t.Fatalf("%v does not wrap ErrInvalidKey", err)
+			if err != nil {
+				var d *droppedKey
+				if !errors.Is(err, ErrUnknownKey) || (tt.key != nil && (!errors.As(err, &d) || d.why == "")) {
+					t.Fatalf("%v: not ErrUnknownKey with a reason", err)
+				}
 			}
 		})
 	}
@@ -96,4 +104,21 @@ func TestStaticKeySet(t *testing.T) {
 	}
 	var _ KeySource = NewStaticKeySet()
 	var _ KeySource = (*RemoteKeySet)(nil)
+}
+
+// TestStaticKeySetDroppedKeyExplained: a token naming the kid of a key the
+// static set left out is refused as ErrUnknownKey, and the error says why the
+// key was left out.
+func TestStaticKeySetDroppedKeyExplained(t *testing.T) {
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newTestVerifier(t, func(c *VerifierConfig) {
+		c.Keys = NewStaticKeySet(&Key{ID: testKID, Algorithm: RS256, Public: &weak.PublicKey})
+	})
+	_, err = v.Verify(context.Background(), accessToken(t, nil))
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "rsa modulus of 1024 bits") {
+		t.Fatalf("err = %v, want ErrUnknownKey saying the key is too short", err)
+	}
 }

@@ -23,10 +23,10 @@ type LogoutClaims struct {
 
 // VerifyLogoutToken verifies a logout token as OpenID Connect Back-Channel
 // Logout 1.0 §2.6 asks, with Keycloak's shape: header typ "logout+jwt"
-// (unless LogoutConfig.AllowMissingTyp and the typ is absent), the same
+// (unless LogoutTokenConfig.AllowMissingTyp and the typ is absent), the same
 // algorithm and key rules as Verify, exact iss, aud containing one of the
 // logout audience client ids, required iat (not in the future beyond the
-// leeway, not older than LogoutConfig.MaxAge), exp and jti, sub and/or sid,
+// leeway, not older than LogoutTokenConfig.MaxAge), exp and jti, sub and/or sid,
 // an events object containing the back-channel logout member (an object;
 // siblings such as revoke_offline_access are allowed), no nonce, and a
 // payload typ, when present, of "Logout". Replay of jti is for the caller

@@ -70,12 +70,10 @@ func (m *MultiVerifier) VerifyLogoutToken(ctx context.Context, raw string) (*Log
 }
 
 // Forget removes token from every verifier's cache.
-func (m *MultiVerifier) Forget(token string) bool {
-	found := false
+func (m *MultiVerifier) Forget(token string) {
 	for _, v := range m.list {
-		found = v.Forget(token) || found
+		v.Forget(token)
 	}
-	return found
 }
 
 // ForgetFunc removes matching tokens from every verifier's cache.

@@ -69,7 +69,11 @@ func TestMultiVerifier(t *testing.T) {
 	if _, err := m.VerifyLogoutToken(context.Background(), lt); err != nil {
 		t.Fatal(err)
 	}
-	if !m.Forget(tokA) || m.ForgetFunc(func(*Claims) bool { return true }) != 0 {
+	if a.cache.len() != 1 {
+		t.Fatal("tokA not cached")
+	}
+	m.Forget(tokA)
+	if a.cache.len() != 0 || m.ForgetFunc(func(*Claims) bool { return true }) != 0 {
 		t.Fatal("Forget")
 	}
 	if _, err := m.Verify(context.Background(), tokA); err != nil {

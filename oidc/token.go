@@ -7,14 +7,8 @@ import (
 	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
-// Size limits applied before any decoding.
-const (
-	// DefaultMaxTokenBytes is the default cap on a token's length.
-	// Keycloak access tokens with many roles stay well below it.
-	DefaultMaxTokenBytes = 16 << 10
-	// MaxTokenBytesLimit is the largest accepted VerifierConfig.MaxTokenBytes.
-	MaxTokenBytesLimit = 64 << 10
-)
+// maxTokenBytesLimit is the largest accepted VerifierConfig.MaxTokenBytes.
+const maxTokenBytesLimit = 64 << 10
 
 // newAlgSet parses an algorithm allow-list.
 func newAlgSet(names []string) (jose.AlgSet, error) {
@@ -83,7 +77,11 @@ func lookupKey(ctx context.Context, ks KeySource, kid string) (*Key, error) {
 	k, err := ks.Key(ctx, kid)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKey) {
-			return nil, &ValidationError{Kind: ErrUnknownKey, Detail: "kid " + jose.Quote(kid)}
+			e := &ValidationError{Kind: ErrUnknownKey, Detail: "kid " + jose.Quote(kid)}
+			if d, ok := err.(*droppedKey); ok {
+				e.Cause = d
+			}
+			return nil, e
 		}
 		// Not a property of the token (a JWKS outage, a cancelled context):
 		// returned unchanged so that callers can answer 503, not 401.
@@ -95,21 +93,13 @@ func lookupKey(ctx context.Context, ks KeySource, kid string) (*Key, error) {
 	return k, nil
 }
 
-// VerifyJWS verifies a compact JWS signature and returns its decoded payload,
-// without interpreting the payload. The header must name an algorithm in
-// algs (nil: every asymmetric algorithm) that equals the key's pinned
-// algorithm; crit, b64 and zip are refused, embedded keys ignored, JSON
-// serialization refused. It is the signature layer under Verifier and is
-// exported for protocols whose payload is not a JWT claims set.
-func VerifyJWS(ctx context.Context, keys KeySource, algs []string, token string) ([]byte, error) {
-	set := jose.AllAlgs()
-	if algs != nil {
-		var err error
-		if set, err = newAlgSet(algs); err != nil {
-			return nil, err
-		}
-	}
-	c, err := split(token, MaxTokenBytesLimit, set)
+// verifyJWS verifies a compact JWS signature with any supported algorithm
+// and returns its decoded payload, without interpreting the payload: the
+// header alg must equal the key's pinned algorithm; crit, b64 and zip are
+// refused, embedded keys ignored, JSON serialization refused. It makes the
+// key sets go-oidc KeySets (VerifySignature).
+func verifyJWS(ctx context.Context, keys KeySource, token string) ([]byte, error) {
+	c, err := split(token, maxTokenBytesLimit, jose.AllAlgs())
 	if err != nil {
 		return nil, err
 	}

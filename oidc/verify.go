@@ -26,13 +26,13 @@ const (
 	ModeRFC9068
 )
 
-// Defaults and bounds of VerifierConfig.
+// Defaults and bounds of VerifierConfig, documented on its fields.
 const (
-	DefaultLeeway        = 30 * time.Second
-	MaxLeeway            = 5 * time.Minute
-	DefaultCacheEntries  = 4096
-	DefaultCacheTTL      = 5 * time.Minute
-	DefaultLogoutMaxAge  = 5 * time.Minute
+	defaultLeeway        = 30 * time.Second
+	maxLeeway            = 5 * time.Minute
+	defaultCacheEntries  = 4096
+	defaultCacheTTL      = 5 * time.Minute
+	defaultLogoutMaxAge  = 5 * time.Minute
 	maxCacheEntriesLimit = 1 << 22
 )
 
@@ -66,12 +66,13 @@ type VerifierConfig struct {
 	// Mode selects how an access token is recognised; zero is ModeKeycloak.
 	Mode Mode
 
-	// Leeway tolerates clock skew for exp, nbf and iat. Zero means
-	// DefaultLeeway (30 s), a negative value means none, at most MaxLeeway.
+	// Leeway tolerates clock skew for exp, nbf and iat. Zero means 30 s, a
+	// negative value means none; at most 5 minutes.
 	Leeway time.Duration
 	// MaxTokenBytes caps a token's length, checked before any decoding.
-	// Zero means DefaultMaxTokenBytes (16 KiB); at most MaxTokenBytesLimit.
-	// The encoded header is capped at 8 KiB in any case.
+	// Zero means 16 KiB (Keycloak access tokens with many roles stay well
+	// below it); at most 64 KiB. The encoded header is capped at 8 KiB in
+	// any case.
 	MaxTokenBytes int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -79,7 +80,7 @@ type VerifierConfig struct {
 	// Cache configures the verified-token cache.
 	Cache CacheConfig
 	// Logout configures VerifyLogoutToken.
-	Logout LogoutConfig
+	Logout LogoutTokenConfig
 	// AdminResources are the client ids accepted as the resource of a
 	// Keycloak admin message (VerifyAdminAction). Empty means Audience and
 	// AuthorizedParties.
@@ -95,22 +96,22 @@ type VerifierConfig struct {
 type CacheConfig struct {
 	// Disabled turns the cache off.
 	Disabled bool
-	// MaxEntries bounds the number of cached tokens; zero means
-	// DefaultCacheEntries. The least recently used entry is evicted.
+	// MaxEntries bounds the number of cached tokens; zero means 4096. The
+	// least recently used entry is evicted.
 	MaxEntries int
-	// MaxTTL bounds an entry's lifetime; zero means DefaultCacheTTL.
+	// MaxTTL bounds an entry's lifetime; zero means 5 minutes.
 	MaxTTL time.Duration
 }
 
-// LogoutConfig configures VerifyLogoutToken.
-type LogoutConfig struct {
+// LogoutTokenConfig configures VerifyLogoutToken.
+type LogoutTokenConfig struct {
 	// Audience: the logout token's aud must contain one of these client ids
 	// (Keycloak sends the id of the client whose back-channel logout URL
 	// was called). Empty means VerifierConfig.Audience and
 	// AuthorizedParties.
 	Audience []string
-	// MaxAge bounds how old iat may be; zero means DefaultLogoutMaxAge.
-	// Keycloak sets exp = iat + 120 s.
+	// MaxAge bounds how old iat may be; zero means 5 minutes. Keycloak sets
+	// exp = iat + 120 s.
 	MaxAge time.Duration
 	// AllowMissingTyp accepts a logout token without a header typ, for
 	// providers that predate "logout+jwt". Keycloak 25+ always sends it.
@@ -180,18 +181,18 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	switch {
 	case cfg.Leeway == 0:
-		v.leeway = DefaultLeeway
+		v.leeway = defaultLeeway
 	case cfg.Leeway < 0:
 		v.leeway = 0
-	case cfg.Leeway > MaxLeeway:
+	case cfg.Leeway > maxLeeway:
 		return nil, errors.New("oidc: leeway larger than 5 minutes")
 	default:
 		v.leeway = cfg.Leeway
 	}
 	switch {
 	case cfg.MaxTokenBytes == 0:
-		v.maxBytes = DefaultMaxTokenBytes
-	case cfg.MaxTokenBytes < 0 || cfg.MaxTokenBytes > MaxTokenBytesLimit:
+		v.maxBytes = jose.DefaultMaxTokenBytes
+	case cfg.MaxTokenBytes < 0 || cfg.MaxTokenBytes > maxTokenBytesLimit:
 		return nil, errors.New("oidc: MaxTokenBytes out of range")
 	default:
 		v.maxBytes = cfg.MaxTokenBytes
@@ -202,10 +203,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if !cfg.Cache.Disabled {
 		n, ttl := cfg.Cache.MaxEntries, cfg.Cache.MaxTTL
 		if n == 0 {
-			n = DefaultCacheEntries
+			n = defaultCacheEntries
 		}
 		if ttl == 0 {
-			ttl = DefaultCacheTTL
+			ttl = defaultCacheTTL
 		}
 		if n < 0 || n > maxCacheEntriesLimit || ttl < 0 {
 			return nil, errors.New("oidc: cache configuration out of range")
@@ -218,7 +219,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	v.logoutMaxAge = cfg.Logout.MaxAge
 	if v.logoutMaxAge == 0 {
-		v.logoutMaxAge = DefaultLogoutMaxAge
+		v.logoutMaxAge = defaultLogoutMaxAge
 	}
 	if v.logoutMaxAge < 0 {
 		return nil, errors.New("oidc: negative logout max age")
@@ -275,13 +276,11 @@ func (v *Verifier) cached(token string, now time.Time) *Claims {
 }
 
 // Forget removes token from the verified-token cache, so that its next use
-// is verified again (and meets the deny-list). It reports whether an entry
-// was removed.
-func (v *Verifier) Forget(token string) bool {
-	if v.cache == nil {
-		return false
+// is verified again (and meets the deny-list).
+func (v *Verifier) Forget(token string) {
+	if v.cache != nil {
+		v.cache.forget(token)
 	}
-	return v.cache.forget(token)
 }
 
 // ForgetFunc removes every cached token whose claims satisfy match (for

@@ -106,20 +106,20 @@ func TestKeycloakKeyRotation(t *testing.T) {
 	if _, err := v.Verify(ctx, old.AccessToken); err != nil {
 		t.Fatal(err)
 	}
-	before := ks.Fetches()
+	before := ks.Stats().Fetches
 	kc.RotateKeys(t)
 	fresh := kc.PasswordToken(t, "mobile", "", "alice", "alice-password")
 	if _, err := v.Verify(ctx, fresh.AccessToken); err != nil {
 		t.Fatal(err)
 	}
-	if got := ks.Fetches() - before; got != 1 {
+	if got := ks.Stats().Fetches - before; got != 1 {
 		t.Fatalf("%d JWKS fetches after rotation, want exactly 1", got)
 	}
 	v.ForgetAll()
 	if _, err := v.Verify(ctx, old.AccessToken); err != nil {
 		t.Fatalf("token signed by the previous key: %v", err)
 	}
-	if got := ks.Fetches() - before; got != 1 {
+	if got := ks.Stats().Fetches - before; got != 1 {
 		t.Fatalf("%d JWKS fetches, want still 1", got)
 	}
 }

@@ -20,7 +20,7 @@ func Example() {
 	}
 	cfg := adapter.Config{Metrics: m /* , Verifier: …, Store: … */}
 	_ = cfg
-	// Key-set fetches: oidc.KeySetConfig{Observer: adapter.JWKSObserver(m)}.
-	// Introspection cache: introspect.CacheConfig{OnEvent: adapter.IntrospectionCacheObserver(m)}.
+	// Key-set fetches: oidc.KeySetConfig{Observe: adapter.JWKSObserver(m)}.
+	// Introspection cache: introspect.CacheConfig{Observe: adapter.IntrospectionCacheObserver(m)}.
 	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 }

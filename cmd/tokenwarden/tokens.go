@@ -197,7 +197,7 @@ func runVerify(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.report(c.name, err)
 	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Algorithms: splitList(*algs), FetchTimeout: o.timeout})
+	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Algorithms: splitList(*algs), Timeout: o.timeout})
 	if err != nil {
 		return a.report(c.name, err)
 	}
@@ -396,7 +396,7 @@ func runStatus(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.report(c.name, err)
 	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{FetchTimeout: o.timeout})
+	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Timeout: o.timeout})
 	if err != nil {
 		return a.report(c.name, err)
 	}

@@ -69,7 +69,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	defer keys.Close()
 	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: issuer, Keys: keys,
 		Audience: []string{getenvOr(getenv, "TOKENWARDEN_AUDIENCE", "backend")},
-		Logout:   oidc.LogoutConfig{Audience: []string{getenvOr(getenv, "TOKENWARDEN_MOBILE_CLIENT_ID", "mobile")}}})
+		Logout:   oidc.LogoutTokenConfig{Audience: []string{getenvOr(getenv, "TOKENWARDEN_MOBILE_CLIENT_ID", "mobile")}}})
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func newHandler(keycloakURL, realm string) (http.Handler, func(), error) {
 		return nil, nil, err
 	}
 	verifier, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: issuer, Keys: keys,
-		Audience: []string{"backend"}, Logout: oidc.LogoutConfig{Audience: []string{"mobile"}}})
+		Audience: []string{"backend"}, Logout: oidc.LogoutTokenConfig{Audience: []string{"mobile"}}})
 	if err != nil {
 		return nil, nil, err
 	}

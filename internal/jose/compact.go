@@ -17,6 +17,11 @@ type Compact struct {
 	d1, d2 int // positions of the two dots
 }
 
+// DefaultMaxTokenBytes is the default cap on a token's length, shared by the
+// verifier and the introspection client: Keycloak access tokens with many
+// roles stay well below it.
+const DefaultMaxTokenBytes = 16 << 10
+
 // Segments checks the size cap and the three-segment shape of a compact
 // JWS and returns the positions of its two dots.
 func Segments(token string, maxBytes int) (d1, d2 int, err error) {

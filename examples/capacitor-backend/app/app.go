@@ -78,14 +78,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		return nil, err
 	}
 	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{InsecureAllowHTTP: cfg.InsecureAllowHTTP,
-		Logger: log, Observer: adapter.JWKSObserver(metrics)})
+		Logger: log, Observe: adapter.JWKSObserver(metrics)})
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() error { keys.Close(); return nil })
 	verifier, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: cfg.Issuer, Keys: keys,
 		Audience: []string{cfg.Audience},
-		Logout:   oidc.LogoutConfig{Audience: []string{cfg.MobileClientID}}})
+		Logout:   oidc.LogoutTokenConfig{Audience: []string{cfg.MobileClientID}}})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		if err != nil {
 			return nil, err
 		}
-		cache, err = introspect.NewCache(client, introspect.CacheConfig{OnEvent: adapter.IntrospectionCacheObserver(metrics)})
+		cache, err = introspect.NewCache(client, introspect.CacheConfig{Observe: adapter.IntrospectionCacheObserver(metrics)})
 		if err != nil {
 			return nil, err
 		}

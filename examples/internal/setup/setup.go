@@ -48,7 +48,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 		return nil, err
 	}
 	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: issuer, Keys: keys, Audience: []string{audience},
-		Logout: oidc.LogoutConfig{Audience: []string{"mobile"}}})
+		Logout: oidc.LogoutTokenConfig{Audience: []string{"mobile"}}})
 	if err != nil {
 		keys.Close()
 		return nil, err
