@@ -120,14 +120,22 @@
 //
 // Unless CacheConfig.Disabled, a verified token's *Claims is cached. The slot
 // is chosen with hash/maphash under a random per-verifier seed over the
-// token's length and its last 96 bytes (signature bytes, distinct for any two
-// verified tokens), and a hit requires the stored token to equal the
-// presented one byte for byte, so
-// neither a prefix, a respelling nor a hash collision can return another
-// token's claims. An entry lives at most until the token's exp and MaxTTL;
-// exp and nbf are checked again on every hit against Now; the cache is a
-// bounded LRU in 16 shards; a hit does not allocate and returns the same
-// immutable *Claims. Forget, ForgetFunc and ForgetAll evict on revocation.
+// token's signing input (header and payload: the content the signature
+// covers), and a hit requires the stored token to equal the presented one
+// byte for byte, so neither a prefix, a respelling nor a hash collision can
+// return claims without a full verification. An entry lives at most until
+// the token's exp and MaxTTL; exp and nbf are checked again on every hit
+// against Now; the cache is a bounded LRU in 16 shards; a hit does not
+// allocate and returns the same immutable *Claims. Forget, ForgetFunc and
+// ForgetAll evict on revocation.
+//
+// Base64url is canonical here, so an RS*, PS* or EdDSA token has exactly one
+// accepted spelling. An ES* token has two: ECDSA accepts both (r, s) and
+// (r, n−s) as a signature of one message, and anyone holding the token can
+// compute the other. Both verify; nothing keys a security decision on the
+// string (the deny-list keys on the verified iss, jti, sid and sub), and the
+// cache keys on the signing input, so Forget of either spelling forgets the
+// verified content and the next use of either is verified again.
 //
 // # Logout tokens and Keycloak admin messages
 //

@@ -116,6 +116,12 @@ func TestVerifyLogoutTokenRejects(t *testing.T) {
 			}
 		})
 	}
+	// A nonce member is forbidden (§2.4), also with the value null.
+	for _, nonce := range []string{`"nonce":null,`, `"nonce" : null ,`, `"nonce":"",`} {
+		tok := sign(t, k, RS256, logoutHeader, strings.Replace(logoutJSON(t, nil), "{", "{"+nonce, 1))
+		_, err := newTestVerifier(t, nil).VerifyLogoutToken(context.Background(), tok)
+		wantErr(t, err, ErrWrongType, tok)
+	}
 	// A forged signature on a valid-looking logout token.
 	tok := sign(t, k, RS256, logoutHeader, logoutJSON(t, nil))
 	forged := tok[:strings.LastIndexByte(tok, '.')+1] + strings.Repeat("A", 342)

@@ -88,11 +88,11 @@ type VerifierConfig struct {
 }
 
 // CacheConfig configures the verified-token cache that answers repeats of a
-// token without crypto. An entry is found only by the full token string
-// (a keyed hash selects the slot, then the whole string is compared), lives
-// at most until the token's exp and MaxTTL, and exp and nbf are checked
-// again on every hit. An entry costs about the token size times 2.5 of
-// memory.
+// token without crypto. An entry is found by a keyed hash of the token's
+// signing input (header and payload) and answers only the exact token that
+// was verified (the whole string is compared), lives at most until the
+// token's exp and MaxTTL, and exp and nbf are checked again on every hit.
+// An entry costs about the token size times 2.5 of memory.
 type CacheConfig struct {
 	// Disabled turns the cache off.
 	Disabled bool
@@ -276,7 +276,10 @@ func (v *Verifier) cached(token string, now time.Time) *Claims {
 }
 
 // Forget removes token from the verified-token cache, so that its next use
-// is verified again (and meets the deny-list).
+// is verified again (and meets the deny-list). It forgets the verified
+// content, the token's header and payload, whatever signature the cached
+// spelling carries: an ES256 signature (r, s) has a twin (r, n−s) that
+// verifies too, and forgetting either spelling forgets both.
 func (v *Verifier) Forget(token string) {
 	if v.cache != nil {
 		v.cache.forget(token)

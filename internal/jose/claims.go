@@ -39,7 +39,7 @@ type Extras struct {
 	Events        bool // an events member is present
 	LogoutEvent   bool // events holds the back-channel logout member (an object)
 	RevokeOffline bool // events.revoke_offline_access is true
-	Nonce         bool // a nonce member is present
+	Nonce         bool // a nonce member is present, even as null
 	HasExp        bool
 	HasIat        bool
 }
@@ -157,6 +157,11 @@ func (d *decoder) keep(all []string) []string {
 
 func (d *decoder) claim(r *strictjson.Reader, name string) error {
 	c, x := d.c, d.x
+	if name == "nonce" {
+		// Present even as null: a logout token must not carry one (OpenID
+		// Connect Back-Channel Logout 1.0 §2.4).
+		x.Nonce = true
+	}
 	if r.Null() {
 		return nil
 	}
@@ -210,9 +215,6 @@ func (d *decoder) claim(r *strictjson.Reader, name string) error {
 	case "events":
 		x.Events = true
 		err = events(r, x)
-	case "nonce":
-		x.Nonce = true
-		err = r.Skip()
 	default:
 		err = r.Skip()
 	}
