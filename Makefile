@@ -16,7 +16,9 @@
 #   make demo           the README's first command: Keycloak (started if needed; Redis too with
 #                       DEMO_REDIS=1), the capacitor-backend example, and a narrated logout scenario
 #   make bench          tokenwarden against every Go peer in one go test -bench run (bench/run.sh),
-#                       writes BENCHMARKS.md and bench/summary.json (COUNT, BENCHTIME, BENCH, LOAD)
+#                       then instructions per verification under callgrind (bench/instructions.sh,
+#                       when valgrind is installed); writes BENCHMARKS.md and bench/summary.json
+#                       (COUNT, BENCHTIME, BENCH, LOAD, INSTRUCTIONS=0 to skip the callgrind rows)
 SHELL := /bin/bash
 
 .PHONY: test services services-stop services-status

@@ -202,7 +202,10 @@ const (
 type Client struct {
 	cfg     Config
 	method  AuthMethod
-	hc      *http.Client
+	basic   string // the Authorization header value of client_secret_basic
+	hc      *http.Client      // the caller's client; nil for the private one
+	rt      http.RoundTripper // the private client's transport
+	timeout time.Duration     // the private client's timeout
 	now     func() time.Time
 	log     *slog.Logger
 	signer  jose.Signer
@@ -245,6 +248,10 @@ func New(cfg Config) (*Client, error) {
 		if cfg.ClientSecret == "" {
 			return nil, fmt.Errorf("%w: %s needs ClientSecret", ErrConfig, c.method)
 		}
+		// RFC 6749 §2.3.1: form-urlencode both before Basic encoding, as
+		// golang.org/x/oauth2 does; the header is the same on every request.
+		c.basic = "Basic " + base64.StdEncoding.EncodeToString(
+			[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))
 	case AuthPrivateKeyJWT:
 		s, err := newAssertionSigner(cfg)
 		if err != nil {
@@ -289,15 +296,12 @@ func New(cfg Config) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.hc == nil {
-		timeout := cfg.Timeout
-		if timeout <= 0 {
-			timeout = 10 * time.Second
-		}
-		c.hc = &http.Client{
-			Timeout: timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
+		// The private client follows no redirect and keeps no cookie, so it
+		// is the default transport itself, with the timeout on the request's
+		// context: no http.Client bookkeeping on every call.
+		c.rt, c.timeout = http.DefaultTransport, cfg.Timeout
+		if c.timeout <= 0 {
+			c.timeout = 10 * time.Second
 		}
 	}
 	return c, nil
@@ -403,15 +407,39 @@ type exchange struct {
 	body   []byte
 }
 
+// form is an application/x-www-form-urlencoded request body. (url.Values
+// would build a map and sort the names of two or three fields.)
+type form struct{ strings.Builder }
+
+// newForm starts a body with token and, when set, token_type_hint.
+func newForm(token, hint string) *form {
+	f := &form{}
+	f.Grow(len(token) + 96)
+	f.add("token", token)
+	if hint != "" {
+		f.add("token_type_hint", hint)
+	}
+	return f
+}
+
+func (f *form) add(name, value string) {
+	if f.Len() > 0 {
+		f.WriteByte('&')
+	}
+	f.WriteString(url.QueryEscape(name))
+	f.WriteByte('=')
+	f.WriteString(url.QueryEscape(value))
+}
+
 // post sends form to endpointURL with client authentication and reads the
 // response through the size limit. Transport failures wrap ErrUnavailable.
-func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Values, token string) (exchange, error) {
+func (c *Client) post(ctx context.Context, name, endpointURL string, form *form, token string) (exchange, error) {
 	if c.method != AuthClientSecretBasic {
-		form.Set("client_id", c.cfg.ClientID) // required for post and none, allowed for private_key_jwt
+		form.add("client_id", c.cfg.ClientID) // required for post and none, allowed for private_key_jwt
 	}
 	switch c.method {
 	case AuthClientSecretPost:
-		form.Set("client_secret", c.cfg.ClientSecret)
+		form.add("client_secret", c.cfg.ClientSecret)
 	case AuthPrivateKeyJWT:
 		a, err := c.clientAssertion(endpointURL)
 		if err != nil {
@@ -419,29 +447,37 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Va
 			// verdict on the token.
 			return exchange{}, fmt.Errorf("%w: signing the client assertion: %v", ErrUnavailable, err)
 		}
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-		form.Set("client_assertion", a)
+		form.add("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.add("client_assertion", a)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpointURL, strings.NewReader(form.Encode()))
+	if dl, ok := ctx.Deadline(); c.rt != nil && (!ok || time.Until(dl) > c.timeout) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel() // after the body is read
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpointURL, strings.NewReader(form.String()))
 	if err != nil {
 		return exchange{}, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	if c.method == AuthClientSecretBasic {
-		// RFC 6749 §2.3.1: form-urlencode both before Basic encoding, as
-		// golang.org/x/oauth2 does.
-		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+		req.Header.Set("Authorization", c.basic) // built once by New
 	}
 	start := time.Now()
-	resp, err := c.hc.Do(req)
+	var resp *http.Response
+	if c.rt != nil {
+		resp, err = c.rt.RoundTrip(req)
+	} else {
+		resp, err = c.hc.Do(req)
+	}
 	var ex exchange
 	if err == nil {
 		ex.status = resp.StatusCode
 		ex.header = resp.Header
-		ex.body, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+		ex.body, err = c.readBody(resp)
 		resp.Body.Close()
-		if err == nil && int64(len(ex.body)) > c.maxBody {
+		if errors.Is(err, errBodyTooLarge) {
 			err = fmt.Errorf("%w: response body exceeds %d bytes", ErrInvalidResponse, c.maxBody)
 		} else if err != nil {
 			err = transportErr("reading the "+name+" response", err, token)
@@ -461,6 +497,26 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Va
 	c.log.LogAttrs(ctx, slog.LevelDebug, "introspect: upstream exchange", slog.String("endpoint", name),
 		slog.Int("status", ex.status), slog.Duration("duration", d))
 	return ex, nil
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+// readBody reads a response body through the size limit, at once into a
+// buffer of its length when the response announces one.
+func (c *Client) readBody(resp *http.Response) ([]byte, error) {
+	switch n := resp.ContentLength; {
+	case n > c.maxBody:
+		return nil, errBodyTooLarge
+	case n >= 0:
+		b := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err == nil && int64(len(b)) > c.maxBody {
+		return nil, errBodyTooLarge
+	}
+	return b, err
 }
 
 // transportErr wraps a transport failure with ErrUnavailable, keeping a

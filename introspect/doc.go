@@ -56,9 +56,10 @@
 // TTL, so a flood of garbage tokens evicts only other negative entries.
 // Entries are keyed by a keyed hash (hash/maphash, random seed per Cache; of
 // the length, head and tail of long tokens, so a hit costs the same for any
-// token size) and compared in full on a hit. Identical concurrent misses share one upstream call
-// (singleflight); each waiter honours its own context, and the shared call
-// runs detached from any caller's cancellation with its own timeout.
+// token size) and compared in full on a hit. Identical concurrent misses
+// share one upstream call; each waiter honours its own context, and the
+// shared call runs detached from any caller's cancellation with its own
+// timeout, on a worker goroutine that then waits a moment for the next.
 // Upstream failures are never cached. Call Forget when a token is revoked
 // (ForgetAll empties the cache).
 // A cached answer cannot see a revocation made elsewhere (RFC 7662 §4): the

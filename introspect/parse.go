@@ -37,9 +37,8 @@ func parseResponse(body []byte) (response, error) {
 		res       Result
 		own       error // a refusal of one of the members read here
 	)
-	text := string(body)
 	var x jose.Extras
-	claims, err := jose.DecodeWith(body, text, &x, func(name string, rd *strictjson.Reader) (bool, error) {
+	claims, err := jose.DecodeWith(string(body), &x, func(name string, rd *strictjson.Reader) (bool, error) {
 		var err error
 		switch name {
 		case "active":

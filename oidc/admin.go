@@ -56,7 +56,7 @@ func (v *Verifier) VerifyAdminAction(ctx context.Context, body string) (*AdminAc
 	if err := checkSignature(ctx, v.keys, &cp); err != nil {
 		return nil, err
 	}
-	_, text, err := payload(&cp)
+	text, err := payload(&cp)
 	if err != nil {
 		return nil, err
 	}

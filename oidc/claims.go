@@ -40,10 +40,10 @@ type Claims struct {
 	// tokens such as DPoP; nil otherwise.
 	Confirmation *Confirmation
 
-	// Raw is the JSON the claims were decoded from (a token's payload, an
-	// introspection answer), for claims this type does not name; see
-	// Decode. It must not be modified.
-	Raw []byte
+	// Raw is the JSON text the claims were decoded from (a token's
+	// payload, an introspection answer), for claims this type does not
+	// name; see Decode.
+	Raw string
 }
 
 // Confirmation is the cnf claim of a sender-constrained token (RFC 7800):
@@ -92,7 +92,7 @@ func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 // another letter case, so encoding/json's case-insensitive matching cannot
 // choose between two spellings. A member present only in another case
 // (e.g. "Tenant") still fills a field tagged "tenant".
-func (c *Claims) Decode(v any) error { return json.Unmarshal(c.Raw, v) }
+func (c *Claims) Decode(v any) error { return json.Unmarshal([]byte(c.Raw), v) }
 
 // ParseClaims decodes a JSON claims object strictly: member names are
 // case-sensitive, a name repeated in any object (also when the repetition
@@ -104,20 +104,19 @@ func (c *Claims) Decode(v any) error { return json.Unmarshal(c.Raw, v) }
 //
 // ParseClaims checks no signature and no claim values: it is the decoder
 // under Verifier (and, in the same pass as the RFC 7662 members, under the
-// introspect package). The returned Claims keeps a copy of payload as Raw.
+// introspect package). The returned Claims keeps payload's text as Raw.
 func ParseClaims(payload []byte) (*Claims, error) {
 	if len(payload) > maxTokenBytesLimit {
 		return nil, verr(ErrMalformed, "claims too large")
 	}
-	text := string(payload)
 	var x jose.Extras
-	return decodeClaims([]byte(text), text, &x)
+	return decodeClaims(string(payload), &x)
 }
 
-// decodeClaims decodes text (the payload JSON; raw is the same bytes) into
-// Claims. Strings without escapes point into text.
-func decodeClaims(raw []byte, text string, x *jose.Extras) (*Claims, error) {
-	c, err := jose.DecodeClaims(raw, text, x)
+// decodeClaims decodes text (the payload JSON) into Claims. Strings without
+// escapes point into text.
+func decodeClaims(text string, x *jose.Extras) (*Claims, error) {
+	c, err := jose.DecodeClaims(text, x)
 	if err != nil {
 		return nil, fromJose(err)
 	}

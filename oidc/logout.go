@@ -47,12 +47,12 @@ func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 	if err := checkSignature(ctx, v.keys, &cp); err != nil {
 		return nil, err
 	}
-	body, text, err := payload(&cp)
+	text, err := payload(&cp)
 	if err != nil {
 		return nil, err
 	}
 	var x jose.Extras
-	c, err := decodeClaims(body, text, &x)
+	c, err := decodeClaims(text, &x)
 	if err != nil {
 		return nil, err
 	}

@@ -60,14 +60,13 @@ func checkSignature(ctx context.Context, keys KeySource, c *jose.Compact) error 
 	return nil
 }
 
-// payload decodes the payload of a verified token and returns it as bytes
-// and as a string of the same content.
-func payload(c *jose.Compact) ([]byte, string, error) {
-	raw, err := c.Payload()
+// payload decodes the payload of a verified token.
+func payload(c *jose.Compact) (string, error) {
+	text, err := c.Payload()
 	if err != nil {
-		return nil, "", fromJose(err)
+		return "", fromJose(err)
 	}
-	return raw, string(raw), nil
+	return text, nil
 }
 
 // lookupKey asks the KeySource for kid. An unknown kid becomes a
@@ -106,6 +105,6 @@ func verifyJWS(ctx context.Context, keys KeySource, token string) ([]byte, error
 	if err := checkSignature(ctx, keys, &c); err != nil {
 		return nil, err
 	}
-	raw, _, err := payload(&c)
-	return raw, err
+	text, err := payload(&c)
+	return []byte(text), err
 }

@@ -332,12 +332,12 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 	if err := checkSignature(ctx, v.keys, &cp); err != nil {
 		return nil, err
 	}
-	raw, text, err := payload(&cp)
+	text, err := payload(&cp)
 	if err != nil {
 		return nil, err
 	}
 	var x jose.Extras
-	c, err := decodeClaims(raw, text, &x)
+	c, err := decodeClaims(text, &x)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ type Claims struct {
 
 	Confirmation *Confirmation
 
-	Raw []byte
+	Raw string
 }
 
 // Confirmation is the cnf claim (RFC 7800) of a sender-constrained token.
@@ -61,15 +61,15 @@ var (
 )
 
 // DecodeClaims decodes the JSON claims object text strictly into Claims
-// whose Raw is raw (the same bytes as text): names are case-sensitive, a
+// whose Raw is text: names are case-sensitive, a
 // name repeated at any level (also through escapes or Unicode case folding)
 // is refused, strings must be valid UTF-8, nesting is bounded, NumericDates
 // (exp, iat, nbf, auth_time) must be JSON integers in (0, 1e11), aud is a
 // string or an array of strings, roles are arrays of strings. A null value
 // counts as absent. Unknown members are validated and skipped. Strings
 // without escapes point into text. No claim value is checked.
-func DecodeClaims(raw []byte, text string, x *Extras) (*Claims, error) {
-	d := decoder{c: &Claims{Raw: raw}, x: x}
+func DecodeClaims(text string, x *Extras) (*Claims, error) {
+	d := decoder{c: &Claims{Raw: text}, x: x}
 	r := strictjson.NewReader(text)
 	if r.Peek() != '{' {
 		return nil, errClaimsNotObject
@@ -83,8 +83,8 @@ func DecodeClaims(raw []byte, text string, x *Extras) (*Claims, error) {
 // RFC 7662 answer's active, username, token_type), so that such a document
 // is read in one pass. (A separate function: passing the reader to a
 // callback moves it to the heap, which the verifier's path avoids.)
-func DecodeWith(raw []byte, text string, x *Extras, other Other) (*Claims, error) {
-	d := decoder{c: &Claims{Raw: raw}, x: x}
+func DecodeWith(text string, x *Extras, other Other) (*Claims, error) {
+	d := decoder{c: &Claims{Raw: text}, x: x}
 	r := strictjson.NewReader(text)
 	if r.Peek() != '{' {
 		return nil, errClaimsNotObject

@@ -105,8 +105,8 @@ func (c *Compact) VerifySignature(k *Key) error {
 }
 
 // Payload decodes the payload segment (canonical base64url only).
-func (c *Compact) Payload() ([]byte, error) {
-	return DecodeSegment(c.Token[c.d1+1 : c.d2])
+func (c *Compact) Payload() (string, error) {
+	return DecodeSegmentString(c.Token[c.d1+1 : c.d2])
 }
 
 // DecodeSegment decodes one segment of a compact JWS (canonical base64url).

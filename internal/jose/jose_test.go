@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -249,5 +250,34 @@ func BenchmarkParseHeaderMembers(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeAgreesWithEncodingBase64: on random strings of the alphabet
+// (and a few other bytes), Decode accepts exactly what the standard
+// library's strict unpadded base64url decoder accepts, except that it
+// refuses newlines (which the library skips), and decodes it the same way.
+func TestDecodeAgreesWithEncodingBase64(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	rng := mrand.New(mrand.NewPCG(7, 9))
+	for n := range 70 {
+		for range 200 {
+			b := make([]byte, n)
+			for i := range b {
+				if rng.IntN(50) == 0 {
+					b[i] = "=+/ .\n\x00é"[rng.IntN(9)]
+				} else {
+					b[i] = alphabet[rng.IntN(64)]
+				}
+			}
+			want, werr := base64.RawURLEncoding.Strict().DecodeString(string(b))
+			if strings.ContainsAny(string(b), "\r\n") {
+				werr = errors.New("encoding/base64 skips newlines; Decode refuses them")
+			}
+			got, ok := DecodeString(string(b))
+			if ok != (werr == nil) || ok && string(got) != string(want) {
+				t.Fatalf("%q: got %x %v, encoding/base64 %x %v", b, got, ok, want, werr)
+			}
+		}
 	}
 }

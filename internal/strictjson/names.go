@@ -39,36 +39,26 @@ var tables = sync.Pool{New: func() any {
 		names: make([]string, 0, tableStart/2), hashes: make([]uint64, 0, tableStart/2)}
 }}
 
-// addName records name among the names of the object being read at depth
-// d, which are in list while the object has at most linearNames members
-// (list is backed by an array on the caller's stack) and in a table borrowed
-// from the pool beyond; it reports false if an equal name was seen before.
-func (r *Reader) addName(d int, list []string, name string) ([]string, bool) {
-	t := r.tables[d]
+// addName records name among the names of one object: in list (backed by
+// an array on the caller's stack) while the object has at most linearNames
+// members, then in t, a table borrowed from the pool (nil until then). It
+// reports false if an equal name was seen before.
+func addName(t *table, list []string, name string) (*table, []string, bool) {
 	if t == nil {
 		for _, o := range list {
 			if foldEqual(o, name) {
-				return list, false
+				return nil, list, false
 			}
 		}
 		if len(list) < linearNames {
-			return append(list, name), true
+			return nil, append(list, name), true
 		}
 		t = tables.Get().(*table)
-		r.tables[d] = t
 		for _, o := range list {
 			t.add(o)
 		}
 	}
-	return list, t.add(name)
-}
-
-// releaseTable returns the table borrowed at depth d, if any.
-func (r *Reader) releaseTable(d int) {
-	if t := r.tables[d]; t != nil {
-		r.tables[d] = nil
-		t.release()
-	}
+	return t, list, t.add(name)
 }
 
 // release returns a borrowed table to the pool.
@@ -120,17 +110,18 @@ func (t *table) grow() {
 	}
 }
 
-// foldEqual is strings.EqualFold with a cheap early exit for two ASCII
-// names: letters that fold together differ only in bit 0x20, so names of
-// different lengths or with different first or last letters are unequal.
+// foldEqual is strings.EqualFold with a cheap early exit: a first or last
+// byte that is ASCII is a whole rune, and two ASCII runes that fold together
+// differ at most in bit 0x20.
 func foldEqual(a, b string) bool {
-	if isASCII(a) && isASCII(b) {
-		if len(a) != len(b) {
-			return false
-		}
-		if len(a) > 0 && (a[0]|0x20 != b[0]|0x20 || a[len(a)-1]|0x20 != b[len(b)-1]|0x20) {
-			return false
-		}
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	if x, y := a[0], b[0]; x < utf8.RuneSelf && y < utf8.RuneSelf && x|0x20 != y|0x20 {
+		return false
+	}
+	if x, y := a[len(a)-1], b[len(b)-1]; x < utf8.RuneSelf && y < utf8.RuneSelf && x|0x20 != y|0x20 {
+		return false
 	}
 	return strings.EqualFold(a, b)
 }

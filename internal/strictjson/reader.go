@@ -39,10 +39,9 @@ var (
 // Reader reads JSON text from a string. The zero value reads "". A Reader is
 // a small value meant to live on the caller's stack.
 type Reader struct {
-	s      string
-	i      int
-	depth  int
-	tables [MaxDepth + 1]*table // borrowed by the large objects being read, by depth
+	s     string
+	i     int
+	depth int
 }
 
 // NewReader returns a Reader over s.
@@ -127,41 +126,46 @@ func (r *Reader) object(member, dup func(string) error) error {
 	if err := r.open('{'); err != nil {
 		return err
 	}
-	d := r.depth
 	var names [linearNames]string
-	err := r.members(d, names[:0], member, dup)
-	r.releaseTable(d)
+	t, err := r.members(names[:0], member, dup)
+	t.release()
 	return err
 }
 
-func (r *Reader) members(d int, names []string, member, dup func(string) error) error {
+// members reads the members of an object whose brace was consumed. The
+// names go to list (backed by an array on the caller's stack) while there
+// are at most linearNames, then to a table borrowed from the pool, which
+// members returns for the caller to release. (The table pointer and the
+// list are separate variables so that escape analysis keeps the array on
+// the stack.)
+func (r *Reader) members(names []string, member, dup func(string) error) (t *table, err error) {
 	for first := true; ; first = false {
 		more, err := r.next('}', first)
 		if err != nil || !more {
-			return err
+			return t, err
 		}
 		name, err := r.String()
 		if err != nil {
-			return err
+			return t, err
 		}
 		if r.i < len(r.s) && r.s[r.i] == ':' {
 			r.i++
 		} else if r.Peek() == ':' {
 			r.i++
 		} else {
-			return ErrSyntax
+			return t, ErrSyntax
 		}
 		var fresh bool
-		if names, fresh = r.addName(d, names, name); !fresh {
+		if t, names, fresh = addName(t, names, name); !fresh {
 			if dup == nil {
-				return ErrDuplicate
+				return t, ErrDuplicate
 			}
 			if err := dup(name); err != nil {
-				return err
+				return t, err
 			}
 		}
 		if err := member(name); err != nil {
-			return err
+			return t, err
 		}
 	}
 }
@@ -220,6 +224,17 @@ func (r *Reader) String() (string, error) {
 	}
 	i++
 	start := i
+	// Eight bytes at a time while none is a quote, a backslash, a control
+	// byte or non-ASCII.
+	for ; i+8 <= len(s); i += 8 {
+		w := word(s[i : i+8])
+		q, bs := w^(ones*'"'), w^(ones*'\\')
+		// A byte below 0x20, a zero byte of q or bs (a quote or a
+		// backslash), or a high bit: exact for "any such byte".
+		if ((w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs|w)&highs != 0 {
+			break
+		}
+	}
 	for i < len(s) && plain[s[i]] {
 		i++
 	}
@@ -229,6 +244,16 @@ func (r *Reader) String() (string, error) {
 	}
 	r.i = i
 	return r.slowString(start)
+}
+
+// Bytes of a word, for testing eight bytes at a time.
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// word reads eight bytes little-endian (one load).
+func word(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // space marks JSON whitespace; plain marks the bytes a string holds as

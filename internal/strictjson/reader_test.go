@@ -313,3 +313,36 @@ func foldDuplicate(t *testing.T, dec *json.Decoder) string {
 	}
 	return ""
 }
+
+// TestStringBytes: every byte class is noticed at every position of a long
+// string, inside and across the eight-byte blocks scanned at once.
+func TestStringBytes(t *testing.T) {
+	for pos := range 24 {
+		for _, tc := range []struct {
+			ins  string
+			want string // "" when the string must be refused
+		}{
+			{"\x00", ""}, {"\x1f", ""}, {"\n", ""}, {"\xff", ""}, {"\xc3", ""},
+			{`\"`, `"`}, {`\\`, `\`}, {`\u0041`, "A"}, {"é", "é"}, {"\x7f", "\x7f"}, {" ", " "}, {"~", "~"},
+		} {
+			body := strings.Repeat("a", pos) + tc.ins + strings.Repeat("b", 24-pos)
+			r := NewReader(`"` + body + `"`)
+			got, err := r.String()
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("%q at %d accepted", tc.ins, pos)
+				}
+				continue
+			}
+			want := strings.Repeat("a", pos) + tc.want + strings.Repeat("b", 24-pos)
+			if err != nil || got != want || r.End() != nil {
+				t.Fatalf("%q at %d: %q, %v", tc.ins, pos, got, err)
+			}
+		}
+		// An unterminated string ending in the middle of a block.
+		r := NewReader(`"` + strings.Repeat("a", pos))
+		if _, err := r.String(); err == nil {
+			t.Fatalf("unterminated string of %d bytes accepted", pos)
+		}
+	}
+}
