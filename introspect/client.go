@@ -202,7 +202,7 @@ const (
 type Client struct {
 	cfg     Config
 	method  AuthMethod
-	basic   string // the Authorization header value of client_secret_basic
+	basic   string            // the Authorization header value of client_secret_basic
 	hc      *http.Client      // the caller's client; nil for the private one
 	rt      http.RoundTripper // the private client's transport
 	timeout time.Duration     // the private client's timeout

@@ -46,17 +46,7 @@ const maxAdminLifetime = 10 * time.Minute
 // The message carries no issuer; replay of id is for the caller to detect.
 func (v *Verifier) VerifyAdminAction(ctx context.Context, body string) (*AdminAction, error) {
 	now := v.now()
-	cp, err := split(body, v.maxBytes, v.algs)
-	if err != nil {
-		return nil, err
-	}
-	if cp.Header.HasTyp && !typIs(cp.Header.Typ, "JWT") {
-		return nil, verr(ErrWrongType, "header typ is not JWT")
-	}
-	if err := checkSignature(ctx, v.keys, &cp); err != nil {
-		return nil, err
-	}
-	text, err := payload(&cp)
+	text, err := openJWS(ctx, v.keys, body, v.maxBytes, v.algs, adminTyp)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +72,14 @@ func (v *Verifier) VerifyAdminAction(ctx context.Context, body string) (*AdminAc
 		return nil, verr(ErrMalformed, "admin message expiration too far ahead")
 	}
 	return act, nil
+}
+
+// adminTyp allows an admin message's header typ to be JWT or absent.
+func adminTyp(h *jose.Header) error {
+	if h.HasTyp && !typIs(h.Typ, "JWT") {
+		return verr(ErrWrongType, "header typ is not JWT")
+	}
+	return nil
 }
 
 // decodeAdminAction decodes the JSON of a Keycloak AdminAction strictly.

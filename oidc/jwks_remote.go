@@ -396,16 +396,10 @@ func (ks *RemoteKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte
 // for the result, bounded by ctx. It is not rate-limited: do not wire it to
 // anything an attacker can trigger.
 func (ks *RemoteKeySet) Refresh(ctx context.Context) error {
-	ks.mu.Lock()
-	if ks.closed {
-		ks.mu.Unlock()
+	call := ks.joinFetch(fetchForced)
+	if call == nil {
 		return fmt.Errorf("%w: key set closed", ErrKeysUnavailable)
 	}
-	call := ks.inflight
-	if call == nil {
-		call = ks.startFetchLocked(fetchForced)
-	}
-	ks.mu.Unlock()
 	select {
 	case <-call.done:
 		return call.err
@@ -448,6 +442,20 @@ func (ks *RemoteKeySet) Stats() KeySetStats {
 	}
 	ks.mu.Unlock()
 	return st
+}
+
+// joinFetch returns the fetch in flight, or starts one for reason; nil once
+// the set is closed.
+func (ks *RemoteKeySet) joinFetch(reason string) *fetchCall {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	switch {
+	case ks.closed:
+		return nil
+	case ks.inflight != nil:
+		return ks.inflight
+	}
+	return ks.startFetchLocked(reason)
 }
 
 // startFetchLocked starts a fetch; ks.mu is held and no fetch is in flight.
@@ -507,16 +515,10 @@ func (ks *RemoteKeySet) refreshLoop(first *fetchCall) {
 			t.Stop()
 			return
 		}
-		ks.mu.Lock()
-		if ks.closed {
-			ks.mu.Unlock()
+		call := ks.joinFetch(fetchRefresh)
+		if call == nil {
 			return
 		}
-		call := ks.inflight
-		if call == nil {
-			call = ks.startFetchLocked(fetchRefresh)
-		}
-		ks.mu.Unlock()
 		select {
 		case <-call.done:
 			err = call.err

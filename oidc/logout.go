@@ -33,31 +33,10 @@ type LogoutClaims struct {
 // to detect (the verifier keeps no state).
 func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutClaims, error) {
 	now := v.now()
-	cp, err := split(raw, v.maxBytes, v.algs)
-	if err != nil {
-		return nil, err
-	}
-	if cp.Header.HasTyp {
-		if !typIs(cp.Header.Typ, "logout+jwt") {
-			return nil, verr(ErrWrongType, "header typ is not logout+jwt")
-		}
-	} else if !v.logoutNoTyp {
-		return nil, verr(ErrWrongType, "header typ logout+jwt missing")
-	}
-	if err := checkSignature(ctx, v.keys, &cp); err != nil {
-		return nil, err
-	}
-	text, err := payload(&cp)
-	if err != nil {
-		return nil, err
-	}
 	var x jose.Extras
-	c, err := decodeClaims(text, &x)
+	c, err := v.openClaims(ctx, raw, v.logoutTyp, &x)
 	if err != nil {
 		return nil, err
-	}
-	if c.Issuer != v.issuer {
-		return nil, verr(ErrWrongIssuer, "")
 	}
 	switch {
 	case c.Type != "" && c.Type != "Logout":
@@ -94,4 +73,16 @@ func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 		Expiry:              c.Expiry,
 		RevokeOfflineAccess: x.RevokeOffline,
 	}, nil
+}
+
+// logoutTyp requires the header typ logout+jwt (its absence only with
+// LogoutTokenConfig.AllowMissingTyp).
+func (v *Verifier) logoutTyp(h *jose.Header) error {
+	switch {
+	case h.HasTyp && !typIs(h.Typ, "logout+jwt"):
+		return verr(ErrWrongType, "header typ is not logout+jwt")
+	case !h.HasTyp && !v.logoutNoTyp:
+		return verr(ErrWrongType, "header typ logout+jwt missing")
+	}
+	return nil
 }

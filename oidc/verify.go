@@ -314,35 +314,10 @@ func typIs(typ, want string) bool {
 }
 
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, error) {
-	cp, err := split(token, v.maxBytes, v.algs)
-	if err != nil {
-		return nil, err
-	}
-	h := &cp.Header
-	switch v.mode {
-	case ModeKeycloak:
-		if h.HasTyp && !typIs(h.Typ, "JWT") && !typIs(h.Typ, "at+jwt") {
-			return nil, verr(ErrWrongType, "header typ is not an access token type")
-		}
-	case ModeRFC9068:
-		if !h.HasTyp || !typIs(h.Typ, "at+jwt") {
-			return nil, verr(ErrWrongType, "header typ is not at+jwt")
-		}
-	}
-	if err := checkSignature(ctx, v.keys, &cp); err != nil {
-		return nil, err
-	}
-	text, err := payload(&cp)
-	if err != nil {
-		return nil, err
-	}
 	var x jose.Extras
-	c, err := decodeClaims(text, &x)
+	c, err := v.openClaims(ctx, token, v.accessTyp, &x)
 	if err != nil {
 		return nil, err
-	}
-	if c.Issuer != v.issuer {
-		return nil, verr(ErrWrongIssuer, "")
 	}
 	if x.Events {
 		return nil, verr(ErrWrongType, "logout token is not an access token")
@@ -382,6 +357,39 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		return nil, err
 	}
 	return c, nil
+}
+
+// openClaims opens a token of this issuer: the signature layer with the
+// header typ checked by typ, then the strict claims decoder and the exact
+// issuer.
+func (v *Verifier) openClaims(ctx context.Context, token string, typ func(*jose.Header) error, x *jose.Extras) (*Claims, error) {
+	text, err := openJWS(ctx, v.keys, token, v.maxBytes, v.algs, typ)
+	if err != nil {
+		return nil, err
+	}
+	c, err := decodeClaims(text, x)
+	if err != nil {
+		return nil, err
+	}
+	if c.Issuer != v.issuer {
+		return nil, verr(ErrWrongIssuer, "")
+	}
+	return c, nil
+}
+
+// accessTyp checks the header typ of an access token per Mode.
+func (v *Verifier) accessTyp(h *jose.Header) error {
+	switch v.mode {
+	case ModeKeycloak:
+		if h.HasTyp && !typIs(h.Typ, "JWT") && !typIs(h.Typ, "at+jwt") {
+			return verr(ErrWrongType, "header typ is not an access token type")
+		}
+	case ModeRFC9068:
+		if !h.HasTyp || !typIs(h.Typ, "at+jwt") {
+			return verr(ErrWrongType, "header typ is not at+jwt")
+		}
+	}
+	return nil
 }
 
 func (v *Verifier) audienceOK(c *Claims) bool {

@@ -53,13 +53,6 @@ const BackchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logo
 // consuming it) to have it validated and skipped.
 type Other func(name string, r *strictjson.Reader) (bool, error)
 
-var (
-	errClaimsNotObject = malformed("claims are not a json object")
-	errClaimsJSON      = malformed("claims are not valid json")
-	errClaimsDup       = malformed("duplicate claim")
-	errClaimsTrailing  = malformed("trailing data after claims")
-)
-
 // DecodeClaims decodes the JSON claims object text strictly into Claims
 // whose Raw is text: names are case-sensitive, a
 // name repeated at any level (also through escapes or Unicode case folding)
@@ -72,7 +65,7 @@ func DecodeClaims(text string, x *Extras) (*Claims, error) {
 	d := decoder{c: &Claims{Raw: text}, x: x}
 	r := strictjson.NewReader(text)
 	if r.Peek() != '{' {
-		return nil, errClaimsNotObject
+		return nil, malformed("claims are not a json object")
 	}
 	err := r.Object(func(name string) error { return d.member(&r, name) })
 	return d.done(&r, err)
@@ -87,7 +80,7 @@ func DecodeWith(text string, x *Extras, other Other) (*Claims, error) {
 	d := decoder{c: &Claims{Raw: text}, x: x}
 	r := strictjson.NewReader(text)
 	if r.Peek() != '{' {
-		return nil, errClaimsNotObject
+		return nil, malformed("claims are not a json object")
 	}
 	err := r.Object(func(name string) error {
 		if done, err := other(name, &r); done || err != nil {
@@ -110,13 +103,13 @@ type decoder struct {
 func (d *decoder) done(r *strictjson.Reader, err error) (*Claims, error) {
 	switch {
 	case err == strictjson.ErrDuplicate:
-		return nil, errClaimsDup
+		return nil, malformed("duplicate claim")
 	case d.bad != "":
 		return nil, malformed("claim " + Quote(d.bad) + " has an invalid value")
 	case err != nil:
-		return nil, errClaimsJSON
+		return nil, malformed("claims are not valid json")
 	case r.End() != nil:
-		return nil, errClaimsTrailing
+		return nil, malformed("trailing data after claims")
 	}
 	return d.c, nil
 }

@@ -21,17 +21,6 @@ type Header struct {
 	JWK string
 }
 
-var (
-	errHeaderNotObject = malformed("header is not a json object")
-	errHeaderJSON      = malformed("header is not valid json")
-	errHeaderDup       = malformed("duplicate header parameter")
-	errHeaderCrit      = malformed("crit header parameter is not supported")
-	errHeaderB64       = malformed("b64 header parameter is not supported")
-	errHeaderZip       = malformed("zip header parameter is not supported")
-	errHeaderNoAlg     = malformed("header has no alg")
-	errHeaderLongKid   = malformed("kid too long")
-)
-
 // ParseHeader decodes a protected header strictly: a repeated or
 // case-variant name, crit (even empty), b64 and zip are refused; jku, x5u,
 // x5c and every other member are validated, skipped and never used.
@@ -39,7 +28,7 @@ func ParseHeader(s string) (Header, error) {
 	var h Header
 	r := strictjson.NewReader(s)
 	if r.Peek() != '{' {
-		return h, errHeaderNotObject
+		return h, malformed("header is not a json object")
 	}
 	var refusal error
 	err := r.Object(func(name string) error {
@@ -57,31 +46,25 @@ func ParseHeader(s string) (Header, error) {
 				return strictjson.ErrSyntax
 			}
 			h.JWK, err = r.Raw()
-		case "crit":
-			refusal = errHeaderCrit
-		case "b64":
-			refusal = errHeaderB64
-		case "zip":
-			refusal = errHeaderZip
+		case "crit", "b64", "zip":
+			refusal = malformed(name + " header parameter is not supported")
+			return refusal
 		default:
 			err = r.Skip()
-		}
-		if refusal != nil {
-			return refusal
 		}
 		return err
 	})
 	switch {
 	case err == strictjson.ErrDuplicate:
-		return h, errHeaderDup
+		return h, malformed("duplicate header parameter")
 	case refusal != nil:
 		return h, refusal
 	case err != nil || r.End() != nil:
-		return h, errHeaderJSON
+		return h, malformed("header is not valid json")
 	case h.Alg == "":
-		return h, errHeaderNoAlg
+		return h, malformed("header has no alg")
 	case len(h.Kid) > MaxKeyIDBytes:
-		return h, errHeaderLongKid
+		return h, malformed("kid too long")
 	}
 	return h, nil
 }

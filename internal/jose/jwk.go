@@ -194,104 +194,128 @@ func (j JWK) Key(p Policy) (*Key, *Skip) {
 		alg, hasAlg = p.Alg, true
 	}
 
-	var key *Key
+	// The key type and curve decide which algorithms the key may carry;
+	// want is the one inferred when alg is absent.
+	var want Alg
+	crv, _, crvErr := j.str("crv")
 	switch kty {
 	case "RSA":
-		if !hasAlg {
-			alg = RS256
-		} else if !alg.isRSA() {
-			return fail(SkipAlgMismatch, "alg %s on an RSA key", alg)
+		want = RS256
+	case "EC", "OKP":
+		if crvErr != nil {
+			return fail(SkipMalformed, "%v", crvErr)
 		}
-		nb, err := j.bytes("n")
-		if err != nil {
-			return fail(SkipMalformed, "%v", err)
+		if want = curveAlg(kty, crv); want == AlgInvalid {
+			return fail(SkipUnsupported, "%s curve %q", kty, Truncate(crv, 16))
 		}
-		eb, err := j.bytes("e")
-		if err != nil {
-			return fail(SkipMalformed, "%v", err)
-		}
-		eb = bytes.TrimLeft(eb, "\x00")
-		if len(eb) > 4 {
-			return fail(SkipWeakKey, "rsa public exponent too large")
-		}
-		e := 0
-		for _, b := range eb {
-			e = e<<8 | int(b)
-		}
-		n := new(big.Int).SetBytes(nb)
-		if pr := rsaProblem(n, e, max(p.MinRSABits, MinRSABits)); pr != "" {
-			return fail(SkipWeakKey, "%s", pr)
-		}
-		key = &Key{ID: kid, Algorithm: alg.String(), Public: &rsa.PublicKey{N: n, E: e}}
-	case "EC":
-		crv, _, err := j.str("crv")
-		if err != nil {
-			return fail(SkipMalformed, "%v", err)
-		}
-		var want Alg
-		switch crv {
-		case "P-256":
-			want = ES256
-		case "P-384":
-			want = ES384
-		case "P-521":
-			want = ES512
-		default:
-			return fail(SkipUnsupported, "curve %q", Truncate(crv, 16))
-		}
-		if !hasAlg {
-			alg = want
-		} else if alg != want {
-			return fail(SkipAlgMismatch, "alg %s on curve %s", alg, crv)
-		}
-		curve := curveOf(alg)
-		x, err := j.bytes("x")
-		if err != nil {
-			return fail(SkipMalformed, "%v", err)
-		}
-		y, err := j.bytes("y")
-		if err != nil {
-			return fail(SkipMalformed, "%v", err)
-		}
-		size := (curve.Params().BitSize + 7) / 8
-		if len(x) != size || len(y) != size {
-			return fail(SkipInvalidPoint, "coordinates must be %d bytes for %s", size, crv)
-		}
-		point := make([]byte, 0, 1+2*size)
-		point = append(append(append(point, 4), x...), y...)
-		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
-		if err != nil {
-			return fail(SkipInvalidPoint, "point not on %s", crv)
-		}
-		key = &Key{ID: kid, Algorithm: alg.String(), Public: pub}
-	case "OKP":
-		crv, _, err := j.str("crv")
-		if err != nil {
-			return fail(SkipMalformed, "%v", err)
-		}
-		if crv != "Ed25519" {
-			return fail(SkipUnsupported, "OKP curve %q", Truncate(crv, 16))
-		}
-		if !hasAlg {
-			alg = EdDSA
-		} else if alg != EdDSA {
-			return fail(SkipAlgMismatch, "alg %s on an Ed25519 key", alg)
-		}
-		x, err := j.bytes("x")
-		if err != nil {
-			return fail(SkipMalformed, "%v", err)
-		}
-		if len(x) != ed25519.PublicKeySize {
-			return fail(SkipInvalidPoint, "Ed25519 key of %d bytes", len(x))
-		}
-		key = &Key{ID: kid, Algorithm: alg.String(), Public: ed25519.PublicKey(x)}
 	default:
 		return fail(SkipUnsupported, "kty %q", Truncate(kty, 16))
 	}
+	switch {
+	case !hasAlg:
+		alg = want
+	case kty == "RSA" && !alg.isRSA(), kty != "RSA" && alg != want:
+		return fail(SkipAlgMismatch, "alg %s on a %s %s key", alg, kty, crv)
+	}
+	var pub any
+	var why SkipReason
+	var detail string
+	switch kty {
+	case "RSA":
+		pub, why, detail = j.rsaPublic(max(p.MinRSABits, MinRSABits))
+	case "EC":
+		pub, why, detail = j.ecPublic(curveOf(alg), crv)
+	default:
+		pub, why, detail = j.ed25519Public()
+	}
+	if why != "" {
+		return fail(why, "%s", detail)
+	}
+	key := &Key{ID: kid, Algorithm: alg.String(), Public: pub}
 	if p.Algs != 0 && !p.Algs.Has(alg) {
 		return fail(SkipUnsupported, "alg %s not in the allow-list", alg)
 	}
 	return key, nil
+}
+
+// curveAlg is the algorithm of an EC or OKP curve, AlgInvalid for another.
+func curveAlg(kty, crv string) Alg {
+	switch kty + " " + crv {
+	case "EC P-256":
+		return ES256
+	case "EC P-384":
+		return ES384
+	case "EC P-521":
+		return ES512
+	case "OKP Ed25519":
+		return EdDSA
+	}
+	return AlgInvalid
+}
+
+// material returns the base64url members names, or says which one is
+// missing or malformed.
+func (j JWK) material(names ...string) ([][]byte, string) {
+	out := make([][]byte, len(names))
+	for i, n := range names {
+		b, err := j.bytes(n)
+		if err != nil {
+			return nil, err.Error()
+		}
+		out[i] = b
+	}
+	return out, ""
+}
+
+// rsaPublic builds an RSA key of at least minBits from n and e.
+func (j JWK) rsaPublic(minBits int) (any, SkipReason, string) {
+	m, bad := j.material("n", "e")
+	if bad != "" {
+		return nil, SkipMalformed, bad
+	}
+	eb := bytes.TrimLeft(m[1], "\x00")
+	if len(eb) > 4 {
+		return nil, SkipWeakKey, "rsa public exponent too large"
+	}
+	e := 0
+	for _, b := range eb {
+		e = e<<8 | int(b)
+	}
+	n := new(big.Int).SetBytes(m[0])
+	if pr := rsaProblem(n, e, minBits); pr != "" {
+		return nil, SkipWeakKey, pr
+	}
+	return &rsa.PublicKey{N: n, E: e}, "", ""
+}
+
+// ecPublic builds an ECDSA key on curve from x and y.
+func (j JWK) ecPublic(curve elliptic.Curve, crv string) (any, SkipReason, string) {
+	m, bad := j.material("x", "y")
+	if bad != "" {
+		return nil, SkipMalformed, bad
+	}
+	size := (curve.Params().BitSize + 7) / 8
+	if len(m[0]) != size || len(m[1]) != size {
+		return nil, SkipInvalidPoint, fmt.Sprintf("coordinates must be %d bytes for %s", size, crv)
+	}
+	point := append(append(append(make([]byte, 0, 1+2*size), 4), m[0]...), m[1]...)
+	pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+	if err != nil {
+		return nil, SkipInvalidPoint, "point not on " + crv
+	}
+	return pub, "", ""
+}
+
+// ed25519Public builds an Ed25519 key from x.
+func (j JWK) ed25519Public() (any, SkipReason, string) {
+	m, bad := j.material("x")
+	if bad != "" {
+		return nil, SkipMalformed, bad
+	}
+	if len(m[0]) != ed25519.PublicKeySize {
+		return nil, SkipInvalidPoint, fmt.Sprintf("Ed25519 key of %d bytes", len(m[0]))
+	}
+	return ed25519.PublicKey(m[0]), "", ""
 }
 
 // ParseJWK parses the JSON text of one JWK (such as the jwk member of a

@@ -28,13 +28,12 @@ import (
 // MaxDepth bounds the nesting of objects and arrays.
 const MaxDepth = 32
 
-var (
-	// ErrSyntax reports input that is not one valid JSON value of the kind
-	// asked for.
-	ErrSyntax = errors.New("invalid json")
-	// ErrDuplicate reports a member name repeated in one object.
-	ErrDuplicate = errors.New("duplicate member name")
-)
+// ErrSyntax reports input that is not one valid JSON value of the kind asked
+// for.
+var ErrSyntax = errors.New("invalid json")
+
+// ErrDuplicate reports a member name repeated in one object.
+var ErrDuplicate = errors.New("duplicate member name")
 
 // Reader reads JSON text from a string. The zero value reads "". A Reader is
 // a small value meant to live on the caller's stack.
