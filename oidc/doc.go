@@ -111,9 +111,11 @@
 // (0, 1e11): RFC 7519 permits fractions, but no supported issuer sends them
 // and refusing them keeps 1e300 and string dates out. Repeated names are
 // found in time linear in the number of members (a keyed hash of each
-// case-folded name), so a forged token whose header, or whose payload read
-// by MultiVerifier before any signature check, carries thousands of members
-// costs about what the same bytes cost in one claim. ParseClaims exposes the
+// case-folded name), and what is read before any signature check is bounded
+// (256 members and array elements in a header), so a forged token whose
+// header, or whose payload peeked at by MultiVerifier, packs its bytes as
+// thousands of tiny members costs no more to refuse than a forged
+// signature on a token of its size. ParseClaims exposes the
 // claims decoder.
 //
 // # Verified-token cache
@@ -152,10 +154,12 @@
 //
 // # Several issuers
 //
-// MultiVerifier reads iss from the unverified payload with the same bounded
-// decoder, then lets the Verifier configured for exactly that issuer verify
-// the whole token; an unknown issuer is refused with ErrWrongIssuer without
-// any key lookup.
+// MultiVerifier reads iss from the unverified payload (its top level
+// strictly, at most 1,024 members, no name repeated; values for their
+// structure only), then lets the Verifier configured for exactly that issuer
+// verify the whole token, which decodes the payload strictly once the
+// signature verified; an unknown issuer is refused with ErrWrongIssuer
+// without any key lookup.
 //
 // # Verification errors
 //

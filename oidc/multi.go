@@ -104,10 +104,18 @@ func (m *MultiVerifier) pick(token string) (*Verifier, error) {
 	return v, nil
 }
 
+// maxPeekMembers bounds the top-level members of a payload peeked at before
+// its signature is verified; no issuer puts a thousand claims in a token.
+const maxPeekMembers = 1024
+
 // peekIssuer returns the iss claim of an unverified token. It applies the
 // size, shape and base64url rules of the verifier to the payload segment and
-// reads only the top level of the payload (duplicate names are refused in
-// linear time: this runs before any signature check).
+// reads the top level of the payload strictly (a repeated or case-variant
+// name is refused, in linear time; at most maxPeekMembers members), and
+// member values for their structure only: the Verifier the issuer selects
+// decodes the whole payload strictly once its signature verified. Refusing
+// a forged payload therefore costs about what verifying a signature over it
+// does, however it packs its bytes.
 func peekIssuer(token string, maxBytes int) (string, error) {
 	d1, d2, err := jose.Segments(token, maxBytes)
 	if err != nil {
@@ -118,10 +126,11 @@ func peekIssuer(token string, maxBytes int) (string, error) {
 		return "", fromJose(err)
 	}
 	r := strictjson.NewReader(text)
+	r.Limit(maxPeekMembers)
 	iss := ""
 	err = r.Object(func(name string) error {
 		if name != "iss" {
-			return r.Skip()
+			return r.SkipStructure()
 		}
 		var err error
 		iss, err = r.String()
@@ -130,6 +139,8 @@ func peekIssuer(token string, maxBytes int) (string, error) {
 	switch {
 	case err == strictjson.ErrDuplicate:
 		return "", verr(ErrMalformed, "duplicate claim")
+	case err == strictjson.ErrTooMany:
+		return "", verr(ErrMalformed, "too many claims")
 	case err != nil || r.End() != nil:
 		return "", verr(ErrMalformed, "claims are not valid json")
 	}

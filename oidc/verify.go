@@ -237,8 +237,9 @@ func (v *Verifier) Issuer() string { return v.issuer }
 
 // Verify verifies an access token and returns its claims. The checks, in
 // this order, all of which must pass: size and shape (three segments, header
-// ≤ 8 KiB, canonical base64url without whitespace); the header (alg in the
-// allow-list, no crit/b64/zip, typ per Mode); the key named by kid (from
+// ≤ 8 KiB, canonical base64url without whitespace); the header (at most 256
+// members and array elements, alg in the allow-list, no crit/b64/zip, typ
+// per Mode); the key named by kid (from
 // Keys) with its pinned alg; the signature; then the payload: strict claims
 // decoding, exact iss, token kind per Mode (ID, refresh, offline and logout
 // tokens are refused), audience rule, exp (required), nbf and iat against Now

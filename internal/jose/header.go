@@ -5,6 +5,13 @@ import "github.com/tokenwarden/tokenwarden/internal/strictjson"
 // MaxHeaderBytes caps the encoded protected header.
 const MaxHeaderBytes = 8 << 10
 
+// maxHeaderValues bounds the members and array elements of a protected
+// header, read before any signature check: JOSE headers hold a handful
+// (a DPoP proof's jwk, an x5c chain of a few certificates), and the bound
+// keeps the cost of refusing a forged header of 8 KiB of tiny members or
+// elements near that of a forged signature.
+const maxHeaderValues = 256
+
 // MaxKeyIDBytes bounds a kid. Keys with a longer kid are never loaded, so a
 // longer kid in a token is refused before any key lookup.
 const MaxKeyIDBytes = 512
@@ -22,11 +29,13 @@ type Header struct {
 }
 
 // ParseHeader decodes a protected header strictly: a repeated or
-// case-variant name, crit (even empty), b64 and zip are refused; jku, x5u,
-// x5c and every other member are validated, skipped and never used.
+// case-variant name, crit (even empty), b64 and zip, and more than 256
+// members and array elements in all are refused; jku, x5u, x5c and every
+// other member are validated, skipped and never used.
 func ParseHeader(s string) (Header, error) {
 	var h Header
 	r := strictjson.NewReader(s)
+	r.Limit(maxHeaderValues)
 	if r.Peek() != '{' {
 		return h, malformed("header is not a json object")
 	}
@@ -57,6 +66,8 @@ func ParseHeader(s string) (Header, error) {
 	switch {
 	case err == strictjson.ErrDuplicate:
 		return h, malformed("duplicate header parameter")
+	case err == strictjson.ErrTooMany:
+		return h, malformed("header has too many members")
 	case refusal != nil:
 		return h, refusal
 	case err != nil || r.End() != nil:

@@ -65,6 +65,20 @@ func TestParseHeader(t *testing.T) {
 	}
 }
 
+// TestParseHeaderBound: a header with more than 256 members and elements in
+// all is refused before anything else is looked at.
+func TestParseHeaderBound(t *testing.T) {
+	hdr := func(n int) string { // n values: the members alg and x, n-2 elements
+		return `{"alg":"RS256","x":[0` + strings.Repeat(",0", n-3) + `]}`
+	}
+	if _, err := ParseHeader(hdr(256)); err != nil {
+		t.Fatalf("256 values: %v", err)
+	}
+	if _, err := ParseHeader(hdr(257)); err == nil || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("257 values: %v", err)
+	}
+}
+
 func TestSplit(t *testing.T) {
 	hdr := enc(`{"alg":"RS256","kid":"k"}`)
 	tok := hdr + "." + enc(`{}`) + ".c2ln"

@@ -346,3 +346,37 @@ func TestStringBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipStructure: the structural skip ends each value where the strict
+// one does, and refuses what has no structure.
+func TestSkipStructure(t *testing.T) {
+	for _, v := range []string{`"a\"b\\"`, `"\\\\"`, `{"a":[1,{"b":"]}"}],"c":null}`, `[]`, `{}`, `-1.5e3`, `true`,
+		`[[[["x"]]]]`, `"é\u0041"`, `{"a" : [ 1 , 2 ] }`} {
+		r := NewReader(v + `,"next"`)
+		if err := r.SkipStructure(); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if rest := r.s[r.i:]; rest != `,"next"` {
+			t.Fatalf("%s: stopped before %q", v, rest)
+		}
+	}
+	for _, v := range []string{``, `"abc`, `"a\"`, `[1,2`, `}`, `,`, strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)} {
+		r := NewReader(v)
+		if err := r.SkipStructure(); err == nil {
+			t.Fatalf("%q accepted", v)
+		}
+	}
+}
+
+// TestLimit: members and elements at any depth count against a limit.
+func TestLimit(t *testing.T) {
+	doc := `{"a":[1,2,3],"b":{"c":4}}` // 2 members, 3 elements, 1 member: 6 values
+	for limit, ok := range map[int]bool{5: false, 6: true} {
+		r := NewReader(doc)
+		r.Limit(limit)
+		err := r.Skip()
+		if ok != (err == nil) || !ok && !errors.Is(err, ErrTooMany) {
+			t.Fatalf("limit %d: %v", limit, err)
+		}
+	}
+}
