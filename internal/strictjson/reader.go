@@ -529,44 +529,50 @@ func (r *Reader) Skip() error {
 // strictly later, after its signature is verified (the issuer a
 // MultiVerifier peeks at), and costs a few instructions a byte.
 func (r *Reader) SkipStructure() error {
+	r.ws()
+	if r.i >= len(r.s) {
+		return ErrSyntax
+	}
+	switch r.s[r.i] {
+	case '"':
+		return r.skipString()
+	case '{', '[':
+	case '}', ']', ',', ':':
+		return ErrSyntax
+	default: // a number or a literal
+		start := r.i
+		for r.i < len(r.s) && !delimiter[r.s[r.i]] {
+			r.i++
+		}
+		if r.i == start {
+			return ErrSyntax
+		}
+		return nil
+	}
+	// Inside brackets only quotes and brackets matter: everything else is
+	// passed over a byte at a time in a tight loop.
 	depth := 0
 	for {
-		r.ws()
+		for r.i < len(r.s) && !structural[r.s[r.i]] {
+			r.i++
+		}
 		if r.i >= len(r.s) {
 			return ErrSyntax
 		}
-		switch c := r.s[r.i]; c {
+		switch r.s[r.i] {
 		case '"':
 			if err := r.skipString(); err != nil {
 				return err
 			}
+			continue
 		case '{', '[':
 			if depth++; depth > MaxDepth {
 				return ErrSyntax
 			}
-			r.i++
-			continue
-		case '}', ']':
-			if depth == 0 {
-				return ErrSyntax
-			}
+		default: // '}' or ']'
 			depth--
-			r.i++
-		case ',', ':':
-			if depth == 0 {
-				return ErrSyntax
-			}
-			r.i++
-			continue
-		default:
-			start := r.i
-			for r.i < len(r.s) && !delimiter[r.s[r.i]] {
-				r.i++
-			}
-			if r.i == start {
-				return ErrSyntax
-			}
 		}
+		r.i++
 		if depth == 0 {
 			return nil
 		}
@@ -596,6 +602,9 @@ func (r *Reader) skipString() error {
 		}
 	}
 }
+
+// structural marks the bytes SkipStructure looks at inside brackets.
+var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
 
 // delimiter marks the bytes that end a number or a literal.
 var delimiter = [256]bool{',': true, '}': true, ']': true, ':': true, '"': true, '{': true, '[': true,

@@ -259,16 +259,24 @@ func BenchmarkObjectMembers(b *testing.B) {
 	}
 }
 
-// FuzzReader: whatever the reader accepts, encoding/json accepts too, and
-// no object in it has two names that strings.EqualFold finds equal.
+// FuzzReader: whatever the reader accepts, encoding/json accepts too, no
+// object in it has two names that strings.EqualFold finds equal, and the
+// structural skip ends the value where the strict one does.
 func FuzzReader(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":[1,{"b":null}],"A":2}`, `{"ſ":1,"s":2}`, object(names(20)),
 		`{"x":"\ud83d\ude00","y":-1.5e3}`, `[{"a":1,"a":2}]`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		lax := NewReader(s)
+		laxErr := lax.SkipStructure() // must not panic on anything
 		if readAll(s) != nil {
 			return
+		}
+		strict := NewReader(s)
+		_ = strict.Skip()
+		if laxErr != nil || lax.i != strict.i {
+			t.Fatalf("%q: the structural skip ends at %d (%v), the strict one at %d", s, lax.i, laxErr, strict.i)
 		}
 		if !json.Valid([]byte(s)) {
 			t.Fatalf("accepted invalid json %q", s)
