@@ -58,12 +58,12 @@ func realmMiddleware(t *testing.T, v *oidc.Verifier) (http.Handler, *atomic.Int6
 	t.Helper()
 	store := revocation.NewMemory(revocation.Config{})
 	t.Cleanup(func() { store.Close() })
-	mw, err := adapter.Middleware(adapter.Config{Verifier: v, Store: store})
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var runs atomic.Int64
-	return mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		runs.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	})), &runs

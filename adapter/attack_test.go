@@ -23,16 +23,16 @@ import (
 func attackAnswer(realm string, tc attack.Case) (challenge, code string, reason Reason) {
 	if tc.WantStatus == http.StatusBadRequest {
 		return `Bearer realm="` + realm + `", error="invalid_request", error_description="malformed authorization"`,
-			CodeInvalidRequest, ReasonMalformedRequest
+			codeInvalidRequest, ReasonMalformedRequest
 	}
 	desc, reason := "invalid token", ReasonInvalidToken
 	switch {
-	case len(tc.Token) > DefaultMaxTokenBytes:
+	case len(tc.Token) > maxTokenBytes:
 		desc, reason = "token too large", ReasonTokenTooLarge
 	case errors.Is(tc.WantError, oidc.ErrExpired):
 		desc, reason = "token expired", ReasonExpired
 	}
-	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + desc + `"`, CodeInvalidToken, reason
+	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + desc + `"`, codeInvalidToken, reason
 }
 
 // quotesToken reports whether s contains a 16-byte piece of a segment of
@@ -90,7 +90,7 @@ func runAttackCorpus(t *testing.T, m *attack.Material, cases []attack.Case, v To
 	const realm = "orders"
 	metrics := &countMetrics{decisions: map[string]int{}}
 	var events []AuditEvent
-	a, err := New(Config{Verifier: v, Store: store, Realm: realm, Now: func() time.Time { return m.Now },
+	a, err := New(context.Background(), Config{Verifier: v, Store: store, Realm: realm, Now: func() time.Time { return m.Now },
 		Metrics: metrics, AuditBurst: 1 << 20,
 		Audit: func(_ context.Context, ev AuditEvent) { events = append(events, ev) }})
 	if err != nil {

@@ -1,9 +1,7 @@
 package adapter
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -11,137 +9,100 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/tokenwarden/tokenwarden/oidc"
-	"github.com/tokenwarden/tokenwarden/revocation"
 )
-
-// LogoutTokenVerifier verifies an OpenID Connect back-channel logout token.
-// *oidc.Verifier and *oidc.MultiVerifier implement it.
-type LogoutTokenVerifier interface {
-	VerifyLogoutToken(ctx context.Context, raw string) (*oidc.LogoutClaims, error)
-}
-
-// BackchannelLogoutConfig configures BackchannelLogoutHandler.
-type BackchannelLogoutConfig struct {
-	// Verifier verifies logout tokens. Required.
-	Verifier LogoutTokenVerifier
-	// Store records the revocation and guards against replay. Required.
-	Store revocation.Store
-	// MaxBodyBytes caps the form body; zero means 16 KiB.
-	MaxBodyBytes int64
-	// RetryAfter is sent with 503 answers; zero means 5 seconds.
-	RetryAfter time.Duration
-	Logger     *slog.Logger
-	Metrics    Metrics
-	Audit      AuditFunc
-	AuditRate  float64
-	AuditBurst int
-	Now        func() time.Time
-}
 
 // BackchannelLogoutHandler receives OpenID Connect Back-Channel Logout 1.0
 // requests (POST, form logout_token). It verifies the logout token (§2.6,
-// through the oidc package), refuses a replayed (iss, jti) across replicas
-// (the store's SeenOnce), and revokes the session (sid) or, for a token
-// without sid, every token of the subject issued before the logout. It
-// answers 200 with Cache-Control: no-store only once the revocation is
-// stored.
+// through Config.Verifier: an *oidc.Verifier or *oidc.MultiVerifier, whose
+// logout audience New sets to Config.Clients), refuses a replayed (iss,
+// jti) across replicas (the store's SeenOnce), and revokes the session
+// (sid) or, for a token without sid, every token of the subject issued
+// before the logout. It answers 200 with Cache-Control: no-store only once
+// the revocation is stored.
+//
+// The session's cut-off is the logout token's iat plus 5 minutes (the
+// largest leeway an oidc.Verifier accepts): it covers every token of the
+// session, even one dated by a clock running ahead, and depends on the
+// logout token alone, so a replay (refused with 400) changes nothing. The
+// offline session that Keycloak keeps under the same id survives (see
+// TokenOf) unless the logout token carries Keycloak's
+// events.revoke_offline_access.
 //
 // Any invalid request or token is 400 with a JSON error body (§2.8). A
 // store that cannot record the revocation is 503 with Retry-After rather
 // than 400: the token was valid, the failure is ours, and a sender that
-// retries should. Keycloak does not retry; it logs the failed delivery.
-func BackchannelLogoutHandler(cfg BackchannelLogoutConfig) (http.Handler, error) {
-	if cfg.Verifier == nil || cfg.Store == nil {
-		return nil, fmt.Errorf("%w: BackchannelLogoutHandler needs Verifier and Store", ErrConfig)
-	}
-	h := &backchannelHandler{cfg: cfg}
-	if h.cfg.MaxBodyBytes <= 0 {
-		h.cfg.MaxBodyBytes = 16 << 10
-	}
-	h.common = newCommon("", nil, cfg.RetryAfter, cfg.Logger, cfg.Metrics, cfg.Audit, cfg.AuditRate, cfg.AuditBurst, cfg.Now)
-	return h, nil
+// retries should. Keycloak does not retry; it logs the failed delivery. A
+// Config.Verifier that cannot verify logout tokens makes every request a
+// 503, and the error log says so.
+func (a *Authenticator) BackchannelLogoutHandler() http.Handler {
+	h := backchannelHandler{a}
+	return a.mount(h, h.missing())
 }
 
-type backchannelHandler struct {
-	common
-	cfg BackchannelLogoutConfig
+type backchannelHandler struct{ *Authenticator }
+
+func (h backchannelHandler) missing() string {
+	if h.logoutTokens != nil {
+		return ""
+	}
+	return "adapter: BackchannelLogoutHandler: Config.Verifier cannot verify logout tokens: " +
+		"leave it nil (New builds one from Config.Issuer) or pass an *oidc.Verifier or *oidc.MultiVerifier"
 }
 
-func (h *backchannelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h backchannelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.accept(w, r, h.missing()) {
+		return
+	}
 	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.fail(w, http.StatusMethodNotAllowed, "invalid_request", "POST required", ReasonMalformedRequest)
-		return
-	}
-	raw, desc := formParam(w, r, "logout_token", h.cfg.MaxBodyBytes)
+	raw, desc := formParam(w, r, "logout_token", h.maxBody)
 	if desc != "" {
-		h.fail(w, http.StatusBadRequest, "invalid_request", desc, ReasonMalformedRequest)
+		h.fail(w, http.StatusBadRequest, desc, ReasonMalformedRequest)
 		return
 	}
-	lc, err := h.cfg.Verifier.VerifyLogoutToken(ctx, raw)
+	lc, err := h.logoutTokens.VerifyLogoutToken(ctx, raw)
 	if err != nil {
-		if !isTokenFault(err) {
-			h.log.LogAttrs(ctx, slog.LevelWarn, "adapter: back-channel logout: keys unavailable", slog.String("error", err.Error()))
-			h.unavailableJSON(w, ReasonKeysUnavailable)
-			return
-		}
-		h.log.LogAttrs(ctx, slog.LevelInfo, "adapter: back-channel logout: invalid logout token", slog.String("error", err.Error()))
-		h.audit.emit(ctx, AuditEvent{Kind: AuditVerificationFailed, Reason: ReasonInvalidToken, Method: r.Method,
-			Path: r.URL.Path, RemoteAddr: r.RemoteAddr, Detail: "logout_token"})
-		h.fail(w, http.StatusBadRequest, "invalid_request", "invalid logout token", ReasonInvalidToken)
+		h.refuseMessage(w, r, err, "logout token", "logout_token")
 		return
 	}
 
 	// Revoke first, then record the jti: a revocation that failed can be
-	// retried with the same token. A replay only re-applies the same
-	// revocation before SeenOnce refuses it: the subject's not-before is
-	// derived from the token's iat, never from the time of arrival, so a
-	// replayed token cannot push it forward onto a new login.
+	// retried with the same token. Both cut-offs derive from the token
+	// alone, never from the time of arrival, so the replay that SeenOnce
+	// then refuses re-applies exactly what is already stored.
 	if lc.SessionID != "" {
-		// The session has ended: no token of it can be issued later.
-		at := h.now()
-		if lc.IssuedAt.After(at) {
-			at = lc.IssuedAt
+		// The session has ended: no token of it is issued later, but one
+		// issued just before may carry a later iat from a clock running
+		// ahead (another Keycloak node).
+		cut := lc.IssuedAt.Add(maxClockSkew)
+		err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, lc.SessionID, cut)
+		if err == nil && lc.RevokeOfflineAccess {
+			// The offline session of the same id too (TokenOf).
+			err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, offlineSession(lc.SessionID), cut)
 		}
-		err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, lc.SessionID, at)
 	} else {
 		// iat has second precision: a token issued in the logout's second
-		// is refused too.
+		// is refused too. A later login of the subject must not be.
 		err = h.cfg.Store.RevokeSubject(ctx, lc.Issuer, lc.Subject, lc.IssuedAt.Add(time.Second))
 	}
 	if err != nil {
 		h.log.LogAttrs(ctx, slog.LevelError, "adapter: back-channel logout: revocation not stored", slog.String("error", err.Error()))
-		h.unavailableJSON(w, ReasonStoreUnavailable)
+		h.fail(w, http.StatusServiceUnavailable, "", ReasonStoreUnavailable)
 		return
 	}
 	first, err := h.cfg.Store.SeenOnce(ctx, lc.Issuer, lc.ID, lc.Expiry)
 	switch {
 	case err != nil:
 		h.log.LogAttrs(ctx, slog.LevelError, "adapter: back-channel logout: replay guard unavailable", slog.String("error", err.Error()))
-		h.unavailableJSON(w, ReasonStoreUnavailable)
+		h.fail(w, http.StatusServiceUnavailable, "", ReasonStoreUnavailable)
 		return
 	case !first:
-		h.fail(w, http.StatusBadRequest, "invalid_request", "logout token replayed", ReasonInvalidToken)
+		h.fail(w, http.StatusBadRequest, "logout token replayed", ReasonInvalidToken)
 		return
 	}
-	h.audit.emit(ctx, AuditEvent{Kind: AuditBackchannelLogout, Reason: ReasonOK, Method: r.Method, Path: r.URL.Path,
-		RemoteAddr: r.RemoteAddr, Issuer: lc.Issuer, Subject: lc.Subject, SessionID: lc.SessionID, TokenID: lc.ID})
-	h.metrics.Decision(OutcomeAllow, ReasonOK)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-}
-
-func (h *backchannelHandler) fail(w http.ResponseWriter, status int, code, desc string, reason Reason) {
-	h.metrics.Decision(OutcomeDeny, reason)
-	writeJSONError(w, status, code, desc, 0)
-}
-
-func (h *backchannelHandler) unavailableJSON(w http.ResponseWriter, reason Reason) {
-	h.metrics.Decision(OutcomeUnavailable, reason)
-	writeJSONError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "temporarily unavailable", h.retry)
+	ev := h.event(r, AuditBackchannelLogout, ReasonOK, nil)
+	ev.Issuer, ev.Subject, ev.SessionID, ev.TokenID = lc.Issuer, lc.Subject, lc.SessionID, lc.ID
+	h.audit.emit(ctx, ev)
+	h.succeed(w, http.StatusOK)
 }
 
 // writeJSONError writes {"error","error_description"} with no-store.

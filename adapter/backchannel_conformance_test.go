@@ -50,14 +50,13 @@ func logoutVerifier(t *testing.T, m *attack.Material) *oidc.Verifier {
 	return v
 }
 
-func backchannelHandler(t *testing.T, v adapter.LogoutTokenVerifier, s revocation.Store, now time.Time) http.Handler {
+func backchannelHandler(t *testing.T, v adapter.TokenVerifier, s revocation.Store, now time.Time) http.Handler {
 	t.Helper()
-	h, err := adapter.BackchannelLogoutHandler(adapter.BackchannelLogoutConfig{Verifier: v, Store: s,
-		Now: func() time.Time { return now }})
+	a, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Store: s, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return a.BackchannelLogoutHandler()
 }
 
 // postLogout sends logout_token=token to h and checks the status, the
@@ -213,9 +212,9 @@ func TestBackchannelConformance(t *testing.T) {
 				IssuedAt: m.Now.Add(-time.Minute), Expiry: m.Now.Add(time.Minute)}
 			if tc.want == nil {
 				postLogout(t, h, tc.token, http.StatusOK)
-				want := revocation.SubjectNotBefore
+				want := revocation.SubjectMatch
 				if tc.session {
-					want = revocation.SessionRevoked
+					want = revocation.SessionMatch
 				}
 				if got := store.Check(probe); got != want {
 					t.Fatalf("after the logout: %v, want %v", got, want)
@@ -225,7 +224,7 @@ func TestBackchannelConformance(t *testing.T) {
 				return
 			}
 			postLogout(t, h, tc.token, http.StatusBadRequest)
-			if got := store.Check(probe); got != revocation.NotRevoked {
+			if got := store.Check(probe); got != revocation.NoMatch {
 				t.Fatalf("an invalid logout token revoked: %v", got)
 			}
 			if first, err := store.SeenOnce(context.Background(), m.Issuer, c.Jti, time.Unix(c.Exp, 0)); err != nil || !first {

@@ -12,40 +12,47 @@ import (
 
 // Default size limits for bearer extraction.
 const (
-	// DefaultMaxTokenBytes caps the length of a bearer token. Keycloak access
+	// maxTokenBytes caps the length of a bearer token. Keycloak access
 	// tokens with many roles stay well below it.
-	DefaultMaxTokenBytes = 16 << 10
-	// DefaultMaxFormBytes caps how much of a form body is read when looking
-	// for an access_token parameter.
-	DefaultMaxFormBytes = 64 << 10
+	maxTokenBytes = 16 << 10
+	// maxFormBytes caps how much of a form body is read when looking for
+	// an access_token parameter.
+	maxFormBytes = 64 << 10
 )
 
-// Extraction errors. ErrNoCredentials means the request carried no bearer
-// token at all (RFC 6750 §3.1: answer without an error code); the others map
-// to invalid_request (400) or invalid_token (401).
+// Extraction errors, the cause (AuthError.Err) of the refusals whose
+// Reason is ReasonNoCredentials (RFC 6750 §3.1: an answer without an error
+// code), ReasonMalformedRequest, ReasonMultipleTokens and
+// ReasonTokenTooLarge.
 var (
-	ErrNoCredentials   = errors.New("adapter: no bearer token")
-	ErrMalformedBearer = errors.New("adapter: malformed bearer credentials")
-	ErrMultipleTokens  = errors.New("adapter: bearer token sent more than once")
-	ErrTokenTooLarge   = errors.New("adapter: bearer token too large")
-	ErrBodyTooLarge    = errors.New("adapter: form body too large to search for a token")
+	errNoCredentials   = errors.New("adapter: no bearer token")
+	errMalformedBearer = errors.New("adapter: malformed bearer credentials")
+	errMultipleTokens  = errors.New("adapter: bearer token sent more than once")
+	errTokenTooLarge   = errors.New("adapter: bearer token too large")
+	errBodyTooLarge    = errors.New("adapter: form body too large to search for a token")
 )
 
-// Extractor finds the bearer token of a request as RFC 6750 §2 describes.
-// The zero value accepts the Authorization header only, with the default
-// size cap. An Extractor is safe for concurrent use.
+// Extractor says where the middleware finds the bearer token of a request,
+// as RFC 6750 §2 describes. The zero value accepts the Authorization header
+// only, with the default size cap.
+//
+// The Authorization header must read "Bearer" (any case), one or more
+// spaces, and a b64token of at most MaxTokenBytes. A request with several
+// Authorization headers, several tokens, or a token sent by more than one
+// method is refused (400). An Authorization header with another scheme
+// counts as no bearer credentials.
 type Extractor struct {
-	// MaxTokenBytes caps the token length; zero means DefaultMaxTokenBytes.
+	// MaxTokenBytes caps the token length; zero means 16 KiB.
 	MaxTokenBytes int
 
 	// AllowFormBody also accepts an access_token parameter in an
 	// application/x-www-form-urlencoded body of a POST, PUT or PATCH request
-	// (RFC 6750 §2.2). The body is read up to MaxFormBytes and restored for
+	// (RFC 6750 §2.2). The body is read up to MaxBodyBytes and restored for
 	// the next handler.
 	AllowFormBody bool
-	// MaxFormBytes caps the form body read; zero means DefaultMaxFormBytes.
-	// A larger form body is refused (400) when AllowFormBody is set.
-	MaxFormBytes int64
+	// MaxBodyBytes caps the form body read; zero means 64 KiB. A larger
+	// form body is refused (400) when AllowFormBody is set.
+	MaxBodyBytes int64
 
 	// UnsafeAllowQueryToken accepts an access_token query parameter
 	// (RFC 6750 §2.3). Query strings end up in access logs, proxy logs,
@@ -53,27 +60,16 @@ type Extractor struct {
 	UnsafeAllowQueryToken bool
 }
 
-// Extract returns the single bearer token of r.
-//
-// The Authorization header must read "Bearer" (any case), one or more
-// spaces, and a b64token of at most MaxTokenBytes. A request with several
-// Authorization headers, several tokens, or a token sent by more than one
-// method fails with ErrMultipleTokens. An Authorization header with another
-// scheme counts as no bearer credentials. Extract never returns the token in
-// an error.
-func (e *Extractor) Extract(r *http.Request) (string, error) {
-	return e.extract(r, true)
-}
-
-// extract is Extract; with charset false the Authorization header token is
-// not checked against the b64token alphabet (only for a length and for
-// emptiness). The middleware uses that with a verifier that accepts nothing
-// but canonical base64url segments, and checks the alphabet only when
-// verification fails, to answer 400 rather than 401.
+// extract returns the single bearer token of r, never the token in an
+// error. With charset false the Authorization header token is not checked
+// against the b64token alphabet (only for a length and for emptiness). The
+// middleware uses that with a verifier that accepts nothing but canonical
+// base64url segments, and checks the alphabet only when verification
+// fails, to answer 400 rather than 401.
 func (e *Extractor) extract(r *http.Request, charset bool) (string, error) {
 	maxTok := e.MaxTokenBytes
 	if maxTok <= 0 {
-		maxTok = DefaultMaxTokenBytes
+		maxTok = maxTokenBytes
 	}
 	var (
 		token string
@@ -93,7 +89,7 @@ func (e *Extractor) extract(r *http.Request, charset bool) (string, error) {
 		}
 	default:
 		// Several Authorization fields: ambiguous whatever their schemes.
-		return "", ErrMultipleTokens
+		return "", errMultipleTokens
 	}
 
 	if e.AllowFormBody && formEligible(r) {
@@ -107,28 +103,22 @@ func (e *Extractor) extract(r *http.Request, charset bool) (string, error) {
 		}
 	}
 
-	if e.UnsafeAllowQueryToken && r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
-		q, err := url.ParseQuery(r.URL.RawQuery)
+	if e.UnsafeAllowQueryToken && r.URL != nil {
+		t, n, err := tokenParam(r.URL.RawQuery, maxTok)
 		if err != nil {
-			return "", ErrMalformedBearer
+			return "", err
 		}
-		if vs := q["access_token"]; len(vs) > 0 {
-			found += len(vs)
-			token = vs[0]
-			if len(token) > maxTok {
-				return "", ErrTokenTooLarge
-			}
-			if !isB64Token(token) {
-				return "", ErrMalformedBearer
-			}
+		if n > 0 {
+			token = t
+			found += n
 		}
 	}
 
 	switch {
 	case found == 0:
-		return "", ErrNoCredentials
+		return "", errNoCredentials
 	case found > 1:
-		return "", ErrMultipleTokens
+		return "", errMultipleTokens
 	}
 	return token, nil
 }
@@ -143,14 +133,14 @@ func parseAuthorization(v string, maxTok int, charset bool) (token string, ok bo
 	rest := v[len(scheme):]
 	if rest == "" {
 		// "Bearer" with nothing after it.
-		return "", true, ErrMalformedBearer
+		return "", true, errMalformedBearer
 	}
 	if rest[0] != ' ' {
 		// "BearerX…" is another scheme name, e.g. "Bearerish".
 		if isTokenChar(rest[0]) {
 			return "", false, nil
 		}
-		return "", true, ErrMalformedBearer
+		return "", true, errMalformedBearer
 	}
 	i := 0
 	for i < len(rest) && rest[i] == ' ' {
@@ -158,11 +148,11 @@ func parseAuthorization(v string, maxTok int, charset bool) (token string, ok bo
 	}
 	token = rest[i:]
 	if len(token) > maxTok {
-		return "", true, ErrTokenTooLarge
+		return "", true, errTokenTooLarge
 	}
 	if token == "" || (charset && !isB64Token(token)) {
 		// Empty, a second token after a space, a comma list, tabs, quotes…
-		return "", true, ErrMalformedBearer
+		return "", true, errMalformedBearer
 	}
 	return token, true, nil
 }
@@ -243,40 +233,65 @@ func formEligible(r *http.Request) bool {
 // formToken reads the form body (bounded), restores it on r, and returns the
 // access_token parameter and how many times it occurred.
 func (e *Extractor) formToken(r *http.Request, maxTok int) (string, int, error) {
-	limit := e.MaxFormBytes
+	limit := e.MaxBodyBytes
 	if limit <= 0 {
-		limit = DefaultMaxFormBytes
+		limit = maxFormBytes
 	}
 	orig := r.Body
 	buf, err := io.ReadAll(io.LimitReader(orig, limit+1))
 	if err != nil {
 		// The body is partly consumed: the handler cannot use it either.
-		return "", 0, ErrMalformedBearer
+		return "", 0, errMalformedBearer
 	}
 	if int64(len(buf)) > limit {
 		// Hand back what was read followed by the rest, then refuse.
 		r.Body = &restoredBody{Reader: io.MultiReader(bytes.NewReader(buf), orig), c: orig}
-		return "", 0, ErrBodyTooLarge
+		return "", 0, errBodyTooLarge
 	}
 	r.Body = &restoredBody{Reader: bytes.NewReader(buf), c: orig}
-	if !bytes.Contains(buf, []byte("access_token")) {
-		return "", 0, nil
+	return tokenParam(string(buf), maxTok)
+}
+
+// tokenParam returns the access_token parameter of an
+// application/x-www-form-urlencoded string (a query or a form body) and
+// how many times it occurs. Names are compared decoded, as the handler
+// behind will read them: "access%5Ftoken" is an access_token too, and
+// counts towards "sent more than once". Values of other parameters are not
+// decoded. A pair with ';' (a separator for some parsers, not for Go's) or
+// a name that does not decode is refused rather than guessed at.
+func tokenParam(s string, maxTok int) (token string, n int, err error) {
+	if !strings.Contains(s, "access_token") && !strings.Contains(s, "%") {
+		return "", 0, nil // the common case: nothing to decode
 	}
-	form, err := url.ParseQuery(string(buf))
-	if err != nil {
-		return "", 0, ErrMalformedBearer
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		if strings.Contains(pair, ";") {
+			return "", 0, errMalformedBearer
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(name, "%+") {
+			if name, err = url.QueryUnescape(name); err != nil {
+				return "", 0, errMalformedBearer
+			}
+		}
+		if name != "access_token" {
+			continue
+		}
+		if n++; n > 1 {
+			continue // refused by the caller; no need to decode
+		}
+		if token, err = url.QueryUnescape(value); err != nil {
+			return "", 0, errMalformedBearer
+		}
+		if len(token) > maxTok {
+			return "", 0, errTokenTooLarge
+		}
+		if !isB64Token(token) {
+			return "", 0, errMalformedBearer
+		}
 	}
-	vs := form["access_token"]
-	if len(vs) == 0 {
-		return "", 0, nil
-	}
-	if len(vs[0]) > maxTok {
-		return "", 0, ErrTokenTooLarge
-	}
-	if !isB64Token(vs[0]) {
-		return "", 0, ErrMalformedBearer
-	}
-	return vs[0], len(vs), nil
+	return token, n, nil
 }
 
 // restoredBody replays a body that was read for token extraction and closes

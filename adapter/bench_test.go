@@ -91,7 +91,7 @@ func benchMiddleware(b *testing.B, noCache bool, denyEntries int) (http.Handler,
 			b.Fatal(err)
 		}
 	}
-	auth, err := adapter.New(adapter.Config{Verifier: benchVerifier(b, noCache), Store: store,
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: benchVerifier(b, noCache), Store: store,
 		Require: []adapter.Requirement{adapter.RequireClientRole("backend", "reader")}})
 	if err != nil {
 		b.Fatal(err)

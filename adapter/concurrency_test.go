@@ -19,7 +19,7 @@ import (
 func TestConcurrentRevocation(t *testing.T) {
 	store := revocation.NewMemory(revocation.Config{})
 	defer store.Close()
-	auth, err := adapter.New(adapter.Config{Verifier: benchVerifier(t, false), Store: store})
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: benchVerifier(t, false), Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,21 @@
 // verification speed while honouring revocation, and the handlers through
 // which revocations arrive.
 //
+// # One value
+//
+// New builds an Authenticator from a Config. Given the issuer URL and the
+// API's client id it discovers the issuer and builds the key set, the
+// verifier (with Keycloak's defaults), a private deny-list, and with a
+// client secret the introspection client and its cache; given the app's
+// client ids, the public-client revokers of the logout handler. Each part
+// can be passed in Config instead. The pipeline is its Middleware; the
+// handlers through which revocations arrive are its methods, sharing its
+// store, clock, logger, metrics and audit trail. Close releases what New
+// built.
+//
 // # The request pipeline
 //
-// An Authenticator (New, or Middleware for a func(http.Handler)
-// http.Handler) runs, for every request:
+// Middleware runs, for every request:
 //
 //  1. RFC 6750 §2 extraction (Extractor): the Authorization header only by
 //     default, any case of "Bearer", exactly one b64token, size-capped; a
@@ -17,11 +28,15 @@
 //  3. The deny-list (revocation.Store): jti, session, subject not-before,
 //     issuer and client not-before, answered from memory.
 //  4. Introspection when IntrospectionPolicy asks for it (always, per
-//     route, older than a duration, lightweight tokens, and always while the
-//     store is degraded). An inactive answer deny-lists the jti, so every
-//     replica learns it.
-//  5. Requirements (RequireScope, RequireRealmRole, RequireClientRole, All,
-//     Any), then the claims into the request context (FromContext).
+//     route, older than a duration, lightweight tokens), always while the
+//     store is degraded, and always for a token without sub (a Keycloak
+//     lightweight access token: identity and roles come from the answer,
+//     and the deny-list is asked again with them). An inactive answer
+//     deny-lists the token (by jti, else by session, else by a digest of
+//     its verified payload), so every replica and route learns it.
+//  5. Requirements (RequireScope, RequireRealmRole, RequireClientRole,
+//     RequireClaim, All, Any; per route with Require), then the claims into the request
+//     context (FromContext).
 //
 // Every refusal is an RFC 6750 §3 answer: WWW-Authenticate: Bearer
 // realm="…" on 400/401/403, no error code when the request had no
@@ -31,7 +46,8 @@
 // pluggable ErrorWriter (WriteJSONError by default). A dependency that
 // cannot answer (keys, introspection, the store while degraded) is 503 with
 // Retry-After, never a misleading 401; failing open takes an option whose
-// name starts with Unsafe.
+// name starts with Unsafe. A part the request needs but Config lacks is a
+// 503 too, and the error log names the field to set.
 //
 // # Where revocations come from
 //
@@ -39,7 +55,9 @@
 // deny-list the access token), BackchannelLogoutHandler (OpenID Connect
 // Back-Channel Logout 1.0: session or subject), KeycloakAdminHandler
 // (k_push_not_before, k_logout, k_test_available). With a Redis store, a
-// notification received by one replica reaches all of them.
+// notification received by one replica reaches all of them. A session's
+// cut-off reaches 5 minutes (the largest verifier leeway) past the logout,
+// so that a token dated by an issuer clock running ahead is refused too.
 //
 // # Trade-offs, stated
 //
@@ -48,7 +66,8 @@
 //     notification: routes without introspection accept it until it
 //     expires (Keycloak's default lifespan is 5 minutes). Mount
 //     Introspected, or set IntrospectionPolicy, where that matters; the
-//     first inactive answer deny-lists the jti for every route and replica.
+//     first inactive answer deny-lists the token for every route and
+//     replica.
 //   - While the store is degraded every request is introspected; an
 //     answer cached by the introspect package may still be served for at
 //     most its bounded lifetime.
@@ -64,9 +83,10 @@
 //
 // # Observability
 //
-// Metrics receives decisions by outcome and Reason, cache lookups,
-// introspection calls and latency, key-set fetches (JWKSObserver) and the
-// store's state; the adapter/prometheus module implements it. AuditFunc
+// Metrics receives decisions by outcome and Reason, introspection calls and
+// latency, the store's state, and the events of the key set and the
+// introspection cache that New builds (its methods have the signatures of
+// their hooks); the adapter/prometheus module implements it. AuditFunc
 // receives rate-limited security events (a revoked token presented, a
 // failed verification, logouts). No token ever reaches a log line, a metric
 // label or an audit event.

@@ -1,6 +1,7 @@
 package adapter_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
@@ -19,7 +20,7 @@ import (
 // back-channel logout URL: from then on every replica sharing the store
 // refuses the session's access tokens, although they are still correctly
 // signed and unexpired. A replayed logout token is refused.
-func ExampleBackchannelLogoutHandler() {
+func ExampleAuthenticator_BackchannelLogoutHandler() {
 	// What Keycloak would hold: a realm key. Here a fixed Ed25519 key and a
 	// fixed clock, so that the output is stable.
 	priv := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
@@ -42,21 +43,17 @@ func ExampleBackchannelLogoutHandler() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	auth, err := adapter.New(adapter.Config{Verifier: verifier, Realm: "shop", Now: clock})
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: verifier, Realm: "shop", Now: clock})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer auth.Close()
-	bcl, err := adapter.BackchannelLogoutHandler(adapter.BackchannelLogoutConfig{Verifier: verifier, Store: auth.Store(), Now: clock})
-	if err != nil {
-		log.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/profile", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := adapter.FromContext(r.Context())
 		fmt.Fprint(w, "hello ", c.PreferredUsername)
 	})))
-	mux.Handle("POST /auth/backchannel-logout", bcl)
+	mux.Handle("POST /auth/backchannel-logout", auth.BackchannelLogoutHandler())
 
 	access := sign(`{"alg":"EdDSA","typ":"JWT","kid":"k1"}`, `{"iss":"`+issuer+`","aud":"backend","azp":"mobile",`+
 		`"typ":"Bearer","sub":"u-alice","sid":"s-1","jti":"a-1","iat":1799999900,"exp":1800000200,"preferred_username":"alice"}`)

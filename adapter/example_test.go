@@ -6,46 +6,18 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
 
 	"github.com/tokenwarden/tokenwarden/adapter"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
-// The quick start: verify Keycloak tokens locally, refuse revoked ones,
-// require a client role on one route, and accept Keycloak's back-channel
-// logout. One process; for replicas pass a Redis store as Config.Store.
-func Example() {
-	issuer := oidc.KeycloakIssuer("https://sso.example.com", "acme")
-	keys, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{URL: issuer + "/protocol/openid-connect/certs"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer keys.Close()
-	verifier, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: issuer, Keys: keys, Audience: []string{"backend"}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	auth, err := adapter.New(adapter.Config{Verifier: verifier})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer auth.Close()
-	bcl, _ := adapter.BackchannelLogoutHandler(adapter.BackchannelLogoutConfig{Verifier: verifier, Store: auth.Store()})
-
-	mux := http.NewServeMux()
-	mux.Handle("/orders", auth.Middleware(auth.Require(adapter.RequireClientRole("backend", "reader"))(
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			claims, _ := adapter.FromContext(r.Context())
-			fmt.Fprintln(w, "hello", claims.PreferredUsername)
-		}))))
-	mux.Handle("POST /backchannel-logout", bcl)
-	_ = mux // http.ListenAndServe(":8081", mux)
-}
-
 // A request without credentials gets a bare challenge; the handler never
 // runs.
 func ExampleAuthenticator_Middleware() {
-	auth, err := adapter.New(adapter.Config{Verifier: nopVerifier{}})
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: nopVerifier{}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -82,4 +54,53 @@ type nopVerifier struct{}
 
 func (nopVerifier) Verify(context.Context, string) (*oidc.Claims, error) {
 	return nil, &oidc.ValidationError{Kind: oidc.ErrMalformed}
+}
+
+// quickStartParts returns the import block of src and the body of its func
+// fn.
+func quickStartParts(t *testing.T, src, fn string) (imports, body string) {
+	t.Helper()
+	i := strings.Index(src, "import (\n")
+	j := strings.Index(src, "\n)\n")
+	k := strings.Index(src, "\nfunc "+fn+"() {\n")
+	if i < 0 || j < i || k < j {
+		t.Fatalf("no import block and func %s in\n%s", fn, src)
+	}
+	body = src[k+len("\nfunc "+fn+"() {\n"):]
+	end := strings.Index(body, "\n}\n")
+	if end < 0 {
+		t.Fatalf("func %s does not end", fn)
+	}
+	return src[i:j], body[:end]
+}
+
+// TestReadmeQuickStart: README.md's quick start is Example's imports and
+// body, so that it compiles (and vet checks it) with every change.
+func TestReadmeQuickStart(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i := strings.Index(s, "## Quick start")
+	if i < 0 {
+		t.Fatal("README.md has no quick start")
+	}
+	s = s[i:]
+	i = strings.Index(s, "```go\n")
+	j := strings.Index(s[i+1:], "```\n")
+	if i < 0 || j < 0 {
+		t.Fatal("the quick start has no go block")
+	}
+	block := s[i+len("```go\n") : i+1+j]
+	src, err := os.ReadFile("example_quickstart_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantImports, wantBody := quickStartParts(t, string(src), "Example")
+	gotImports, gotBody := quickStartParts(t, block, "main")
+	if gotImports != wantImports || gotBody != wantBody {
+		t.Errorf("README.md's quick start differs from Example in example_quickstart_test.go:\n--- README\n%s\n--- Example\n%s\n%s",
+			block, wantImports, wantBody)
+	}
 }

@@ -82,22 +82,22 @@ func newFakeStore() *fakeStore {
 		issNB: map[string]time.Time{}, clientNB: map[string]time.Time{}, seen: map[string]bool{}}
 }
 
-func (s *fakeStore) Check(t revocation.Token) revocation.Reason {
+func (s *fakeStore) Check(t revocation.Token) revocation.Match {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.jtis[t.Issuer+" "+t.ID]:
-		return revocation.TokenRevoked
+		return revocation.TokenMatch
 	case t.SessionID != "" && s.sids[t.Issuer+" "+t.SessionID]:
-		return revocation.SessionRevoked
+		return revocation.SessionMatch
 	case t.IssuedAt.Before(s.subNB[t.Issuer+" "+t.Subject]):
-		return revocation.SubjectNotBefore
+		return revocation.SubjectMatch
 	case t.IssuedAt.Before(s.issNB[t.Issuer]):
-		return revocation.IssuerNotBefore
+		return revocation.IssuerMatch
 	case t.IssuedAt.Before(s.clientNB[t.Issuer+" "+t.ClientID]):
-		return revocation.ClientNotBefore
+		return revocation.ClientMatch
 	}
-	return revocation.NotRevoked
+	return revocation.NoMatch
 }
 
 func (s *fakeStore) Degraded() bool {

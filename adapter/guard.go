@@ -1,7 +1,9 @@
 package adapter
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/tokenwarden/tokenwarden/oidc"
@@ -58,6 +60,58 @@ func RequireClientRole(client, role string) Requirement {
 		allow: func(c *oidc.Claims) bool { return role != "" && c.HasClientRole(client, role) },
 		desc:  "client role required",
 	}
+}
+
+// RequireClaim is met when the token's top-level claim name holds value:
+// equals it (a string), contains it (an array of strings) or has it as a
+// member name (an object). It is the membership guard for Keycloak's
+// organization claim (an organization alias, whether the claim lists
+// aliases or maps them to ids) and groups claim (a group exactly as the
+// mapper writes it: "/staff/ops" with full paths, else "ops"; membership
+// of a subgroup is not membership of its parent). Those two are read from
+// oidc.Claims.Organizations and Groups; any other claim is decoded from
+// the payload on every check. With an empty value it is never met.
+func RequireClaim(name, value string) Requirement {
+	var has func(*oidc.Claims) bool
+	switch name {
+	case "organization":
+		has = func(c *oidc.Claims) bool { return slices.Contains(c.Organizations, value) }
+	case "groups":
+		has = func(c *oidc.Claims) bool { return slices.Contains(c.Groups, value) }
+	default:
+		has = func(c *oidc.Claims) bool { return claimHolds(c, name, value) }
+	}
+	return Requirement{
+		allow: func(c *oidc.Claims) bool { return value != "" && has(c) },
+		desc:  "claim required",
+	}
+}
+
+// claimHolds decodes the claim name of c's payload and reports whether it
+// holds value.
+func claimHolds(c *oidc.Claims, name, value string) bool {
+	var m map[string]jsonRaw
+	if err := c.Decode(&m); err != nil {
+		return false
+	}
+	raw, ok := m[name]
+	if !ok {
+		return false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s == value
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		return slices.Contains(list, value)
+	}
+	var obj map[string]jsonRaw
+	if json.Unmarshal(raw, &obj) == nil {
+		_, ok := obj[value]
+		return ok
+	}
+	return false
 }
 
 // RequireFunc wraps a custom check. desc is sent as error_description when
@@ -128,19 +182,15 @@ func (q Requirement) check(c *oidc.Claims) *AuthError {
 	}
 	return &AuthError{
 		Status:      http.StatusForbidden,
-		Code:        CodeInsufficientScope,
+		Code:        codeInsufficientScope,
 		Description: q.desc,
 		Scope:       q.scope,
 		Reason:      ReasonInsufficientScope,
 	}
 }
 
-// Require returns middleware that lets a request through only when the
-// claims the authentication middleware stored in its context meet every one
-// of reqs; otherwise it answers 403 insufficient_scope (or 401 when the
-// request was never authenticated). Mount it inside Middleware, per route.
-// realm and ew may be empty and nil.
-func Require(realm string, ew ErrorWriter, reqs ...Requirement) func(http.Handler) http.Handler {
+// requireHandler returns the middleware of Authenticator.Require.
+func requireHandler(realm string, ew ErrorWriter, reqs []Requirement) func(http.Handler) http.Handler {
 	q := All(reqs...)
 	if len(reqs) == 1 {
 		q = reqs[0]

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -50,7 +51,7 @@ func TestRequirements(t *testing.T) {
 			if (e == nil) != tt.want {
 				t.Fatalf("check = %v", e)
 			}
-			if e != nil && (e.Status != 403 || e.Code != CodeInsufficientScope || e.Scope != tt.wantScope) {
+			if e != nil && (e.Status != 403 || e.Code != codeInsufficientScope || e.Scope != tt.wantScope) {
 				t.Fatalf("refusal = %+v, want scope %q", e, tt.wantScope)
 			}
 		})
@@ -58,7 +59,11 @@ func TestRequirements(t *testing.T) {
 }
 
 func TestRequireMiddleware(t *testing.T) {
-	h := Require("api", nil, RequireRealmRole("admin"))(okHandler)
+	a, err := New(context.Background(), Config{Verifier: newFakeVerifier(), Store: newFakeStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Require(RequireRealmRole("admin"))(okHandler)
 	// Not authenticated at all: 401 without an error code.
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -68,11 +73,11 @@ func TestRequireMiddleware(t *testing.T) {
 	r = r.WithContext(NewContext(r.Context(), testClaims("j")))
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
-	check(t, rec, wantResp{status: 403, code: CodeInsufficientScope,
+	check(t, rec, wantResp{status: 403, code: codeInsufficientScope,
 		challenge: `Bearer realm="api", error="insufficient_scope", error_description="realm role required"`})
 
 	rec = httptest.NewRecorder()
-	Require("api", nil, RequireRealmRole("user"))(okHandler).ServeHTTP(rec, r)
+	a.Require(RequireRealmRole("user"))(okHandler).ServeHTTP(rec, r)
 	check(t, rec, wantResp{status: 200, body: "user-1 user"})
 }
 
@@ -101,9 +106,9 @@ func TestSanitizeDescription(t *testing.T) {
 		{strings.Repeat("x", 300), strings.Repeat("x", 200)},
 	}
 	for _, tt := range tests {
-		got := SanitizeDescription(tt.in)
+		got := sanitizeDescription(tt.in)
 		if got != tt.want {
-			t.Errorf("SanitizeDescription(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("sanitizeDescription(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 		for i := 0; i < len(got); i++ {
 			if !descChar(got[i]) {

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"net/http"
@@ -51,10 +52,11 @@ func FuzzBackchannelLogout(f *testing.F) {
 	f.Add("logout_token=eyJhbGciOiJub25lIn0.eyJzaWQiOiJzIn0.")
 	f.Fuzz(func(t *testing.T, body string) {
 		s := newFakeStore()
-		h, err := BackchannelLogoutHandler(BackchannelLogoutConfig{Verifier: realVerifier(t), Store: s, MaxBodyBytes: 4096})
+		a, err := New(context.Background(), Config{Verifier: realVerifier(t), Store: s, MaxBodyBytes: 4096})
 		if err != nil {
 			t.Fatal(err)
 		}
+		h := a.BackchannelLogoutHandler()
 		r := httptest.NewRequest(http.MethodPost, "/bcl", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		rec := httptest.NewRecorder()
@@ -79,10 +81,11 @@ func FuzzKeycloakAdmin(f *testing.F) {
 	f.Add("k_logout", "not a jws")
 	f.Fuzz(func(t *testing.T, endpoint, body string) {
 		s := newFakeStore()
-		h, err := KeycloakAdminHandler(KeycloakAdminConfig{Verifier: realVerifier(t), Store: s, MaxBodyBytes: 4096})
+		a, err := New(context.Background(), Config{Verifier: realVerifier(t), Store: s, MaxBodyBytes: 4096})
 		if err != nil {
 			t.Fatal(err)
 		}
+		h := a.KeycloakAdminHandler()
 		r := httptest.NewRequest(http.MethodPost, "/kc/x", strings.NewReader(body))
 		r.URL.Path = "/kc/" + endpoint
 		rec := httptest.NewRecorder()

@@ -3,7 +3,7 @@ package adapter
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,7 +48,7 @@ func TestLogoutHandler(t *testing.T) {
 	tests := []struct {
 		name        string
 		req         *http.Request
-		mod         func(*env, *fakeRevoker, *LogoutConfig)
+		mod         func(*env, *fakeRevoker, *Config)
 		want        int
 		wantRevoked []string
 		wantDenied  bool
@@ -57,13 +57,13 @@ func TestLogoutHandler(t *testing.T) {
 		{name: "logout", req: logoutRequest("good", "refresh_token=rt1"), want: 204,
 			wantRevoked: []string{"refresh_token:rt1", "access_token:good"}, wantDenied: true},
 		{name: "logout with session", req: logoutRequest("good", "refresh_token=rt1"), want: 204,
-			mod:         func(_ *env, _ *fakeRevoker, c *LogoutConfig) { c.RevokeSession = true },
+			mod:         func(_ *env, _ *fakeRevoker, c *Config) { c.Logout.RevokeSession = true },
 			wantRevoked: []string{"refresh_token:rt1", "access_token:good"}, wantDenied: true, wantSession: true},
 		{name: "access token revocation skipped", req: logoutRequest("good", "refresh_token=rt1"), want: 204,
-			mod:         func(_ *env, _ *fakeRevoker, c *LogoutConfig) { c.AccessToken = RevokeAccessNever },
+			mod:         func(_ *env, _ *fakeRevoker, c *Config) { c.Logout.AccessToken = RevokeAccessNever },
 			wantRevoked: []string{"refresh_token:rt1"}, wantDenied: true},
 		{name: "already revoked access token still logs out", req: logoutRequest("good", "refresh_token=rt1"), want: 204,
-			mod: func(e *env, _ *fakeRevoker, _ *LogoutConfig) {
+			mod: func(e *env, _ *fakeRevoker, _ *Config) {
 				e.s.jtis["https://kc.example/realms/tw jti-good"] = true
 			},
 			wantRevoked: []string{"refresh_token:rt1", "access_token:good"}, wantDenied: true},
@@ -79,42 +79,43 @@ func TestLogoutHandler(t *testing.T) {
 		}(), want: 400},
 		{name: "GET", req: httptest.NewRequest(http.MethodGet, "/logout", nil), want: 405},
 		{name: "client without revoker", req: logoutRequest("good", "refresh_token=rt1"), want: 400,
-			mod: func(_ *env, _ *fakeRevoker, c *LogoutConfig) {
+			mod: func(_ *env, _ *fakeRevoker, c *Config) {
 				c.Revokers = map[string]Revoker{"other": &fakeRevoker{}}
 			}},
 		{name: "store down", req: logoutRequest("good", "refresh_token=rt1"), want: 503,
-			mod: func(e *env, _ *fakeRevoker, _ *LogoutConfig) { e.s.failWrite = revocation.ErrUnavailable }},
+			mod: func(e *env, _ *fakeRevoker, _ *Config) { e.s.failWrite = revocation.ErrUnavailable }},
 		{name: "keycloak down for refresh token", req: logoutRequest("good", "refresh_token=rt1"), want: 503,
-			mod: func(_ *env, rv *fakeRevoker, _ *LogoutConfig) {
+			mod: func(_ *env, rv *fakeRevoker, _ *Config) {
 				rv.errs = map[string]error{"rt1": unavailable}
 			}, wantDenied: true},
 		{name: "keycloak refuses refresh token", req: logoutRequest("good", "refresh_token=rt1"), want: 400,
-			mod: func(_ *env, rv *fakeRevoker, _ *LogoutConfig) {
+			mod: func(_ *env, rv *fakeRevoker, _ *Config) {
 				rv.errs = map[string]error{"rt1": unmatching}
 			}, wantDenied: true},
 		{name: "keycloak down for access token, best effort", req: logoutRequest("good", "refresh_token=rt1"), want: 204,
-			mod: func(_ *env, rv *fakeRevoker, _ *LogoutConfig) {
+			mod: func(_ *env, rv *fakeRevoker, _ *Config) {
 				rv.errs = map[string]error{"good": unavailable}
 			}, wantRevoked: []string{"refresh_token:rt1"}, wantDenied: true},
 		{name: "keycloak down for access token, required", req: logoutRequest("good", "refresh_token=rt1"), want: 503,
-			mod: func(_ *env, rv *fakeRevoker, c *LogoutConfig) {
+			mod: func(_ *env, rv *fakeRevoker, c *Config) {
 				rv.errs = map[string]error{"good": unavailable}
-				c.AccessToken = RevokeAccessRequired
+				c.Logout.AccessToken = RevokeAccessRequired
 			}, wantRevoked: []string{"refresh_token:rt1"}, wantDenied: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv()
 			rv := &fakeRevoker{}
-			cfg := LogoutConfig{Verifier: e.v, Store: e.s, Revokers: map[string]Revoker{"mobile": rv},
-				IntrospectionCache: e.in, Now: func() time.Time { return t0 }}
+			cfg := Config{Verifier: e.v, Store: e.s, Revokers: map[string]Revoker{"mobile": rv},
+				Introspector: e.in, Now: func() time.Time { return t0 }}
 			if tt.mod != nil {
 				tt.mod(e, rv, &cfg)
 			}
-			h, err := LogoutHandler(cfg)
+			a, err := New(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
+			h := a.LogoutHandler()
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, tt.req)
 			if rec.Code != tt.want {
@@ -129,7 +130,7 @@ func TestLogoutHandler(t *testing.T) {
 			if got := strings.Join(rv.revoked, " "); got != strings.Join(tt.wantRevoked, " ") {
 				t.Fatalf("revoked upstream %q, want %q", got, tt.wantRevoked)
 			}
-			denied := e.s.Check(TokenOf(testClaims("jti-good"))) == revocation.TokenRevoked
+			denied := e.s.Check(TokenOf(testClaims("jti-good"))) == revocation.TokenMatch
 			if denied != tt.wantDenied {
 				t.Fatalf("deny-listed = %v, want %v", denied, tt.wantDenied)
 			}
@@ -146,10 +147,11 @@ func TestLogoutHandler(t *testing.T) {
 func TestLogoutIdempotent(t *testing.T) {
 	e := newEnv()
 	rv := &fakeRevoker{}
-	h, err := LogoutHandler(LogoutConfig{Verifier: e.v, Store: e.s, Revokers: map[string]Revoker{"mobile": rv}})
+	a, err := New(context.Background(), Config{Verifier: e.v, Store: e.s, Revokers: map[string]Revoker{"mobile": rv}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := a.LogoutHandler()
 	for i := range 2 {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, logoutRequest("good", "refresh_token=rt1"))
@@ -158,7 +160,19 @@ func TestLogoutIdempotent(t *testing.T) {
 		}
 	}
 	// And the middleware refuses the token afterwards.
-	check(t, serve(t, e.config(), bearer("good")), wantResp{status: 401, code: CodeInvalidToken})
+	check(t, serve(t, e.config(), bearer("good")), wantResp{status: 401, code: codeInvalidToken})
+}
+
+// logoutVerifier verifies access tokens and logout tokens.
+type logoutVerifier struct {
+	*fakeVerifier
+	fakeLogoutVerifier
+}
+
+// adminVerifier verifies access tokens and Keycloak admin messages.
+type adminVerifier struct {
+	*fakeVerifier
+	fakeAdminVerifier
 }
 
 // fakeLogoutVerifier answers from a map.
@@ -210,9 +224,9 @@ func TestBackchannelLogout(t *testing.T) {
 			return r
 		}()}, want: []int{400}, wantCode: "invalid_request"},
 		{name: "oversized", reqs: []*http.Request{backchannelRequest("logout_token=" + strings.Repeat("a", 20<<10))}, want: []int{400}},
-		{name: "keys unavailable", reqs: []*http.Request{backchannelRequest("logout_token=jwksdown")}, want: []int{503}, wantCode: CodeTemporarilyUnavailable},
+		{name: "keys unavailable", reqs: []*http.Request{backchannelRequest("logout_token=jwksdown")}, want: []int{503}, wantCode: codeTemporarilyUnavailable},
 		{name: "store down", reqs: []*http.Request{backchannelRequest("logout_token=withsid")}, failStore: true,
-			want: []int{503}, wantCode: CodeTemporarilyUnavailable},
+			want: []int{503}, wantCode: codeTemporarilyUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,10 +234,12 @@ func TestBackchannelLogout(t *testing.T) {
 			if tt.failStore {
 				s.failWrite = revocation.ErrUnavailable
 			}
-			h, err := BackchannelLogoutHandler(BackchannelLogoutConfig{Verifier: lv, Store: s, Now: func() time.Time { return t0 }})
+			a, err := New(context.Background(), Config{Verifier: logoutVerifier{newFakeVerifier(), lv}, Store: s,
+				Now: func() time.Time { return t0 }})
 			if err != nil {
 				t.Fatal(err)
 			}
+			h := a.BackchannelLogoutHandler()
 			var rec *httptest.ResponseRecorder
 			for i, r := range tt.reqs {
 				rec = httptest.NewRecorder()
@@ -283,6 +299,8 @@ func TestKeycloakAdminHandler(t *testing.T) {
 		"logall":   {ID: "a4", Action: oidc.AdminActionLogout, Resource: "backend", Expiration: exp},
 		"test":     {ID: "a5", Action: oidc.AdminActionTestAvailable, Resource: "backend", Expiration: exp},
 		"logallnb": {ID: "a7", Action: oidc.AdminActionLogout, Resource: "backend", Expiration: exp, NotBefore: t0.Add(-3 * time.Second)},
+		"noid":     {Action: oidc.AdminActionLogout, Resource: "backend", Expiration: exp, KeycloakSessionIDs: []string{"sid-4"}},
+		"pushnoid": {Action: oidc.AdminActionPushNotBefore, Resource: "backend", Expiration: exp, NotBefore: t0},
 		"logoutnb": {ID: "a6", Action: oidc.AdminActionLogout, Resource: "backend", Expiration: exp, NotBefore: t0.Add(-5 * time.Second), KeycloakSessionIDs: []string{"sid-3"}},
 	}
 	tests := []struct {
@@ -306,6 +324,8 @@ func TestKeycloakAdminHandler(t *testing.T) {
 		{name: "bad signature", path: "/kc/k_push_not_before", bodies: []string{"forged"}, want: []int{400}},
 		{name: "expired", path: "/kc/k_push_not_before", bodies: []string{"expired"}, want: []int{400}},
 		{name: "replay", path: "/kc/k_push_not_before", bodies: []string{"push", "push"}, want: []int{200, 400}, wantNB: t0.Add(-10 * time.Second)},
+		{name: "logout without id", path: "/kc/k_logout", bodies: []string{"noid"}, want: []int{400}},
+		{name: "push without id", path: "/kc/k_push_not_before", bodies: []string{"pushnoid"}, want: []int{400}},
 		{name: "unknown endpoint", path: "/kc/k_other", bodies: []string{"push"}, want: []int{404}},
 		{name: "oversized", path: "/kc/k_push_not_before", bodies: []string{strings.Repeat("a", 20<<10)}, want: []int{400}},
 		{name: "store down", path: "/kc/k_push_not_before", bodies: []string{"push"}, failStore: true, want: []int{503}},
@@ -316,11 +336,12 @@ func TestKeycloakAdminHandler(t *testing.T) {
 			if tt.failStore {
 				s.failWrite = revocation.ErrUnavailable
 			}
-			h, err := KeycloakAdminHandler(KeycloakAdminConfig{Verifier: av, Store: s,
+			a, err := New(context.Background(), Config{Verifier: adminVerifier{newFakeVerifier(), av}, Store: s,
 				Now: func() time.Time { return t0.Add(700 * time.Millisecond) }})
 			if err != nil {
 				t.Fatal(err)
 			}
+			h := a.KeycloakAdminHandler()
 			for i, b := range tt.bodies {
 				r := httptest.NewRequest(http.MethodPost, tt.path, strings.NewReader(b))
 				r.Header.Set("Content-Type", "text/plain")
@@ -345,14 +366,34 @@ func TestKeycloakAdminHandler(t *testing.T) {
 	}
 }
 
-func TestHandlerConfigErrors(t *testing.T) {
-	if _, err := LogoutHandler(LogoutConfig{}); !errors.Is(err, ErrConfig) {
-		t.Error(err)
-	}
-	if _, err := BackchannelLogoutHandler(BackchannelLogoutConfig{}); !errors.Is(err, ErrConfig) {
-		t.Error(err)
-	}
-	if _, err := KeycloakAdminHandler(KeycloakAdminConfig{}); !errors.Is(err, ErrConfig) {
-		t.Error(err)
+// A handler whose prerequisite is missing from Config answers 503 and logs,
+// at error level, the field to set.
+func TestHandlerPrerequisites(t *testing.T) {
+	for name, tt := range map[string]struct {
+		h     func(*Authenticator) http.Handler
+		req   *http.Request
+		field string
+	}{
+		"logout":       {(*Authenticator).LogoutHandler, logoutRequest("good", "refresh_token=rt1"), "Config.Revokers"},
+		"back-channel": {(*Authenticator).BackchannelLogoutHandler, backchannelRequest("logout_token=withsid"), "Config.Verifier"},
+		"admin": {(*Authenticator).KeycloakAdminHandler,
+			httptest.NewRequest(http.MethodPost, "/kc/k_logout", strings.NewReader("x")), "Config.Verifier"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs strings.Builder
+			a, err := New(context.Background(), Config{Verifier: newFakeVerifier(), Store: newFakeStore(),
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			tt.h(a).ServeHTTP(rec, tt.req)
+			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+				t.Errorf("%d, want 503 with Retry-After", rec.Code)
+			}
+			if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), tt.field) {
+				t.Errorf("log %q does not name %s", logs.String(), tt.field)
+			}
+		})
 	}
 }

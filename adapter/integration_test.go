@@ -23,9 +23,7 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/adapter"
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
-	"github.com/tokenwarden/tokenwarden/introspect"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
-	"github.com/tokenwarden/tokenwarden/oidc"
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
@@ -59,29 +57,26 @@ func newServer(t *testing.T) (*httptest.Server, *http.ServeMux) {
 	return srv, mux
 }
 
+// countingTransport counts the requests that reach Keycloak's JWKS and
+// introspection endpoints.
+type countingTransport struct{ r *replica }
+
+func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch {
+	case strings.HasSuffix(req.URL.Path, "/certs"):
+		c.r.fetches.Add(1)
+	case strings.HasSuffix(req.URL.Path, "/token/introspect"):
+		c.r.upstream.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
 // start wires the replica's pipeline and handlers onto its mux, against the
-// realm kc and the Redis at redisURL under prefix.
+// realm kc and the Redis at redisURL under prefix. adapter.New builds
+// everything but the store from the realm's discovery document, as the
+// quick start does.
 func (r *replica) start(t *testing.T, kc *keycloaktest.Keycloak, redisURL, prefix string) {
 	t.Helper()
-	issuer := kc.IssuerURL()
-	oidcURL := issuer + "/protocol/openid-connect"
-	if r.kcVia != "" {
-		oidcURL = r.kcVia + "/realms/" + kc.Realm + "/protocol/openid-connect"
-	}
-
-	keys, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{URL: oidcURL + "/certs", InsecureAllowHTTP: true,
-		Observe: func(oidc.FetchEvent) { r.fetches.Add(1) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { keys.Close() })
-	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: issuer, Keys: keys,
-		Audience: []string{keycloaktest.BackendClientID},
-		Logout:   oidc.LogoutTokenConfig{Audience: []string{keycloaktest.MobileClientID}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -103,48 +98,22 @@ func (r *replica) start(t *testing.T, kc *keycloaktest.Keycloak, redisURL, prefi
 	}
 	r.store = store
 
-	backend, err := introspect.New(introspect.Config{IntrospectionURL: oidcURL + "/token/introspect",
-		RevocationURL: oidcURL + "/revoke", InsecureAllowHTTP: true,
-		ClientID: keycloaktest.BackendClientID, ClientSecret: keycloaktest.BackendClientSecret,
-		Issuer: issuer, Audience: []string{keycloaktest.BackendClientID},
-		Observe: func(ev introspect.Event) {
-			if ev.Endpoint == introspect.EndpointIntrospection {
-				r.upstream.Add(1)
-			}
-		}})
+	auth, err := adapter.New(ctx, adapter.Config{
+		Issuer:            kc.IssuerURL(),
+		InternalURL:       r.kcVia,
+		Audience:          keycloaktest.BackendClientID,
+		Clients:           []string{keycloaktest.MobileClientID},
+		ClientSecret:      keycloaktest.BackendClientSecret,
+		HTTPClient:        &http.Client{Transport: countingTransport{r}, Timeout: 10 * time.Second},
+		InsecureAllowHTTP: true,
+		Store:             store,
+		Require:           []adapter.Requirement{adapter.RequireClientRole(keycloaktest.BackendClientID, "reader")},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := introspect.NewCache(backend, introspect.CacheConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cache.Close() })
-	mobile, err := introspect.New(introspect.Config{RevocationURL: oidcURL + "/revoke", InsecureAllowHTTP: true,
-		ClientID: keycloaktest.MobileClientID, AuthMethod: introspect.AuthNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	auth, err := adapter.New(adapter.Config{Verifier: v, Store: store, Introspector: cache,
-		Require: []adapter.Requirement{adapter.RequireClientRole(keycloaktest.BackendClientID, "reader")}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { auth.Close() })
 	r.auth = auth
-	logout, err := adapter.LogoutHandler(adapter.LogoutConfig{Verifier: v, Store: store, IntrospectionCache: cache,
-		Revokers: map[string]adapter.Revoker{keycloaktest.MobileClientID: mobile}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bcl, err := adapter.BackchannelLogoutHandler(adapter.BackchannelLogoutConfig{Verifier: v, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := adapter.KeycloakAdminHandler(adapter.KeycloakAdminConfig{Verifier: v, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
 	hello := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		c, _ := adapter.FromContext(req.Context())
 		fmt.Fprintf(w, "%s realm=%s backend=%s", c.Subject, strings.Join(c.RealmRoles, ","),
@@ -152,9 +121,9 @@ func (r *replica) start(t *testing.T, kc *keycloaktest.Keycloak, redisURL, prefi
 	})
 	r.mux.Handle("GET /api/orders", auth.Middleware(hello))
 	r.mux.Handle("GET /api/strict", auth.Introspected(hello))
-	r.mux.Handle("POST /auth/logout", logout)
-	r.mux.Handle("POST /auth/backchannel-logout", bcl)
-	r.mux.Handle("/auth/keycloak/", admin)
+	r.mux.Handle("POST /auth/logout", auth.LogoutHandler())
+	r.mux.Handle("POST /auth/backchannel-logout", auth.BackchannelLogoutHandler())
+	r.mux.Handle("/auth/keycloak/", auth.KeycloakAdminHandler())
 }
 
 func (r *replica) get(t *testing.T, path, token string) (int, string) {

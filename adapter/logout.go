@@ -3,16 +3,11 @@ package adapter
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/tokenwarden/tokenwarden/introspect"
-	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
 // Revoker revokes a token at the authorization server (RFC 7009).
@@ -36,90 +31,69 @@ const (
 	RevokeAccessNever
 )
 
-// LogoutConfig configures LogoutHandler.
-type LogoutConfig struct {
-	// Verifier verifies the bearer access token. Required. The deny-list is
-	// not consulted: logging out twice succeeds twice.
-	Verifier TokenVerifier
-	// Store receives the access token's jti (and session). Required.
-	Store revocation.Store
-	// Revokers revoke tokens at the authorization server, by client id.
-	// Keycloak lets a client revoke only tokens issued to it: the access
-	// token's azp selects the revoker (for a public mobile client, an
-	// introspect.Client configured with that client id and no secret).
-	// A token whose client has no revoker is refused with 400. Required.
-	Revokers map[string]Revoker
+// LogoutOptions configures LogoutHandler.
+type LogoutOptions struct {
 	// AccessToken says whether the access token is also revoked upstream.
 	AccessToken AccessRevocation
 	// RevokeSession also refuses every token of the access token's
-	// session (sid) on every replica, not only this access token.
+	// session (sid) on every replica, not only this access token: every
+	// token issued up to 5 minutes (the largest leeway an oidc.Verifier
+	// accepts) after the logout, so that one dated later by an issuer clock
+	// running ahead is covered too. A Keycloak session that ended never
+	// comes back.
 	RevokeSession bool
-	// IntrospectionCache, when set, forgets the access token.
-	IntrospectionCache interface{ Forget(token string) }
-
-	// Extractor reads the access token; the zero value reads the
-	// Authorization header only.
-	Extractor Extractor
-	// MaxBodyBytes caps the form body; zero means 16 KiB.
-	MaxBodyBytes int64
-
-	Realm       string
-	ErrorWriter ErrorWriter
-	RetryAfter  time.Duration
-	Logger      *slog.Logger
-	Metrics     Metrics
-	Audit       AuditFunc
-	AuditRate   float64
-	AuditBurst  int
-	Now         func() time.Time
 }
 
+// maxClockSkew is how far ahead of this host's clock a token's iat may be
+// and still verify: the largest leeway an oidc.Verifier accepts. A session
+// cut-off reaches that far past the logout, so that no token of the session
+// survives a clock that runs ahead.
+const maxClockSkew = 5 * time.Minute
+
 // LogoutHandler serves an app backend's logout endpoint: POST, the access
-// token as a bearer token, and the refresh token in an
-// application/x-www-form-urlencoded body as refresh_token. It
+// token as a bearer token (as Config.Extractor reads it), and the refresh
+// token in an application/x-www-form-urlencoded body as refresh_token. It
 //
-//  1. verifies the access token (signature, issuer, audience, expiry);
-//  2. deny-lists its (iss, jti) until it expires, and with RevokeSession
-//     its session, so every replica refuses it;
-//  3. revokes the refresh token at the authorization server (RFC 7009),
-//     then the access token (per AccessToken);
-//  4. evicts the access token from the verifier's and introspection caches;
+//  1. verifies the access token with Config.Verifier (signature, issuer,
+//     audience, expiry; the deny-list is not consulted: logging out twice
+//     succeeds twice);
+//  2. deny-lists it until it expires (by jti; without jti by its session),
+//     and with Logout.RevokeSession its session, so every replica refuses
+//     it;
+//  3. revokes the refresh token at the authorization server (RFC 7009)
+//     with the revoker of the access token's client (azp), then the access
+//     token (per Logout.AccessToken);
+//  4. evicts the access token from the verifier's and introspector's
+//     caches;
 //  5. answers 204.
 //
 // It is idempotent. A failure of the store or the authorization server is
 // a 503 with Retry-After: the client retries; nothing is reported done that
 // was not. An expired access token is refused (401): the app should revoke
-// its refresh token directly at the authorization server then.
-func LogoutHandler(cfg LogoutConfig) (http.Handler, error) {
-	if cfg.Verifier == nil || cfg.Store == nil || len(cfg.Revokers) == 0 {
-		return nil, fmt.Errorf("%w: LogoutHandler needs Verifier, Store and Revokers", ErrConfig)
-	}
-	h := &logoutHandler{cfg: cfg, revokers: make(map[string]Revoker, len(cfg.Revokers))}
-	for k, v := range cfg.Revokers {
-		h.revokers[k] = v
-	}
-	h.common = newCommon(cfg.Realm, cfg.ErrorWriter, cfg.RetryAfter, cfg.Logger, cfg.Metrics, cfg.Audit, cfg.AuditRate, cfg.AuditBurst, cfg.Now)
-	if h.cfg.MaxBodyBytes <= 0 {
-		h.cfg.MaxBodyBytes = 16 << 10
-	}
-	return h, nil
+// its refresh token directly at the authorization server then. A token of
+// a client with no revoker (Config.Clients, Config.Revokers) is refused
+// with 400; without any revoker every request is answered 503 and the
+// error log names the fields to set.
+func (a *Authenticator) LogoutHandler() http.Handler {
+	h := logoutHandler{a}
+	return a.mount(h, h.missing())
 }
 
-type logoutHandler struct {
-	common
-	cfg      LogoutConfig
-	revokers map[string]Revoker
+type logoutHandler struct{ *Authenticator }
+
+func (h logoutHandler) missing() string {
+	if len(h.revokers) > 0 {
+		return ""
+	}
+	return "adapter: LogoutHandler has no revoker: set Config.Clients (with Config.Issuer) or Config.Revokers"
 }
 
-func (h *logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.accept(w, r, h.missing()) {
 		return
 	}
 	ctx := r.Context()
-	token, err := h.cfg.Extractor.Extract(r)
+	token, err := h.cfg.Extractor.extract(r, true)
 	if err != nil {
 		h.refuse(w, r, extractError(err))
 		return
@@ -136,46 +110,45 @@ func (h *logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, e)
 		return
 	}
-	client := TokenOf(c).ClientID
-	rv := h.revokers[client]
+	t := TokenOf(c)
+	rv := h.revokers[t.ClientID]
 	if rv == nil {
-		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+		h.logLimited(ctx, slog.LevelWarn, "adapter: logout: no revoker for the token's client: add it to Config.Clients or Config.Revokers",
+			slog.String("client", t.ClientID))
+		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "logout not available for this client", Reason: ReasonMalformedRequest})
 		return
 	}
 
 	// The access token first: it dies on every replica even when the
 	// authorization server is down.
-	if c.ID != "" {
-		if err := h.cfg.Store.RevokeToken(ctx, c.Issuer, c.ID, c.Expiry); err != nil {
+	if t.ID != "" {
+		if err := h.cfg.Store.RevokeToken(ctx, c.Issuer, t.ID, c.Expiry); err != nil {
 			h.storeFailed(w, r, "deny-list the access token", err)
 			return
 		}
 	}
-	if (h.cfg.RevokeSession || c.ID == "") && c.SessionID != "" {
-		if err := h.cfg.Store.RevokeSession(ctx, c.Issuer, c.SessionID, h.now()); err != nil {
+	if (h.cfg.Logout.RevokeSession || t.ID == "") && t.SessionID != "" {
+		if err := h.cfg.Store.RevokeSession(ctx, c.Issuer, t.SessionID, h.now().Add(maxClockSkew)); err != nil {
 			h.storeFailed(w, r, "revoke the session", err)
 			return
 		}
-	} else if c.ID == "" {
+	} else if t.ID == "" {
 		// Nothing identifies this token alone: refuse rather than claim it
 		// is revoked.
-		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "token has neither jti nor sid", Reason: ReasonMalformedRequest})
 		return
 	}
-	forget(h.cfg.Verifier, token)
-	if h.cfg.IntrospectionCache != nil {
-		h.cfg.IntrospectionCache.Forget(token)
-	}
+	h.forget(token)
 
-	if err := rv.Revoke(ctx, refresh, "refresh_token"); err != nil {
+	if err := rv.Revoke(ctx, refresh, introspect.HintRefreshToken); err != nil {
 		h.upstreamFailed(w, r, "refresh token", err)
 		return
 	}
-	if h.cfg.AccessToken != RevokeAccessNever {
-		if err := rv.Revoke(ctx, token, "access_token"); err != nil {
-			if h.cfg.AccessToken == RevokeAccessRequired {
+	if h.cfg.Logout.AccessToken != RevokeAccessNever {
+		if err := rv.Revoke(ctx, token, introspect.HintAccessToken); err != nil {
+			if h.cfg.Logout.AccessToken == RevokeAccessRequired {
 				h.upstreamFailed(w, r, "access token", err)
 				return
 			}
@@ -183,105 +156,38 @@ func (h *logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				slog.String("error", err.Error()))
 		}
 	}
-	h.audit.emit(ctx, AuditEvent{Kind: AuditLogout, Reason: ReasonOK, Method: r.Method, Path: r.URL.Path,
-		RemoteAddr: r.RemoteAddr, Issuer: c.Issuer, Subject: c.Subject, SessionID: c.SessionID, TokenID: c.ID})
-	h.metrics.Decision(OutcomeAllow, ReasonOK)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	h.audit.emit(ctx, h.event(r, AuditLogout, ReasonOK, c))
+	h.succeed(w, http.StatusNoContent)
 }
 
 // refreshToken reads the single refresh_token form parameter.
-func (h *logoutHandler) refreshToken(w http.ResponseWriter, r *http.Request) (string, *AuthError) {
-	bad := func(desc string) *AuthError {
-		return &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: desc, Reason: ReasonMalformedRequest}
+func (h logoutHandler) refreshToken(w http.ResponseWriter, r *http.Request) (string, *AuthError) {
+	v, desc := formParam(w, r, "refresh_token", h.maxBody)
+	if desc == "" && (len(v) > maxTokenBytes || !isB64Token(v)) {
+		desc = "malformed refresh_token"
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return "", bad("form body expected")
+	if desc != "" {
+		return "", &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest, Description: desc, Reason: ReasonMalformedRequest}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
-	if err != nil {
-		return "", bad("body too large")
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return "", bad("malformed form")
-	}
-	vs := form["refresh_token"]
-	switch {
-	case len(vs) == 0 || vs[0] == "":
-		return "", bad("refresh_token required")
-	case len(vs) > 1:
-		return "", bad("refresh_token repeated")
-	case len(vs[0]) > DefaultMaxTokenBytes || !isB64Token(vs[0]):
-		return "", bad("malformed refresh_token")
-	}
-	return vs[0], nil
+	return v, nil
 }
 
-func (h *logoutHandler) storeFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
+func (h logoutHandler) storeFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
 	h.log.LogAttrs(r.Context(), slog.LevelError, "adapter: logout: could not "+what, slog.String("error", err.Error()))
 	h.refuse(w, r, h.unavailable(ReasonStoreUnavailable, err))
 }
 
 // upstreamFailed maps a revocation error: the server refusing this token
 // (4xx) is the client's problem; anything else is an outage.
-func (h *logoutHandler) upstreamFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
+func (h logoutHandler) upstreamFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
 	var ie *introspect.Error
 	if errors.As(err, &ie) && ie.Status >= 400 && ie.Status < 500 && !errors.Is(err, introspect.ErrClientAuth) {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "adapter: logout: "+what+" refused by the authorization server",
 			slog.String("error", err.Error()))
-		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: what + " not accepted", Reason: ReasonMalformedRequest, Err: err})
 		return
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelError, "adapter: logout: "+what+" revocation failed", slog.String("error", err.Error()))
 	h.refuse(w, r, h.unavailable(ReasonIntrospectionDown, err))
-}
-
-// common holds what every handler of this package shares.
-type common struct {
-	realm   string
-	ew      ErrorWriter
-	retry   time.Duration
-	log     *slog.Logger
-	metrics Metrics
-	audit   *auditor
-	now     func() time.Time
-}
-
-func newCommon(realm string, ew ErrorWriter, retry time.Duration, log *slog.Logger, m Metrics,
-	audit AuditFunc, rate float64, burst int, now func() time.Time) common {
-	c := common{realm: realm, ew: ew, retry: retry, log: log, metrics: m, now: now}
-	if c.realm == "" {
-		c.realm = "api"
-	}
-	if c.retry <= 0 {
-		c.retry = 5 * time.Second
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	if c.metrics == nil {
-		c.metrics = NopMetrics{}
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	c.audit = newAuditor(audit, rate, burst, c.metrics, c.now)
-	return c
-}
-
-func (c *common) unavailable(reason Reason, err error) *AuthError {
-	return &AuthError{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
-		Description: "temporarily unavailable", Reason: reason, RetryAfter: c.retry, Err: err}
-}
-
-func (c *common) refuse(w http.ResponseWriter, r *http.Request, e *AuthError) {
-	oc := OutcomeDeny
-	if e.Status == http.StatusServiceUnavailable {
-		oc = OutcomeUnavailable
-	}
-	c.metrics.Decision(oc, e.Reason)
-	writeAuthError(w, r, c.realm, c.ew, e)
 }

@@ -19,38 +19,42 @@ const (
 	OutcomeUnavailable = Outcome("unavailable") // 503: a dependency failed
 )
 
-// Metrics receives the counters of the adapter. Every argument comes from a
-// small fixed set (outcomes, reasons, cache and store names): nothing
-// identifies a token or a user, so an implementation can use them as labels.
-// Methods are called on the request path and must be cheap and safe for
-// concurrent use. Embed NopMetrics to implement only some of them.
+// Metrics receives the counters of the adapter and the events of the parts
+// New builds. Every argument comes from a small fixed set (outcomes,
+// reasons, results, event kinds): nothing identifies a token or a user, so
+// an implementation can use them as labels. Methods are called on the
+// request path and must be cheap and safe for concurrent use. The
+// adapter/prometheus module implements it.
 type Metrics interface {
 	// Decision counts one request decision of the middleware or a handler.
 	Decision(outcome Outcome, reason Reason)
-	// CacheLookup counts one lookup in a named cache ("verifier",
-	// "introspection").
-	CacheLookup(cache string, hit bool)
-	// Introspection observes one call to the introspection endpoint:
-	// result is "active", "inactive" or "error".
+	// Introspection observes one call to the Introspector, cached answers
+	// included: result is "active", "inactive" or "error".
 	Introspection(result string, d time.Duration)
-	// JWKSRefresh counts one key-set fetch ("ok" or "error"); wire the
-	// oidc package's refresh hook to it.
-	JWKSRefresh(result string)
 	// StoreDegraded reports the deny-list's state whenever it is checked.
 	StoreDegraded(degraded bool)
 	// AuditDropped counts audit events dropped by the rate limit.
 	AuditDropped()
+	// KeySetFetch observes one key-set fetch. It has the signature of
+	// oidc.KeySetConfig.Observe: New wires it to the key set it builds;
+	// for one built by hand, set Observe: m.KeySetFetch.
+	KeySetFetch(ev oidc.FetchEvent)
+	// IntrospectionCache observes one decision of the introspection
+	// cache (an introspect.Event of a Cache* kind). It has the signature of
+	// introspect.CacheConfig.Observe: New wires it to the cache it builds;
+	// for one built by hand, set Observe: m.IntrospectionCache.
+	IntrospectionCache(ev introspect.Event)
 }
 
-// NopMetrics discards everything. It is the default.
-type NopMetrics struct{}
+// nopMetrics discards everything. It is the default.
+type nopMetrics struct{}
 
-func (NopMetrics) Decision(Outcome, Reason)            {}
-func (NopMetrics) CacheLookup(string, bool)            {}
-func (NopMetrics) Introspection(string, time.Duration) {}
-func (NopMetrics) JWKSRefresh(string)                  {}
-func (NopMetrics) StoreDegraded(bool)                  {}
-func (NopMetrics) AuditDropped()                       {}
+func (nopMetrics) Decision(Outcome, Reason)            {}
+func (nopMetrics) Introspection(string, time.Duration) {}
+func (nopMetrics) StoreDegraded(bool)                  {}
+func (nopMetrics) AuditDropped()                       {}
+func (nopMetrics) KeySetFetch(oidc.FetchEvent)         {}
+func (nopMetrics) IntrospectionCache(introspect.Event) {}
 
 // AuditKind names a security event worth a record.
 type AuditKind string
@@ -146,31 +150,4 @@ func (a *auditor) emit(ctx context.Context, ev AuditEvent) {
 		ev.Time = a.now()
 	}
 	a.fn(ctx, ev)
-}
-
-// JWKSObserver returns a function for oidc.KeySetConfig.Observe that
-// counts key-set fetches in m.
-func JWKSObserver(m Metrics) func(oidc.FetchEvent) {
-	return func(ev oidc.FetchEvent) {
-		if ev.Err != nil {
-			m.JWKSRefresh("error")
-			return
-		}
-		m.JWKSRefresh("ok")
-	}
-}
-
-// IntrospectionCacheObserver returns a function for
-// introspect.CacheConfig.Observe that counts lookups of the introspection
-// cache in m (cache "introspection"; a coalesced call counts as the miss it
-// already was).
-func IntrospectionCacheObserver(m Metrics) func(introspect.Event) {
-	return func(ev introspect.Event) {
-		switch ev.Kind {
-		case introspect.CacheHit, introspect.CacheNegativeHit:
-			m.CacheLookup("introspection", true)
-		case introspect.CacheMiss:
-			m.CacheLookup("introspection", false)
-		}
-	}
 }

@@ -3,10 +3,8 @@ package adapter
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/tokenwarden/tokenwarden/introspect"
@@ -21,23 +19,11 @@ type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (*oidc.Claims, error)
 }
 
-// OutagePolicy says what to do when introspection was required and the
-// authorization server could not answer.
-type OutagePolicy int
-
-const (
-	// RejectOnOutage answers 503 with Retry-After. It is the default.
-	RejectOnOutage OutagePolicy = iota
-	// UnsafeAllowOnOutage lets the request through on local verification
-	// alone when policy-driven introspection fails: a token revoked at the
-	// authorization server (and not deny-listed here) is accepted until it
-	// expires. It never applies while the deny-list is degraded.
-	UnsafeAllowOnOutage
-)
-
 // IntrospectionPolicy says when a locally verified token must also be
-// introspected. The zero value introspects only while the deny-list is
-// degraded. The triggers add up: any one that fires means introspection.
+// introspected, and what to do when introspection fails. The zero value
+// introspects only while the deny-list is degraded, and answers 503 when
+// introspection fails. The triggers add up: any one that fires means
+// introspection.
 type IntrospectionPolicy struct {
 	// Always introspects every request.
 	Always bool
@@ -52,6 +38,13 @@ type IntrospectionPolicy struct {
 	// or MissingClaim("realm_access").
 	When func(*oidc.Claims) bool
 
+	// UnsafeAllowOnOutage lets the request through on local verification
+	// alone when policy-driven introspection fails (the default answers
+	// 503 with Retry-After): a token revoked at the authorization server
+	// (and not deny-listed here) is then accepted until it expires. It
+	// never applies while the deny-list is degraded.
+	UnsafeAllowOnOutage bool
+
 	// UnsafeTrustDegradedStore skips the introspection that a degraded
 	// deny-list otherwise forces: while the store has not resynchronised,
 	// a token revoked on another replica may be accepted here.
@@ -59,10 +52,14 @@ type IntrospectionPolicy struct {
 }
 
 // Lightweight reports whether c looks like a Keycloak lightweight access
-// token: no realm roles, no client roles and no scope. Roles then come only
-// from introspection.
+// token (client attribute client.use.lightweight.access.token.enabled):
+// no sub, or neither realm nor client roles. Keycloak 26.7.3 gives such a
+// token only azp, exp, iat, iss, jti, scope, sid and typ (plus aud with the
+// audience mapper's lightweight.claim option); identity and roles then come
+// from introspection. A token without sub is introspected whatever the
+// policy says; Lightweight also catches one that a sub mapper completed.
 func Lightweight(c *oidc.Claims) bool {
-	return len(c.RealmRoles) == 0 && len(c.ClientRoles) == 0 && c.Scope == ""
+	return c.Subject == "" || len(c.RealmRoles) == 0 && len(c.ClientRoles) == 0
 }
 
 // MissingClaim returns a trigger for IntrospectionPolicy.When that fires when
@@ -79,126 +76,6 @@ func MissingClaim(name string) func(*oidc.Claims) bool {
 	}
 }
 
-// Config configures the middleware. Only Verifier is required;
-// every other zero value is a safe default.
-type Config struct {
-	// Verifier verifies tokens locally. Required.
-	Verifier TokenVerifier
-	// Store is the deny-list checked for every verified token: a Redis
-	// store for replicas. Nil means a private revocation Memory store
-	// (one process only), which Close closes; Store() returns it so the
-	// handlers of this package can share it. A store passed in is not
-	// closed by the Authenticator.
-	Store revocation.Store
-	// Introspector is consulted when Policy asks for it; use an
-	// *introspect.Cache in front of an *introspect.Client. Without one, a
-	// request that needs introspection is answered 503. An inactive answer
-	// deny-lists the token's jti in Store, so every replica learns it.
-	Introspector introspect.Introspector
-	// Policy says when to introspect.
-	Policy IntrospectionPolicy
-	// IntrospectionOutage is the policy when introspection fails.
-	IntrospectionOutage OutagePolicy
-
-	// Extractor configures RFC 6750 token extraction; the zero value reads
-	// the Authorization header only.
-	Extractor Extractor
-	// Require lists requirements every request must meet (403
-	// insufficient_scope otherwise). Per-route requirements: Require.
-	Require []Requirement
-
-	// Realm is the realm of the WWW-Authenticate challenge; default "api".
-	Realm string
-	// ErrorWriter writes refusal bodies; nil means WriteJSONError.
-	ErrorWriter ErrorWriter
-	// RetryAfter is sent with 503 answers; zero means 5 seconds.
-	RetryAfter time.Duration
-
-	// Logger receives operational messages (never a token); nil discards.
-	Logger *slog.Logger
-	// Metrics receives counters; nil means NopMetrics.
-	Metrics Metrics
-	// Audit receives security events, at most AuditRate per second with
-	// bursts of AuditBurst (defaults 10 and 50); nil disables auditing.
-	Audit      AuditFunc
-	AuditRate  float64
-	AuditBurst int
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
-
-// Authenticator is the request pipeline: RFC 6750 extraction, local
-// verification (with the verifier's cache), the deny-list, policy-driven
-// introspection, requirements, and the claims in the request context. It
-// is safe for concurrent use. Close it when it owns its store.
-type Authenticator struct {
-	common
-	lastLog   atomic.Int64 // unix nanoseconds of the last outage log line
-	cfg       Config
-	strictJWS bool // the verifier accepts only canonical base64url JWS
-	require   Requirement
-	hasReq    bool
-	ownsStore bool
-}
-
-// ErrConfig reports an unusable Config.
-var ErrConfig = errors.New("adapter: invalid configuration")
-
-// New checks cfg and returns an Authenticator. cfg is copied.
-func New(cfg Config) (*Authenticator, error) {
-	if cfg.Verifier == nil {
-		return nil, fmt.Errorf("%w: Verifier is required", ErrConfig)
-	}
-	a := &Authenticator{cfg: cfg}
-	switch cfg.Verifier.(type) {
-	case *oidc.Verifier, *oidc.MultiVerifier:
-		// These reject any token that is not three canonical base64url
-		// segments, a subset of RFC 6750's b64token: the alphabet check
-		// can wait for a failed verification.
-		a.strictJWS = true
-	}
-	if cfg.Store == nil {
-		a.cfg.Store = revocation.NewMemory(revocation.Config{Now: cfg.Now, Logger: cfg.Logger})
-		a.ownsStore = true
-	}
-	a.common = newCommon(cfg.Realm, cfg.ErrorWriter, cfg.RetryAfter, cfg.Logger, cfg.Metrics, cfg.Audit, cfg.AuditRate, cfg.AuditBurst, cfg.Now)
-	a.cfg.Require = append([]Requirement(nil), cfg.Require...)
-	switch len(a.cfg.Require) {
-	case 0:
-	case 1:
-		a.require, a.hasReq = a.cfg.Require[0], true
-	default:
-		a.require, a.hasReq = All(a.cfg.Require...), true
-	}
-	return a, nil
-}
-
-// Store returns the deny-list the Authenticator checks, for the logout,
-// back-channel logout and Keycloak admin handlers.
-func (a *Authenticator) Store() revocation.Store { return a.cfg.Store }
-
-// Close closes the store when the Authenticator created it (Config.Store
-// was nil). It is idempotent.
-func (a *Authenticator) Close() error {
-	if a.ownsStore {
-		return a.cfg.Store.Close()
-	}
-	return nil
-}
-
-// Middleware returns the pipeline of a new Authenticator as net/http
-// middleware. Config.Store must be set: nobody could close a private one.
-func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
-	if cfg.Store == nil {
-		return nil, fmt.Errorf("%w: Middleware needs Config.Store (or use New and Close)", ErrConfig)
-	}
-	a, err := New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return a.Middleware, nil
-}
-
 // Middleware wraps next: only requests with a valid, unrevoked token that
 // meets the configured requirements reach it, with the claims in the
 // request context (FromContext).
@@ -213,10 +90,13 @@ func (a *Authenticator) Introspected(next http.Handler) http.Handler {
 	return a.handler(next, true)
 }
 
-// Require returns middleware enforcing reqs on requests that passed the
-// Authenticator, with its realm and error writer.
+// Require returns middleware, mounted inside Middleware per route, that
+// lets a request through only when the claims Middleware stored in its
+// context meet every one of reqs; otherwise it answers 403
+// insufficient_scope (or 401 when the request was never authenticated),
+// with the Authenticator's realm and error writer.
 func (a *Authenticator) Require(reqs ...Requirement) func(http.Handler) http.Handler {
-	return Require(a.realm, a.cfg.ErrorWriter, reqs...)
+	return requireHandler(a.realm, a.cfg.ErrorWriter, reqs)
 }
 
 func (a *Authenticator) handler(next http.Handler, forceIntrospect bool) http.Handler {
@@ -247,10 +127,15 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 	c, err := a.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
 		if a.strictJWS && !isB64Token(token) {
-			return nil, extractError(ErrMalformedBearer)
+			return nil, extractError(errMalformedBearer)
 		}
 		e := verifyError(err)
 		e.RetryAfter = a.retry
+		if errors.Is(err, oidc.ErrWrongAudience) {
+			// Configuration-shaped: say which setting decides.
+			a.logLimited(ctx, slog.LevelInfo, "adapter: access token refused: its aud does not contain Config.Audience; "+
+				"an audience mapper on the app's client adds it (for Keycloak lightweight access tokens with lightweight.claim)")
+		}
 		if e.Status == http.StatusUnauthorized {
 			a.audit.emit(ctx, a.event(r, AuditVerificationFailed, e.Reason, nil))
 		} else {
@@ -264,21 +149,31 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 	degraded := a.cfg.Store.Degraded()
 	a.metrics.StoreDegraded(degraded)
 	if reason.Revoked() {
-		if a.audit != nil {
-			ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, c)
-			ev.Detail = reason.String()
-			a.audit.emit(ctx, ev)
-		}
-		return nil, &AuthError{Status: http.StatusUnauthorized, Code: CodeInvalidToken,
-			Description: "token revoked", Reason: ReasonRevoked}
+		return nil, a.revoked(r, c, reason)
 	}
 
-	// Introspection policy.
+	// Introspection policy. A token without sub (a Keycloak lightweight
+	// access token) names nobody: it is never passed on with an empty
+	// identity, nor with the empty roles it carries.
 	mustDegraded := degraded && !a.cfg.Policy.UnsafeTrustDegradedStore
-	if mustDegraded || forceIntrospect || a.policyWants(r, c) {
-		ic, e := a.introspect(r, token, c, mustDegraded)
+	anonymous := c.Subject == ""
+	if mustDegraded || anonymous || forceIntrospect || a.policyWants(r, c) {
+		ic, e := a.introspect(r, token, c, mustDegraded || anonymous)
 		if e != nil {
 			return nil, e
+		}
+		if ic.Subject == "" {
+			a.logLimited(ctx, slog.LevelInfo, "adapter: access token refused: no sub, neither in the token nor in the introspection answer")
+			return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+				Description: "invalid token", Reason: ReasonInvalidToken}
+		}
+		if ic != c {
+			// The answer may name what the token did not (its sub): the
+			// deny-list is asked again, so that a revocation of the user
+			// reaches a lightweight token too.
+			if m := a.cfg.Store.Check(TokenOf(ic)); m.Revoked() {
+				return nil, a.revoked(r, ic, m)
+			}
 		}
 		c = ic
 	}
@@ -289,6 +184,17 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 		}
 	}
 	return c, nil
+}
+
+// revoked audits a deny-listed token and returns its refusal.
+func (a *Authenticator) revoked(r *http.Request, c *oidc.Claims, m revocation.Match) *AuthError {
+	if a.audit != nil {
+		ev := a.event(r, AuditRevokedTokenPresented, ReasonRevoked, c)
+		ev.Detail = m.String()
+		a.audit.emit(r.Context(), ev)
+	}
+	return &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+		Description: "token revoked", Reason: ReasonRevoked}
 }
 
 func (a *Authenticator) policyWants(r *http.Request, c *oidc.Claims) bool {
@@ -313,10 +219,15 @@ func (a *Authenticator) introspect(r *http.Request, token string, local *oidc.Cl
 	if a.cfg.Introspector == nil {
 		// Never fail open: without an introspector a token that needs
 		// confirmation cannot be confirmed.
-		if !strict {
-			a.logLimited(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured")
+		switch {
+		case local.Subject == "":
+			a.logLimited(ctx, slog.LevelError, "adapter: access token without sub (a Keycloak lightweight access token) "+
+				"refused: set Config.ClientSecret (or Config.Introspector) so that it is introspected, "+
+				"or give the client a sub mapper with lightweight.claim")
+		case !strict:
+			a.logLimited(ctx, slog.LevelError, "adapter: the introspection policy fired but no Introspector is configured: set Config.ClientSecret or Config.Introspector")
 		}
-		return nil, a.unavailable(ReasonNoIntrospector, nil)
+		return nil, a.unavailable(ReasonNotConfigured, nil)
 	}
 	start := a.now()
 	res, err := a.cfg.Introspector.Introspect(ctx, token, "access_token")
@@ -330,24 +241,25 @@ func (a *Authenticator) introspect(r *http.Request, token string, local *oidc.Cl
 		ic := res.Claims
 		if !sameToken(local, ic) {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "adapter: introspection answer does not match the verified token")
-			return nil, &AuthError{Status: http.StatusUnauthorized, Code: CodeInvalidToken,
+			return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
 				Description: "invalid token", Reason: ReasonInactive}
 		}
 		return ic, nil
 	case errors.Is(err, introspect.ErrInactive), errors.Is(err, introspect.ErrRejected):
 		a.metrics.Introspection("inactive", d)
-		// Every replica learns through the deny-list; drop cached results.
-		if rerr := a.denyToken(ctx, local); rerr != nil {
+		// Every replica, and every route that does not introspect, learns
+		// it through the deny-list. The introspector's negative entry stays:
+		// it answers the next request should the deny-list have failed.
+		if rerr := a.denyInactive(ctx, local); rerr != nil {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "adapter: could not deny-list an inactive token", slog.String("error", rerr.Error()))
 		}
-		a.forget(token)
 		a.audit.emit(ctx, a.event(r, AuditInactiveToken, ReasonInactive, local))
-		return nil, &AuthError{Status: http.StatusUnauthorized, Code: CodeInvalidToken,
+		return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
 			Description: "token revoked", Reason: ReasonInactive, Err: err}
 	default:
 		a.metrics.Introspection("error", d)
 		a.logLimited(ctx, slog.LevelWarn, "adapter: introspection failed", slog.String("error", err.Error()))
-		if !strict && a.cfg.IntrospectionOutage == UnsafeAllowOnOutage {
+		if !strict && a.cfg.Policy.UnsafeAllowOnOutage {
 			return local, nil
 		}
 		return nil, a.unavailable(ReasonIntrospectionDown, err)
@@ -361,50 +273,44 @@ func sameToken(local, ic *oidc.Claims) bool {
 	return eq(local.Issuer, ic.Issuer) && eq(local.Subject, ic.Subject) && eq(local.ID, ic.ID)
 }
 
-// forget evicts token from the verifier's and the introspector's caches.
-func (a *Authenticator) forget(token string) {
-	forget(a.cfg.Verifier, token)
-	if a.cfg.Introspector != nil {
-		forget(a.cfg.Introspector, token)
+// denyInactive deny-lists a verified token that the introspector reported
+// inactive: by (iss, jti); without jti by its session, up to its iat (the
+// token and the session's earlier ones: Keycloak answers inactive for
+// every token of an ended session); without either by (iss, the digest of
+// its verified payload) that TokenOf puts in place of the jti. A Claims
+// without its payload (from a custom verifier that does not keep it)
+// cannot be keyed: the introspector's negative entry is all there is.
+func (a *Authenticator) denyInactive(ctx context.Context, c *oidc.Claims) error {
+	t := TokenOf(c)
+	switch {
+	case c.ID == "" && t.SessionID != "":
+		at := c.IssuedAt
+		if at.IsZero() {
+			at = a.now() // the store refuses every token of the session without iat anyway
+		}
+		return a.cfg.Store.RevokeSession(ctx, c.Issuer, t.SessionID, at)
+	case t.ID == "":
+		return errors.New("adapter: the token has neither jti nor sid, and the verifier kept no payload to digest")
 	}
-}
-
-// denyToken deny-lists c by (iss, jti). A token without jti cannot be
-// keyed alone: it is left to the introspector's negative cache.
-func (a *Authenticator) denyToken(ctx context.Context, c *oidc.Claims) error {
-	if c.ID == "" {
-		return nil
-	}
-	return a.cfg.Store.RevokeToken(ctx, c.Issuer, c.ID, c.Expiry)
-}
-
-func (a *Authenticator) event(r *http.Request, k AuditKind, reason Reason, c *oidc.Claims) AuditEvent {
-	ev := AuditEvent{Kind: k, Reason: reason, Method: r.Method, RemoteAddr: r.RemoteAddr}
-	if r.URL != nil {
-		ev.Path = r.URL.Path
-	}
-	if c != nil {
-		ev.Issuer, ev.Subject, ev.SessionID, ev.TokenID = c.Issuer, c.Subject, c.SessionID, c.ID
-	}
-	return ev
+	return a.cfg.Store.RevokeToken(ctx, c.Issuer, t.ID, c.Expiry)
 }
 
 // extractError maps an extraction failure to its RFC 6750 answer.
 func extractError(err error) *AuthError {
 	switch {
-	case errors.Is(err, ErrNoCredentials):
+	case errors.Is(err, errNoCredentials):
 		return &AuthError{Status: http.StatusUnauthorized, Reason: ReasonNoCredentials, Err: err}
-	case errors.Is(err, ErrMultipleTokens):
-		return &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+	case errors.Is(err, errMultipleTokens):
+		return &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "token sent more than once", Reason: ReasonMultipleTokens, Err: err}
-	case errors.Is(err, ErrTokenTooLarge):
-		return &AuthError{Status: http.StatusUnauthorized, Code: CodeInvalidToken,
+	case errors.Is(err, errTokenTooLarge):
+		return &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
 			Description: "token too large", Reason: ReasonTokenTooLarge, Err: err}
-	case errors.Is(err, ErrBodyTooLarge):
-		return &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+	case errors.Is(err, errBodyTooLarge):
+		return &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "request body too large", Reason: ReasonMalformedRequest, Err: err}
 	default:
-		return &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+		return &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "malformed authorization", Reason: ReasonMalformedRequest, Err: err}
 	}
 }
@@ -414,24 +320,13 @@ func extractError(err error) *AuthError {
 func verifyError(err error) *AuthError {
 	switch {
 	case errors.Is(err, oidc.ErrExpired):
-		return &AuthError{Status: http.StatusUnauthorized, Code: CodeInvalidToken,
+		return &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
 			Description: "token expired", Reason: ReasonExpired, Err: err}
 	case isTokenFault(err):
-		return &AuthError{Status: http.StatusUnauthorized, Code: CodeInvalidToken,
+		return &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
 			Description: "invalid token", Reason: ReasonInvalidToken, Err: err}
 	default:
-		return &AuthError{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+		return &AuthError{Status: http.StatusServiceUnavailable, Code: codeTemporarilyUnavailable,
 			Description: "authorization temporarily unavailable", Reason: ReasonKeysUnavailable, Err: err}
 	}
-}
-
-// logLimited logs an outage message at most once a second: an outage
-// touches every request, and one line says it.
-func (a *Authenticator) logLimited(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	now := a.now().UnixNano()
-	last := a.lastLog.Load()
-	if now-last < int64(time.Second) || !a.lastLog.CompareAndSwap(last, now) {
-		return
-	}
-	a.log.LogAttrs(ctx, level, msg, attrs...)
 }

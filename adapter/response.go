@@ -10,10 +10,10 @@ import (
 
 // RFC 6750 §3.1 error codes, and the one this package adds for 503 bodies.
 const (
-	CodeInvalidRequest         = "invalid_request"
-	CodeInvalidToken           = "invalid_token"
-	CodeInsufficientScope      = "insufficient_scope"
-	CodeTemporarilyUnavailable = "temporarily_unavailable"
+	codeInvalidRequest         = "invalid_request"
+	codeInvalidToken           = "invalid_token"
+	codeInsufficientScope      = "insufficient_scope"
+	codeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Reason is the bounded, low-cardinality cause of a decision. It is what
@@ -35,15 +35,18 @@ const (
 	ReasonKeysUnavailable   = Reason("keys_unavailable")
 	ReasonIntrospectionDown = Reason("introspection_unavailable")
 	ReasonStoreUnavailable  = Reason("store_unavailable")
-	ReasonNoIntrospector    = Reason("degraded_no_introspector")
+	ReasonNotConfigured     = Reason("not_configured") // a part the request needs is missing from Config
 )
 
 // AuthError is a refusal of the middleware or of a guard: the HTTP status,
 // the RFC 6750 error code and a description that is safe to send. It is
 // what an ErrorWriter receives.
 type AuthError struct {
-	Status      int    // 400, 401, 403 or 503
-	Code        string // "" when the request had no credentials
+	Status int // 400, 401, 403 or 503
+	// Code is the RFC 6750 error code: "invalid_request",
+	// "invalid_token", "insufficient_scope", or "temporarily_unavailable"
+	// for 503; "" when the request had no credentials.
+	Code        string
 	Description string // within RFC 6750's error_description characters
 	Scope       string // for insufficient_scope: the scope(s) needed, space-separated
 	Reason      Reason // for metrics and audit; not sent
@@ -121,7 +124,7 @@ func challenge(realm string, e *AuthError) string {
 		b.WriteByte('"')
 		if e.Description != "" {
 			b.WriteString(`, error_description="`)
-			b.WriteString(SanitizeDescription(e.Description))
+			b.WriteString(sanitizeDescription(e.Description))
 			b.WriteByte('"')
 		}
 		if e.Scope != "" {
@@ -136,10 +139,10 @@ func challenge(realm string, e *AuthError) string {
 // maxDescription caps error_description.
 const maxDescription = 200
 
-// SanitizeDescription returns s limited to the characters RFC 6750 §3 allows
-// in error_description (%x20-21 / %x23-5B / %x5D-7E): every other byte
-// becomes '?', and the result is at most 200 bytes.
-func SanitizeDescription(s string) string {
+// sanitizeDescription returns s limited to the characters RFC 6750 §3
+// allows in error_description (%x20-21 / %x23-5B / %x5D-7E): every other
+// byte becomes '?', and the result is at most 200 bytes.
+func sanitizeDescription(s string) string {
 	if len(s) > maxDescription {
 		s = s[:maxDescription]
 	}

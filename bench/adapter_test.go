@@ -28,7 +28,7 @@ func newMiddleware(tb testing.TB, srv *fixture.Server, alg string, cache twoidc.
 		cfg.Introspector = newIntrospectCache(tb, srv.URL)
 		cfg.Policy.Always = true
 	}
-	a, err := adapter.New(cfg)
+	a, err := adapter.New(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

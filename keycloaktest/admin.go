@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v13"
+
+	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 )
 
 type adminToken struct {
@@ -241,10 +243,7 @@ func (k *Keycloak) DeleteSession(t testing.TB, sid string) {
 
 // GlobalRequestResult is Keycloak's answer to push-revocation and
 // logout-all: the admin URLs that were (not) reached.
-type GlobalRequestResult struct {
-	SuccessRequests []string `json:"successRequests"`
-	FailedRequests  []string `json:"failedRequests"`
-}
+type GlobalRequestResult = fake.GlobalRequestResult
 
 // SetNotBeforeNow sets the realm's not-before to now (tokens issued earlier
 // become invalid) and returns it. Realm-wide: prefer an IsolatedRealm.
@@ -511,4 +510,55 @@ func (k *Keycloak) IsolatedRealm(t testing.TB, apiURL string) *Keycloak {
 func jsonEscape(s string) []byte {
 	b, _ := json.Marshal(s)
 	return b[1 : len(b)-1]
+}
+
+// keyComponent returns the id of the key provider (component) that holds
+// the key kid.
+func (k *Keycloak) keyComponent(t testing.TB, kid string) string {
+	t.Helper()
+	var keys keysMetadata
+	k.AdminRequest(t, http.MethodGet, "/keys", nil, &keys)
+	for _, key := range keys.Keys {
+		if key.KID == kid {
+			return key.ProviderID
+		}
+	}
+	t.Fatalf("keycloaktest: no key %q in realm %s", kid, k.Realm)
+	return ""
+}
+
+// SetKeyPassive makes the key's provider passive: the key stays in the
+// JWKS and verifies, but signs nothing new. Realm-wide: prefer an
+// IsolatedRealm.
+func (k *Keycloak) SetKeyPassive(t testing.TB, kid string) {
+	t.Helper()
+	k.setKeyConfig(t, kid, "active", "false")
+}
+
+// DisableKey disables the key's provider. Realm-wide: prefer an
+// IsolatedRealm.
+func (k *Keycloak) DisableKey(t testing.TB, kid string) {
+	t.Helper()
+	k.setKeyConfig(t, kid, "enabled", "false")
+}
+
+func (k *Keycloak) setKeyConfig(t testing.TB, kid, name, value string) {
+	t.Helper()
+	path := "/components/" + k.keyComponent(t, kid)
+	var comp map[string]any
+	k.AdminRequest(t, http.MethodGet, path, nil, &comp)
+	cfg, _ := comp["config"].(map[string]any)
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	cfg[name] = []string{value}
+	comp["config"] = cfg
+	k.AdminRequest(t, http.MethodPut, path, comp, nil)
+}
+
+// RemoveKey deletes the key's provider: the key leaves the JWKS and tokens
+// it signed no longer verify. Realm-wide: prefer an IsolatedRealm.
+func (k *Keycloak) RemoveKey(t testing.TB, kid string) {
+	t.Helper()
+	k.AdminRequest(t, http.MethodDelete, "/components/"+k.keyComponent(t, kid), nil, nil)
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -71,15 +69,18 @@ var shared struct {
 	once sync.Once
 	kc   *Keycloak
 	err  error
+	keep func() // postpones the idle stop of a shared server
 	mu   sync.Mutex
 	stop func() error
 }
 
-// New returns the Keycloak shared by this test process, finding or starting
-// it on first use (see the package documentation). Without one the test is
-// skipped, or fails under CI=true.
+// New returns the Keycloak of this test run, finding or starting it on
+// first use (see the package documentation). Without one the test is
+// skipped, or fails under CI=true. Under -short it skips the test unless CI
+// is "true".
 func New(t testing.TB) *Keycloak {
 	t.Helper()
+	testenv.SkipShort(t, "Keycloak")
 	kc, err := get()
 	if errors.Is(err, errUnavailable) {
 		msg := err.Error() + " (set KEYCLOAK_URL, install Java 17+ and Maven, or Docker; in the tokenwarden repository run `make services`)"
@@ -97,6 +98,7 @@ func New(t testing.TB) *Keycloak {
 // Require is New but fails the test when no Keycloak is available.
 func Require(t testing.TB) *Keycloak {
 	t.Helper()
+	testenv.SkipShort(t, "Keycloak")
 	kc, err := get()
 	if err != nil {
 		t.Fatal(err)
@@ -104,11 +106,15 @@ func Require(t testing.TB) *Keycloak {
 	return kc
 }
 
-// Shutdown stops a Keycloak that this package started. It does nothing
-// when Keycloak was found through KEYCLOAK_URL.
+// Shutdown stops a Keycloak container that this package started for this
+// process. A Keycloak found through KEYCLOAK_URL, or the one shared by the
+// run's test processes, is left running.
 func Shutdown() error {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
+	if shared.keep != nil {
+		shared.keep()
+	}
 	if shared.stop == nil {
 		return nil
 	}
@@ -117,7 +123,7 @@ func Shutdown() error {
 	return err
 }
 
-// Main runs the tests and stops a Keycloak started for them:
+// Main runs the tests and then calls Shutdown:
 //
 //	func TestMain(m *testing.M) { keycloaktest.Main(m) }
 func Main(m *testing.M) {
@@ -135,6 +141,11 @@ func get() (*Keycloak, error) {
 	shared.once.Do(func() {
 		shared.kc, shared.err = find(context.Background())
 	})
+	shared.mu.Lock()
+	if shared.keep != nil {
+		shared.keep()
+	}
+	shared.mu.Unlock()
 	return shared.kc, shared.err
 }
 
@@ -175,76 +186,27 @@ func find(ctx context.Context) (*Keycloak, error) {
 
 	mode := os.Getenv("KEYCLOAKTEST_START")
 	switch mode {
-	case "never":
-		return nil, fmt.Errorf("%w: KEYCLOAK_URL unset and KEYCLOAKTEST_START=never", errUnavailable)
-	case "", "dist", "docker":
+	case "", "never", "dist", "docker":
 	default:
 		return nil, fmt.Errorf("keycloaktest: KEYCLOAKTEST_START=%q: want never, dist or docker", mode)
 	}
-	if mode == "dist" || (mode == "" && canRunDist()) {
-		return startDist(ctx, realm, realmData)
+	srv, err := testenv.SharedKeycloak(ctx, realm, realmData)
+	if err == nil {
+		shared.mu.Lock()
+		shared.keep = srv.KeepAlive
+		shared.mu.Unlock()
+		return newKeycloak(srv.URL, realm, srv.AdminUser, srv.AdminPassword), nil
+	}
+	if !errors.Is(err, testenv.ErrNoKeycloak) {
+		return nil, err
 	}
 	if mode == "docker" || (mode == "" && dockerAvailable(ctx)) {
 		return startDocker(ctx, realm, realmData)
 	}
-	return nil, fmt.Errorf("%w: KEYCLOAK_URL unset, no java+mvn and no docker engine", errUnavailable)
-}
-
-func canRunDist() bool {
-	if _, err := exec.LookPath("java"); err != nil {
-		return false
+	if mode == "" {
+		err = fmt.Errorf("%v; no docker engine either", err)
 	}
-	if _, err := os.Stat(filepath.Join(services.KeycloakHome(cacheDir()), "bin", "kc.sh")); err == nil {
-		return true
-	}
-	_, err := exec.LookPath("mvn")
-	return err == nil
-}
-
-// cacheDir is where the distribution is kept: $KEYCLOAKTEST_CACHE_DIR,
-// <repo>/.cache inside the tokenwarden repository, else the user's cache.
-func cacheDir() string {
-	if d := os.Getenv("KEYCLOAKTEST_CACHE_DIR"); d != "" {
-		return d
-	}
-	if root, err := services.RepoRoot("."); err == nil && services.IsProjectRoot(root) {
-		return filepath.Join(root, ".cache")
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "tokenwarden-keycloaktest")
-	}
-	return filepath.Join(os.TempDir(), "tokenwarden-keycloaktest")
-}
-
-func startDist(ctx context.Context, realm string, realmData []byte) (*Keycloak, error) {
-	dir := cacheDir()
-	home, err := services.EnsureKeycloakDist(ctx, dir, os.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	var env []string
-	if v := os.Getenv("TOKENWARDEN_API_URL"); v != "" {
-		env = append(env, "TOKENWARDEN_API_URL="+v)
-	}
-	srv, err := services.StartKeycloak(ctx, services.KeycloakOptions{
-		Home:          home,
-		RealmJSON:     realmData,
-		RealmFileName: realm + "-realm.json",
-		LogFile:       filepath.Join(dir, fmt.Sprintf("keycloaktest-%d.log", os.Getpid())),
-		Env:           env,
-		Log:           os.Stderr,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := services.WaitKeycloak(ctx, srv.URL, "", realm, 30*time.Second); err != nil {
-		_ = srv.Stop()
-		return nil, fmt.Errorf("keycloaktest: realm %q not imported: %w\n%s", realm, err, services.Tail(srv.LogFile, 50))
-	}
-	shared.mu.Lock()
-	shared.stop = srv.Stop
-	shared.mu.Unlock()
-	return newKeycloak(srv.URL, realm, srv.AdminUser, srv.AdminPassword), nil
+	return nil, fmt.Errorf("%w: KEYCLOAK_URL unset; %v", errUnavailable, err)
 }
 
 func newKeycloak(base, realm, user, pass string) *Keycloak {

@@ -18,20 +18,14 @@ import (
 
 	"github.com/Nerzal/gocloak/v13"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 )
 
-// Tokens are the tokens of one grant.
-type Tokens struct {
-	AccessToken  string
-	RefreshToken string
-	IDToken      string
-	TokenType    string
-	ExpiresIn    int
-	// SessionID and Subject are the sid and sub claims of the access token,
-	// read without verification for the test's convenience.
-	SessionID string
-	Subject   string
-}
+// Tokens are the tokens of one grant; SessionID and Subject are read from
+// the access token without verification. It is the fake realm's type, so
+// that a helper can serve tests against either.
+type Tokens = fake.Tokens
 
 func newTokens(access, refresh, id, typ string, expiresIn int) Tokens {
 	tk := Tokens{AccessToken: access, RefreshToken: refresh, IDToken: id, TokenType: typ, ExpiresIn: expiresIn}
@@ -112,6 +106,10 @@ type PKCELogin struct {
 	Scopes      []string // default openid
 	Username    string
 	Password    string
+	// Jar holds the browser's cookies; nil means a new, empty jar. A login
+	// with the jar of an earlier one reuses its Keycloak session (single
+	// sign-on): no form is shown and the tokens carry the same sid.
+	Jar http.CookieJar
 }
 
 // LoginPKCE logs username in to the "mobile" client the way a Capacitor app
@@ -162,9 +160,12 @@ func (k *Keycloak) loginPKCE(ctx context.Context, l PKCELogin) (Tokens, error) {
 	state := randomString()
 	authURL := conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", randomString()))
 
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		return Tokens{}, err
+	jar := l.Jar
+	if jar == nil {
+		var err error
+		if jar, err = cookiejar.New(nil); err != nil {
+			return Tokens{}, err
+		}
 	}
 	browser := &http.Client{
 		Jar:     jar,
@@ -179,36 +180,18 @@ func (k *Keycloak) loginPKCE(ctx context.Context, l PKCELogin) (Tokens, error) {
 			return nil
 		},
 	}
-	page, err := fetch(ctx, browser, http.MethodGet, authURL, nil)
+	loc, page, err := browse(ctx, browser, authURL)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("keycloaktest: login page: %w", err)
 	}
-	form := loginForm.FindString(page)
-	if form == "" {
-		return Tokens{}, fmt.Errorf("keycloaktest: no login form (kc-form-login) in the page from %s", conf.Endpoint.AuthURL)
+	if loc == "" {
+		// No session yet: fill in Keycloak's login form.
+		if loc, err = submitLogin(ctx, browser, page, l); err != nil {
+			return Tokens{}, err
+		}
 	}
-	m := formAction.FindStringSubmatch(form)
-	if m == nil {
-		return Tokens{}, errors.New("keycloaktest: login form has no action")
-	}
-	action := html.UnescapeString(m[1])
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(url.Values{
-		"username": {l.Username}, "password": {l.Password}, "credentialId": {""},
-	}.Encode()))
-	if err != nil {
-		return Tokens{}, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := browser.Do(req)
-	if err != nil {
-		return Tokens{}, fmt.Errorf("keycloaktest: post credentials: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, l.RedirectURL) {
-		return Tokens{}, fmt.Errorf("keycloaktest: login of %q did not redirect to %s (HTTP %d): wrong credentials or a required action", l.Username, l.RedirectURL, resp.StatusCode)
+	if !strings.HasPrefix(loc, l.RedirectURL) {
+		return Tokens{}, fmt.Errorf("keycloaktest: login of %q did not redirect to %s", l.Username, l.RedirectURL)
 	}
 	cb, err := url.Parse(loc)
 	if err != nil {
@@ -237,28 +220,113 @@ func (k *Keycloak) loginPKCE(ctx context.Context, l PKCELogin) (Tokens, error) {
 	return newTokens(tok.AccessToken, tok.RefreshToken, idToken, tok.TokenType, expiresIn), nil
 }
 
-func fetch(ctx context.Context, c *http.Client, method, u string, body io.Reader) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+// browse GETs u with the browser: the callback location when Keycloak
+// redirects straight to it (an existing session), else the page.
+func browse(ctx context.Context, browser *http.Client, u string) (loc, page string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	resp, err := c.Do(req)
+	resp, err := browser.Do(req)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
+		return "", "", err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return "", string(b), nil
+	case http.StatusFound, http.StatusSeeOther:
+		return resp.Header.Get("Location"), "", nil
+	}
+	return "", "", fmt.Errorf("HTTP %d", resp.StatusCode)
+}
+
+// submitLogin fills in Keycloak's login form on page and returns where
+// Keycloak redirects.
+func submitLogin(ctx context.Context, browser *http.Client, page string, l PKCELogin) (string, error) {
+	form := loginForm.FindString(page)
+	if form == "" {
+		return "", errors.New("keycloaktest: no login form (kc-form-login) in the login page")
+	}
+	m := formAction.FindStringSubmatch(form)
+	if m == nil {
+		return "", errors.New("keycloaktest: login form has no action")
+	}
+	action := html.UnescapeString(m[1])
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(url.Values{
+		"username": {l.Username}, "password": {l.Password}, "credentialId": {""},
+	}.Encode()))
+	if err != nil {
 		return "", err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("HTTP %d", resp.StatusCode)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := browser.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("keycloaktest: post credentials: %w", err)
 	}
-	return string(b), nil
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		return "", fmt.Errorf("keycloaktest: login of %q did not redirect (HTTP %d): wrong credentials or a required action", l.Username, resp.StatusCode)
+	}
+	return resp.Header.Get("Location"), nil
 }
 
 func randomString() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// GrantError is Keycloak's refusal of a token request.
+type GrantError struct {
+	Status      int
+	Code        string // error, e.g. "invalid_grant"
+	Description string // error_description
+}
+
+func (e *GrantError) Error() string {
+	return fmt.Sprintf("keycloaktest: token endpoint: HTTP %d %s: %s", e.Status, e.Code, e.Description)
+}
+
+// Token posts form to the realm's token endpoint, as client_id (in form)
+// authenticated with clientSecret (HTTP Basic) when it is not empty, and
+// returns the tokens, or a *GrantError for Keycloak's refusal: the request
+// for grants the other helpers do not cover (scope=offline_access, a
+// refresh-token replay, RFC 8693 token exchange).
+func (k *Keycloak) Token(t testing.TB, clientSecret string, form url.Values) (Tokens, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, k.TokenURL(), strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if clientSecret != "" {
+		req.SetBasicAuth(url.QueryEscape(form.Get("client_id")), url.QueryEscape(clientSecret))
+	}
+	resp, err := k.HTTPClient.Do(req)
+	if err != nil {
+		t.Fatalf("keycloaktest: token endpoint: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		IDToken      string `json:"id_token"`
+		TokenType    string `json:"token_type"`
+		ExpiresIn    int    `json:"expires_in"`
+		Error        string `json:"error"`
+		Description  string `json:"error_description"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		t.Fatalf("keycloaktest: token endpoint: HTTP %d: %v", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Tokens{}, &GrantError{Status: resp.StatusCode, Code: body.Error, Description: body.Description}
+	}
+	return newTokens(body.AccessToken, body.RefreshToken, body.IDToken, body.TokenType, body.ExpiresIn), nil
 }

@@ -17,8 +17,12 @@ import (
 // (the spelling that was verified) to equal the presented one byte for byte,
 // so neither a prefix, a suffix, the other spelling nor a hash collision can
 // return claims without a full verification. Entries expire at min(exp,
-// insert+maxTTL); exp and nbf are rechecked on every hit. Each shard is a
-// bounded LRU; a hit moves the entry to the front without allocating.
+// insert+maxTTL); exp and nbf are rechecked on every hit. An entry also
+// records the generation of the key set it was verified against: once the
+// key set has been reloaded, a hit needs the same generation, so a token
+// whose key left the JWKS is verified again (and refused) instead of being
+// answered from the cache. Each shard is a bounded LRU; a hit moves the
+// entry to the front without allocating.
 type tokenCache struct {
 	seed     maphash.Seed
 	maxTTL   time.Duration
@@ -39,8 +43,9 @@ type cacheEntry struct {
 	hash       uint64
 	token      string
 	claims     *Claims
-	deadline   int64 // unix nanoseconds; the entry is dead from here on
-	validFrom  int64 // unix nanoseconds; max(nbf, iat) - leeway
+	deadline   int64  // unix nanoseconds; the entry is dead from here on
+	validFrom  int64  // unix nanoseconds; max(nbf, iat) - leeway
+	gen        uint64 // key-set generation at verification
 	prev, next *cacheEntry
 }
 
@@ -109,8 +114,9 @@ func (s *cacheShard) remove(e *cacheEntry) {
 	delete(s.m, e.hash)
 }
 
-// get returns the claims cached for exactly token (byte for byte), or nil.
-func (c *tokenCache) get(token string, now time.Time) *Claims {
+// get returns the claims cached for exactly token (byte for byte) verified
+// against key-set generation gen, or nil.
+func (c *tokenCache) get(token string, now time.Time, gen uint64) *Claims {
 	h := c.hash(token)
 	s := c.shard(h)
 	t := now.UnixNano()
@@ -125,7 +131,7 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 		s.mu.Unlock()
 		return nil
 	}
-	if t < e.validFrom {
+	if t < e.validFrom || e.gen != gen {
 		s.mu.Unlock()
 		return nil
 	}
@@ -139,7 +145,7 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 }
 
 // put caches claims for token. The entry never outlives exp.
-func (c *tokenCache) put(token string, cl *Claims, now time.Time, leeway time.Duration) {
+func (c *tokenCache) put(token string, cl *Claims, now time.Time, leeway time.Duration, gen uint64) {
 	deadline := cl.Expiry.UnixNano()
 	if d := now.Add(c.maxTTL).UnixNano(); d < deadline {
 		deadline = d
@@ -173,7 +179,7 @@ func (c *tokenCache) put(token string, cl *Claims, now time.Time, leeway time.Du
 		e.hash = h
 		s.m[h] = e
 	}
-	e.token, e.claims, e.deadline, e.validFrom = token, cl, deadline, validFrom
+	e.token, e.claims, e.deadline, e.validFrom, e.gen = token, cl, deadline, validFrom, gen
 	s.pushFront(e)
 }
 

@@ -168,15 +168,18 @@ func TestCacheForget(t *testing.T) {
 func TestCacheFullComparison(t *testing.T) {
 	c := newTokenCache(16, time.Minute)
 	cl := &Claims{Expiry: testNow.Add(time.Minute)}
-	c.put("token-a", cl, testNow, 0)
-	if c.get("token-a", testNow) != cl {
+	c.put("token-a", cl, testNow, 0, 7)
+	if c.get("token-a", testNow, 7) != cl {
 		t.Fatal("no hit for the stored token")
+	}
+	if c.get("token-a", testNow, 8) != nil {
+		t.Fatal("hit after the key set was reloaded")
 	}
 	// Forge a collision: the slot of token-a now holds token-b.
 	h := hashFor(c, "token-a")
 	s := c.shard(h)
 	s.m[h].token = "token-b"
-	if c.get("token-a", testNow) != nil {
+	if c.get("token-a", testNow, 7) != nil {
 		t.Fatal("hit without full comparison")
 	}
 	if c.forget("token-a") {

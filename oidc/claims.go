@@ -36,6 +36,16 @@ type Claims struct {
 	PreferredUsername string // preferred_username
 	Email             string // email
 
+	// Organizations are the organizations the subject is a member of
+	// (Keycloak's organization claim): the aliases, whether the claim is
+	// an array of aliases (the default) or an object keyed by alias (the
+	// mapper's "add organization id" or attributes options).
+	Organizations []string
+	// Groups is the groups claim (Keycloak's group membership mapper):
+	// full paths such as "/staff/ops", or bare names, as the mapper is
+	// configured.
+	Groups []string
+
 	// Confirmation is the cnf claim (RFC 7800), set for sender-constrained
 	// tokens such as DPoP; nil otherwise.
 	Confirmation *Confirmation
@@ -96,10 +106,12 @@ func (c *Claims) Decode(v any) error { return json.Unmarshal([]byte(c.Raw), v) }
 
 // ParseClaims decodes a JSON claims object strictly: member names are
 // case-sensitive, a name repeated in any object (also when the repetition
-// differs only in case, or hides behind an escape) is refused, strings must be valid UTF-8,
-// nesting is bounded, NumericDates (exp, iat, nbf, auth_time) must be JSON
-// integers in (0, 1e11), aud is a string or an array of strings, roles are
-// arrays of strings. A null value counts as absent. Unknown members (for
+// differs only in case, or hides behind an escape) is refused, strings must
+// be valid UTF-8, nesting is bounded, NumericDates (exp, iat, nbf,
+// auth_time) must be JSON integers in (0, 1e11), aud is a string or an
+// array of strings, roles and groups are arrays of strings, organization is
+// an array of aliases, an object keyed by alias, or an array mixing both. A
+// null value counts as absent. Unknown members (for
 // example RFC 7662 active, token_type, username) are validated and skipped.
 //
 // ParseClaims checks no signature and no claim values: it is the decoder

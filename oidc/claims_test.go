@@ -121,3 +121,41 @@ func BenchmarkParseClaims(b *testing.B) {
 		}
 	}
 }
+
+// TestParseClaimsOrganizationsAndGroups decodes the shapes Keycloak 26.7.3
+// gives the organization claim (an array of aliases by default, an object
+// keyed by alias with the mapper's id or attribute options) and groups.
+func TestParseClaimsOrganizationsAndGroups(t *testing.T) {
+	tests := []struct {
+		name, json   string
+		orgs, groups []string
+		wantErr      bool
+	}{
+		{"aliases", `{"organization":["acme","globex"],"groups":["/staff/ops","/staff"]}`, []string{"acme", "globex"}, []string{"/staff/ops", "/staff"}, false},
+		{"object with ids", `{"organization":{"acme":{"id":"93f75744"},"globex":{"id":"x","city":["Paris"]}}}`, []string{"acme", "globex"}, nil, false},
+		{"empty object", `{"organization":{}}`, nil, nil, false},
+		{"two mappers", `{"organization":["acme",{"acme":{"id":"x"}}]}`, []string{"acme", "acme"}, nil, false},
+		{"null", `{"organization":null,"groups":null}`, nil, nil, false},
+		{"bare names", `{"groups":["ops"]}`, nil, []string{"ops"}, false},
+		{"duplicate alias", `{"organization":{"acme":{},"ACME":{}}}`, nil, nil, true},
+		{"string", `{"organization":"acme"}`, nil, nil, true},
+		{"group number", `{"groups":[1]}`, nil, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseClaims([]byte(tt.json))
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("accepted: %+v", c)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(c.Organizations, ",") != strings.Join(tt.orgs, ",") || strings.Join(c.Groups, ",") != strings.Join(tt.groups, ",") {
+				t.Fatalf("organizations %q groups %q", c.Organizations, c.Groups)
+			}
+		})
+	}
+}

@@ -422,6 +422,16 @@ func (ks *RemoteKeySet) Close() {
 	})
 }
 
+// generation is the number of the current key set's load (0 before the
+// first): the Verifier's cache keeps an entry only while it is unchanged, so
+// that a key removed from the JWKS stops verifying cached tokens too.
+func (ks *RemoteKeySet) generation() uint64 {
+	if s := ks.snap.Load(); s != nil {
+		return s.gen
+	}
+	return 0
+}
+
 // Stats returns a snapshot of the counters and of the current key set.
 func (ks *RemoteKeySet) Stats() KeySetStats {
 	st := KeySetStats{

@@ -134,6 +134,7 @@ type Verifier struct {
 	maxBytes      int
 	now           func() time.Time
 	cache         *tokenCache
+	keyGen        func() uint64 // the key set's load generation; nil when it has none
 	logoutAud     []string
 	logoutMaxAge  time.Duration
 	logoutNoTyp   bool
@@ -200,6 +201,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if v.now == nil {
 		v.now = time.Now
 	}
+	if g, ok := cfg.Keys.(interface{ generation() uint64 }); ok {
+		v.keyGen = g.generation
+	}
 	if !cfg.Cache.Disabled {
 		n, ttl := cfg.Cache.MaxEntries, cfg.Cache.MaxTTL
 		if n == 0 {
@@ -253,8 +257,9 @@ func (v *Verifier) Issuer() string { return v.issuer }
 // No error contains the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
+	gen := v.generation()
 	if v.cache != nil {
-		if c := v.cache.get(token, now); c != nil {
+		if c := v.cache.get(token, now, gen); c != nil {
 			return c, nil
 		}
 	}
@@ -263,9 +268,18 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	if v.cache != nil {
-		v.cache.put(token, c, now, v.leeway)
+		v.cache.put(token, c, now, v.leeway, gen)
 	}
 	return c, nil
+}
+
+// generation returns the load generation of the key set (read before a
+// verification, so that a reload during it invalidates the entry).
+func (v *Verifier) generation() uint64 {
+	if v.keyGen == nil {
+		return 0
+	}
+	return v.keyGen()
 }
 
 // cached returns the cached claims for token, or nil.
@@ -273,7 +287,7 @@ func (v *Verifier) cached(token string, now time.Time) *Claims {
 	if v.cache == nil {
 		return nil
 	}
-	return v.cache.get(token, now)
+	return v.cache.get(token, now, v.generation())
 }
 
 // Forget removes token from the verified-token cache, so that its next use

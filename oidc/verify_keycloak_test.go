@@ -2,10 +2,14 @@ package oidc_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +192,158 @@ func TestKeycloakLogoutAndAdminMessages(t *testing.T) {
 	}
 	if act.Action != oidc.AdminActionPushNotBefore || act.Resource != "backend" || act.NotBefore.Unix() != nb {
 		t.Fatalf("admin action: %+v", act)
+	}
+}
+
+// jwksKids returns the kids the realm's JWKS lists.
+func jwksKids(t *testing.T, kc *keycloaktest.Keycloak) []string {
+	t.Helper()
+	resp, err := kc.HTTPClient.Get(kc.IssuerURL() + "/protocol/openid-connect/certs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
+// TestKeycloakKeyRemoval takes a realm key through Keycloak's retirement
+// steps: a new key is added, the old one made passive (still in the JWKS,
+// its tokens verify), disabled, then deleted. Once the JWKS no longer lists
+// it, its tokens are refused by the next scheduled refresh (the key set's
+// lifetime is MinRefresh, as Keycloak sends Cache-Control: no-cache; the
+// refresh runs at 3/4 of it ±10%, so within 0.825 × MinRefresh of the last
+// load), the verified-token cache included; tokens of the new key verify
+// throughout, and presenting the removed kid over and over costs at most
+// one extra fetch (the negative kid cache).
+func TestKeycloakKeyRemoval(t *testing.T) {
+	kc := keycloaktest.New(t).IsolatedRealm(t, "")
+	const minRefresh = 2 * time.Second
+	var mu sync.Mutex
+	fetches := map[string]int{}
+	count := func() (map[string]int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		m, n := map[string]int{}, 0
+		for k, v := range fetches {
+			m[k] = v
+			n += v
+		}
+		return m, n
+	}
+	ks, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{
+		URL: kc.IssuerURL() + "/protocol/openid-connect/certs", InsecureAllowHTTP: true, MinRefresh: minRefresh,
+		Observe: func(ev oidc.FetchEvent) {
+			mu.Lock()
+			fetches[ev.Reason]++
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ks.Close)
+	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: kc.IssuerURL(), Keys: ks, Audience: []string{"backend"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	kidOf := func(token string) string {
+		var h struct {
+			Kid string `json:"kid"`
+		}
+		head, _, _ := strings.Cut(token, ".")
+		b, _ := base64.RawURLEncoding.DecodeString(head)
+		if err := json.Unmarshal(b, &h); err != nil {
+			t.Fatal(err)
+		}
+		return h.Kid
+	}
+	old := kc.PasswordToken(t, "mobile", "", "alice", "alice-password")
+	oldKid := kidOf(old.AccessToken)
+	if _, err := v.Verify(ctx, old.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	var keys struct {
+		Keys []struct {
+			KID        string `json:"kid"`
+			ProviderID string `json:"providerId"`
+		} `json:"keys"`
+	}
+	kc.AdminRequest(t, http.MethodGet, "/keys", nil, &keys)
+	component := ""
+	for _, k := range keys.Keys {
+		if k.KID == oldKid {
+			component = k.ProviderID
+		}
+	}
+
+	newKid := kc.RotateKeys(t)
+	kc.SetKeyPassive(t, oldKid)
+	fresh := kc.PasswordToken(t, "mobile", "", "alice", "alice-password")
+	if kidOf(fresh.AccessToken) != newKid {
+		t.Fatalf("new token signed with %s, want %s", kidOf(fresh.AccessToken), newKid)
+	}
+	if !slices.Contains(jwksKids(t, kc), oldKid) {
+		t.Fatal("a passive key left the JWKS")
+	}
+	v.ForgetAll()
+	for _, tok := range []string{old.AccessToken, fresh.AccessToken} {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatalf("passive step: %v", err)
+		}
+	}
+	before, total := count()
+	kc.DisableKey(t, oldKid)
+	gone := time.Now()
+	// Measured on 26.7.3: disabling already takes the key out of the JWKS.
+	t.Logf("a disabled key is listed in the JWKS: %v", slices.Contains(jwksKids(t, kc), oldKid))
+	kc.AdminRequest(t, http.MethodDelete, "/components/"+component, nil, nil)
+	if slices.Contains(jwksKids(t, kc), oldKid) {
+		t.Fatal("a deleted key is still in the JWKS")
+	}
+
+	tries := 0
+	for {
+		tries++
+		_, err := v.Verify(ctx, old.AccessToken)
+		if err != nil {
+			if !errors.Is(err, oidc.ErrUnknownKey) {
+				t.Fatalf("refused with %v, want ErrUnknownKey", err)
+			}
+			break
+		}
+		if time.Since(gone) > 30*minRefresh {
+			t.Fatalf("a token of the removed key still verifies after %s", time.Since(gone))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("refused %s after the key was disabled (bound 0.825 × %s after the last load), %d presentations",
+		time.Since(gone).Round(time.Millisecond), minRefresh, tries)
+	for range 200 {
+		if _, err := v.Verify(ctx, old.AccessToken); !errors.Is(err, oidc.ErrUnknownKey) {
+			t.Fatalf("removed key: %v", err)
+		}
+	}
+	if _, err := v.Verify(ctx, fresh.AccessToken); err != nil {
+		t.Fatalf("new key: %v", err)
+	}
+	after, total2 := count()
+	unknown := after["unknown_kid"] - before["unknown_kid"]
+	refreshes := after["refresh"] - before["refresh"]
+	t.Logf("fetches while waiting and for 200 more presentations: %d (%d scheduled, %d unknown kid)", total2-total, refreshes, unknown)
+	if unknown > 1 || total2-total != refreshes+unknown {
+		t.Fatalf("fetch storm: %v -> %v", before, after)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -76,7 +78,7 @@ func BenchmarkMemoryCheck(b *testing.B) {
 		i := 0
 		for pb.Next() {
 			r := s.Check(toks[i&1023])
-			if (i&1023)%16 == 0 && r != revocation.TokenRevoked {
+			if (i&1023)%16 == 0 && r != revocation.TokenMatch {
 				panic("hit missed")
 			}
 			i++
@@ -173,7 +175,7 @@ func BenchmarkRedisMirrorCheck(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				r := s.Check(toks[i&1023])
-				if (i&1023)%16 == 0 && r != revocation.TokenRevoked {
+				if (i&1023)%16 == 0 && r != revocation.TokenMatch {
 					panic("hit missed")
 				}
 				i++
@@ -207,4 +209,84 @@ func fillRedis(b *testing.B, s *revocation.Redis, n int, now time.Time) {
 	if err := s.SetClientNotBefore(ctx, benchIssuer, "mobile", now.Add(-time.Hour)); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkRedisBytesPerEntry measures what one jti entry costs in Redis
+// (used_memory per entry, with the propagation stream at its default cap),
+// for Keycloak-shaped identifiers and for the longest ones the store
+// accepts. Run with -benchtime 1x: each iteration writes every entry
+// through the store.
+func BenchmarkRedisBytesPerEntry(b *testing.B) {
+	long := strings.Repeat("x", revocation.MaxIDLen-8)
+	for _, bc := range []struct {
+		name string
+		n    int
+		iss  string
+		jti  func(int) string
+	}{
+		{"keycloak-jti-1M", 1_000_000, benchIssuer, keycloakJTI},
+		{"jti-1KiB", 50_000, benchIssuer, func(i int) string { return fmt.Sprintf("%s%08d", long, i) }},
+		{"iss-1KiB-jti-1KiB", 50_000, "https://" + strings.Repeat("i", revocation.MaxIssuerLen-8),
+			func(i int) string { return fmt.Sprintf("%s%08d", long, i) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			addr := revocation.StartRedisForBench(b)
+			client := redis.NewClient(&redis.Options{Addr: addr})
+			defer client.Close()
+			ctx := context.Background()
+			var perEntry float64
+			var parts string
+			for b.Loop() {
+				if err := client.FlushAll(ctx).Err(); err != nil {
+					b.Fatal(err)
+				}
+				s, err := revocation.NewRedis(revocation.RedisConfig{Client: client, KeyPrefix: "tw",
+					Config: revocation.Config{MaxEntries: 2 * bc.n}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.WaitHealthy(ctx); err != nil {
+					b.Fatal(err)
+				}
+				base := usedMemory(b, client)
+				var wg sync.WaitGroup
+				const workers = 32
+				exp := time.Now().Add(time.Hour)
+				for w := range workers {
+					wg.Go(func() {
+						for i := w; i < bc.n; i += workers {
+							if err := s.RevokeToken(ctx, bc.iss, bc.jti(i), exp); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				s.Close()
+				perEntry = float64(usedMemory(b, client)-base) / float64(bc.n)
+				idx, _ := client.MemoryUsage(ctx, "{tw}:idx", 0).Result()
+				log, _ := client.MemoryUsage(ctx, "{tw}:log", 0).Result()
+				keys, _ := client.DBSize(ctx).Result()
+				parts = fmt.Sprintf("index %.0f B/entry, stream %.0f B/entry (capped), %d keys", float64(idx)/float64(bc.n), float64(log)/float64(bc.n), keys)
+			}
+			b.ReportMetric(perEntry, "B/entry")
+			b.Logf("%s: %.0f B/entry in redis (%s)", bc.name, perEntry, parts)
+		})
+	}
+}
+
+func usedMemory(b *testing.B, c *redis.Client) int64 {
+	info, err := c.Info(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for l := range strings.SplitSeq(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	b.Fatal("no used_memory in INFO")
+	return 0
 }

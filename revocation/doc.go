@@ -4,7 +4,7 @@
 // not-before — on every replica of an API.
 //
 // The package knows nothing of JWTs. The caller passes the verified
-// identity of a token as a Token and gets a Reason back. Revocations come
+// identity of a token as a Token and gets a Match back. Revocations come
 // from logout handlers, OpenID back-channel logout, Keycloak's admin-URL
 // pushes (k_push_not_before, k_logout), inactive introspection answers and
 // operators.
@@ -24,8 +24,8 @@
 //	SetClientNotBefore(iss, c, nbf) its ClientID equals c and iat < nbf, or no iat  nbf + MaxTokenLifetime + Leeway
 //
 // Check tests the entries in that order and returns the first match:
-// TokenRevoked, SessionRevoked, SubjectNotBefore, IssuerNotBefore,
-// ClientNotBefore, else NotRevoked. Together the last two implement
+// TokenMatch, SessionMatch, SubjectMatch, IssuerMatch,
+// ClientMatch, else NoMatch. Together the last two implement
 // Keycloak's rule "stale if iat < max(realm not-before, client not-before)"
 // (KEYCLOAK.md; Keycloak once used min, CVE-2026-8922).
 //
@@ -68,7 +68,9 @@
 // matched has expired; the caller should then confirm tokens by
 // introspection and answer 503 to the sender of the refused revocation.
 // A store also holds at most 1024 distinct issuers (an entry for a new one
-// beyond that fails with ErrFull the same way).
+// beyond that fails with ErrFull the same way). For the Redis store
+// MaxEntries also bounds the shared list in Redis, where every entry
+// counts, issuer not-before and SeenOnce records included (see Redis).
 //
 // Entries live in open-addressing hash tables, one per issuer and kind,
 // keyed by a 64-bit keyed hash (hash/maphash, random seed per store) of the
@@ -89,39 +91,82 @@
 // # Redis
 //
 // The Redis store shares the deny-list between replicas. A revocation is a
-// Lua script that, atomically, stores the entry as a key with a TTL equal to
-// its remaining life (the value only tightens), indexes it in a sorted set
-// scored by its end of life, increments a sequence counter, and appends it
-// to a stream. The call returns only after Redis has answered; an
-// unreachable Redis is an error wrapping ErrUnavailable and nothing is kept
-// locally. Then the entry is put into the local mirror (a Memory store) so
-// the writing replica sees it at once, and every replica's follower
-// goroutine applies it from the stream. Check is always answered from the
-// mirror.
+// Lua script that, atomically, stores the entry as a key that expires at
+// the entry's end of life (the value only tightens), indexes it in a
+// sorted set scored by that end of life, increments a sequence counter,
+// and appends it to a stream. The call returns only after Redis has
+// answered (and, with RedisConfig.WaitReplicas, after that many Redis
+// replicas have confirmed it); an unreachable Redis is an error wrapping
+// ErrUnavailable and nothing is kept locally (a write the replicas do not
+// confirm in time also fails with ErrUnavailable, but Redis and the
+// mirrors apply it). Then the entry is put into
+// the local mirror (a Memory store) so the writing replica sees it at once,
+// and every replica's follower goroutine applies it from the stream. Check
+// is always answered from the mirror.
+//
+// One clock decides what Redis keeps: Redis's own. The scripts read it
+// (TIME) to clean ended entries out of the index, to ignore an entry that
+// has already ended, and to start the life of a token without exp; every
+// other end of life is absolute (PXAT), computed from the token's exp or
+// the cut-off the caller gives, never from the writer's clock. A replica
+// whose clock is off can neither expire another's entries nor skip its
+// own: its clock only decides what its own mirror keeps, which is what its
+// own verifier would accept anyway.
 //
 // Streams rather than pub/sub: pub/sub is fire-and-forget, so every
 // reconnect would need a full reload, and a message published while a
 // replica reconnects is simply lost. A stream keeps an ordered log: a
 // replica resumes from its last ID after a disconnect without reloading,
-// and the sequence number in each entry lets it prove it missed nothing. If
-// the sequence jumps (the stream was trimmed past the replica, capped by
-// StreamMaxLen, or Redis lost its data) the replica reloads everything.
+// and the sequence number in each entry lets it prove it missed nothing.
 //
 // Bootstrap at start, and after a gap: the replica reads the newest stream
 // ID and sequence number atomically, then loads every live entry (ZSCAN of
-// the index and MGET of the entries), then follows the stream from the
-// captured ID. A revocation written during the load has a later ID and is
-// replayed; replays are harmless because values only tighten. The design
-// needs nothing newer than Redis 7.0 (Debian bookworm's version; per-field
-// hash expiry, HEXPIRE, would need 7.4).
+// the index, and the entries read in batches with Redis's time), then
+// follows the stream from the captured ID. A revocation written during the
+// load has a later ID and is replayed; replays are harmless because values
+// only tighten. An entry indexed as live whose key is gone was lost
+// (evicted, or deleted), not "expired since the scan": every entry expires
+// exactly at its index score. The first load also writes the deny-list's
+// epoch, a random value that never expires.
 //
-// Health: the store reports degraded from start until the first load is
-// complete, from the moment the follower's connection fails until it has
-// resynchronised (resumed from its last ID, or reloaded, and read the
-// stream to its end), and while the mirror or the shared list had to refuse
-// a revocation (a refusal on any replica is written to the stream as a
-// marker, so every replica learns of it). Entries already in a degraded
-// mirror keep refusing their tokens.
+// Audit: at least every BlockTimeout, and whenever an entry does not carry
+// the next sequence number, the follower runs one read-only script that
+// sets its position (last ID and sequence number) against the stream and
+// reads the epoch, the number of live entries, the refusals and losses
+// recorded, and Redis's memory settings. Entries it has not read that were
+// trimmed away (StreamMaxLen, XTRIM) make it reload; the entries
+// themselves are intact. A stream that no longer continues what the
+// replica read (the counter went back, its last entry is gone while older
+// ones remain, the entry after it carries another number) or an epoch that
+// changed means Redis lost entries: a failover to a replica that had not
+// received them, a restart without persistence, a FLUSHALL. The replica
+// reloads, reports degraded until every token the lost entries could match
+// has expired (their end of life when it remembers them, else the latest
+// end of life it holds), and records the loss in Redis, so that every
+// replica, also one started later, reports it. Its mirror keeps what it
+// had. The design needs nothing newer than Redis 7.0 (Debian bookworm's
+// version; per-field hash expiry, HEXPIRE, would need 7.4).
+//
+// Health: the store reports degraded
+//   - from start until the first load is complete, and from the moment the
+//     follower's connection fails until it has resynchronised (resumed from
+//     its last ID, or reloaded, read the stream to its end and audited it);
+//   - while Redis's maxmemory-policy is not noeviction (Redis may evict
+//     revocations), while the policy cannot be read (the scripts call INFO),
+//     and while used_memory has reached maxmemory (Redis refuses writes);
+//   - while revocations Redis lost, as above, could match live tokens;
+//   - while an entry this version cannot read (written by a newer one) is
+//     live, whether the replica met it in the stream or in a load, so that
+//     no two replicas disagree in silence;
+//   - while the shared list holds MaxEntries entries (every entry counts:
+//     issuer not-before and replay records too), and while a revocation it
+//     refused (list full, or Redis out of memory) could match live tokens.
+//     A refusal is recorded in Redis, as a stream marker for running
+//     replicas and a key for those that start later;
+//   - while the mirror had to refuse entries.
+//
+// Entries already in a degraded mirror keep refusing their tokens.
+// Health.Reason says which of these it is.
 //
 // A closed connection (Redis killed, restarted, failed over) is noticed when
 // the follower's read fails: at once with a client whose MaxRetries is -1,
@@ -129,33 +174,78 @@
 // backoff by default, about a second against a refused port; an outage
 // shorter than that may never be reported). Either way no revocation is
 // missed: writes during the outage fail on every replica, and the follower
-// resumes from its last stream ID or reloads on a sequence gap. A silent network partition within BlockTimeout plus 10 s (go-redis
-// bounds a blocking read by its block time plus 10 s, not by ReadTimeout,
-// unless the client has ContextTimeoutEnabled). Writes fail after the
-// client's ReadTimeout meanwhile. A write retried by go-redis after a network error may run
-// twice: harmless, values only tighten.
+// resumes from its last stream ID or reloads after auditing the stream. A
+// silent network partition is noticed within BlockTimeout plus 10 s
+// (go-redis bounds a blocking read by its block time plus 10 s, not by
+// ReadTimeout, unless the client has ContextTimeoutEnabled). Writes fail
+// after the client's ReadTimeout meanwhile. A write retried by go-redis
+// after a network error may run twice: harmless, values only tighten.
+//
+// # Redis settings
+//
+// The deny-list needs Redis 7.0 or newer and:
+//
+//   - maxmemory-policy noeviction (Redis's default). Under any eviction
+//     policy Redis drops revocations it has acknowledged. The store checks
+//     the policy at start and at every audit and reports degraded, naming
+//     the setting, until it is noeviction. It does not refuse to start: the
+//     setting can change at run time anyway, and a degraded store is safe
+//     (the adapter introspects every request) while an operator fixes it.
+//     Evictions Redis counts (evicted_keys) are treated as lost revocations
+//     and recorded, so replicas report them also after the policy is fixed,
+//     until the entries that were live then have expired.
+//   - maxmemory 0, or room for the list (sizes below). At maxmemory Redis
+//     refuses writes: a revocation then fails with an error wrapping
+//     ErrFull, and every replica reports degraded. The scripts declare
+//     their flags (Redis 7 shebang), so Redis refuses a write script as a
+//     whole before it runs; an undeclared script would be let through once
+//     its first command (the index cleanup, which frees memory) had run.
+//   - appendonly yes and appendfsync always, so that a revocation Redis
+//     acknowledged survives a Redis crash. A Redis that lost its data is
+//     noticed (the epoch) by the replicas that were running, and they
+//     record the loss so that replicas started later report it too; when
+//     none was running, nothing is left to tell.
+//   - With replicas and automatic failover (Sentinel, Redis Cluster):
+//     RedisConfig.WaitReplicas set to the number of replicas a failover may
+//     promote, 1 for a primary and one replica. Each write then returns
+//     only once that many replicas have it (WAIT on the writing
+//     connection), so a failover cannot lose an acknowledged revocation;
+//     a write they do not confirm within WaitTimeout fails with
+//     ErrUnavailable, and while no replica is connected every write fails.
+//     min-replicas-to-write on the primary bounds the loss window only; it
+//     is no substitute for WAIT. Without WaitReplicas a failover can lose
+//     acknowledged revocations, and the store reports degraded as above.
+//   - A Redis user that may run scripts (EVAL, EVALSHA) calling string,
+//     sorted-set and stream commands, TIME and INFO, and XREAD, ZSCAN and
+//     WAIT; and a Redis private to the APIs: whoever can write to it can
+//     add or delete revocations.
+//
+// Sizes, measured by BenchmarkRedisBytesPerEntry at 1M entries: a jti
+// entry with a Keycloak-shaped issuer and jti costs about 380 bytes in
+// Redis (its key, about 200, and its index member, about 180) plus its
+// share of the stream, whose entries cost about 130 bytes each, at most
+// StreamMaxLen of them. Identifiers are stored in full, in the key, the
+// index and the stream entry: with the longest ones accepted (1 KiB issuer
+// and 1 KiB id) an entry costs about 5 KB and a stream entry about 2.9 KB.
+// The bound is MaxEntries entries plus StreamMaxLen stream entries: about
+// 410 MB for Keycloak's identifiers at the defaults, 5.6 GB at the limits.
+// A replay record costs what an entry does, without a stream entry.
 //
 // Keys share one hash tag, "{tw}:" by default (RedisConfig.KeyPrefix), so
 // each script touches a single Redis Cluster slot. The price is that the
 // whole deny-list lives on one cluster shard. That is the right trade: the
-// list is small (about a hundred bytes per entry in Redis, MaxEntries
-// bounded) and written rarely compared with the request rate it serves,
-// checks never reach Redis, and a single ordered stream is what lets a
-// replica prove it has everything. A cluster buys availability (with
-// replicas), not capacity, here. Deployments that need more can give
-// unrelated issuers separate stores with different prefixes, which lands
-// them on different slots.
-//
-// Durability: a revocation acknowledged by Redis must survive a Redis
-// crash, or a restarted Redis would serve replicas a list without it.
-// Run Redis with appendonly yes and appendfsync always (what the tests
-// do), or use replicas with WAIT; with weaker settings a crash can lose the
-// last writes. Replicas that were running keep what they had.
+// list is bounded (MaxEntries) and written rarely compared with the request
+// rate it serves, checks never reach Redis, and a single ordered stream is
+// what lets a replica prove it has everything. A cluster buys availability
+// (with replicas and WaitReplicas), not capacity, here. Deployments that
+// need more can give unrelated issuers separate stores with different
+// prefixes, which lands them on different slots.
 //
 // SeenOnce is a replay guard for one-time messages such as back-channel
-// logout tokens: SET NX PX on a key per (iss, jti), shared by all replicas.
-// It fails closed: when Redis does not answer it returns an error, never
-// "first".
+// logout tokens: a key per (iss, jti) set only if absent, expiring at exp
+// plus Leeway, indexed and counted against MaxEntries like every entry,
+// shared by all replicas. It fails closed: when Redis does not answer it
+// returns an error, never "first".
 //
 // # Concurrency
 //

@@ -96,3 +96,31 @@ func ExampleNewRedis() {
 		fmt.Println("not recorded: answer 503 so the sender retries")
 	}
 }
+
+// With a Redis primary, a replica and Sentinel, each revocation returns
+// once the replica has it too, so a failover cannot lose one that was
+// acknowledged. While the replica is gone, revocations fail (answer 503).
+func ExampleRedisConfig_sentinel() {
+	client := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:    "tw",
+		SentinelAddrs: []string{"sentinel-1:26379", "sentinel-2:26379", "sentinel-3:26379"},
+	})
+	defer client.Close()
+	store, err := revocation.NewRedis(revocation.RedisConfig{
+		Client:       client,
+		WaitReplicas: 1, // the replica Sentinel would promote
+		WaitTimeout:  time.Second,
+		Config:       revocation.Config{MaxTokenLifetime: 10 * time.Hour},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer store.Close()
+
+	ctx := context.Background()
+	err = store.RevokeToken(ctx, "https://id.example.com/realms/tokenwarden", "onrtac:1f0e", time.Now().Add(5*time.Minute))
+	if errors.Is(err, revocation.ErrUnavailable) {
+		fmt.Println("not confirmed by the replica: answer 503 so the sender retries")
+	}
+}

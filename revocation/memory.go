@@ -77,7 +77,7 @@ func newMemory(cfg Config) *Memory {
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	m.health.cb = cfg.OnHealthChange
+	m.health.cb = cfg.Observe
 	m.issuers.Store(&issuerSet{})
 	m.health.set(false, "", cfg.Now())
 	return m
@@ -108,18 +108,18 @@ func (m *Memory) now() int64 { return nanos(m.cfg.Now()) }
 
 // Check reports whether t is refused and why. It does no I/O and does not
 // allocate.
-func (m *Memory) Check(t Token) Reason {
+func (m *Memory) Check(t Token) Match {
 	is := m.issuers.Load().get(t.Issuer)
 	if is == nil {
-		return NotRevoked
+		return NoMatch
 	}
 	return is.check(m.seed, &t)
 }
 
-func (is *issuerState) check(seed maphash.Seed, t *Token) Reason {
+func (is *issuerState) check(seed maphash.Seed, t *Token) Match {
 	if t.ID != "" {
 		if _, ok := is.tabs[kindToken].lookup(seed, t.ID); ok {
-			return TokenRevoked
+			return TokenMatch
 		}
 	}
 	hasIat := !t.IssuedAt.IsZero()
@@ -129,23 +129,23 @@ func (is *issuerState) check(seed maphash.Seed, t *Token) Reason {
 	}
 	if t.SessionID != "" {
 		if at, ok := is.tabs[kindSession].lookup(seed, t.SessionID); ok && (!hasIat || iat <= at) {
-			return SessionRevoked
+			return SessionMatch
 		}
 	}
 	if t.Subject != "" {
 		if nbf, ok := is.tabs[kindSubject].lookup(seed, t.Subject); ok && (!hasIat || iat < nbf) {
-			return SubjectNotBefore
+			return SubjectMatch
 		}
 	}
 	if nbf := is.nbf.Load(); nbf != 0 && (!hasIat || iat < nbf) {
-		return IssuerNotBefore
+		return IssuerMatch
 	}
 	if t.ClientID != "" {
 		if nbf, ok := is.tabs[kindClient].lookup(seed, t.ClientID); ok && (!hasIat || iat < nbf) {
-			return ClientNotBefore
+			return ClientMatch
 		}
 	}
-	return NotRevoked
+	return NoMatch
 }
 
 // RevokeToken refuses (iss, jti) until exp + Leeway; a zero exp means

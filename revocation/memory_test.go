@@ -32,71 +32,71 @@ func TestMemorySemantics(t *testing.T) {
 		name string
 		ops  []op
 		tok  Token
-		want Reason
+		want Match
 	}{
-		{"nothing revoked", nil, Token{Issuer: iss, ID: "j1", IssuedAt: now}, NotRevoked},
+		{"nothing revoked", nil, Token{Issuer: iss, ID: "j1", IssuedAt: now}, NoMatch},
 		{"jti revoked", []op{func(s *Memory) error { return s.RevokeToken(ctx, iss, "j1", now.Add(time.Minute)) }},
-			Token{Issuer: iss, ID: "j1", IssuedAt: now}, TokenRevoked},
+			Token{Issuer: iss, ID: "j1", IssuedAt: now}, TokenMatch},
 		{"jti of another issuer", []op{func(s *Memory) error { return s.RevokeToken(ctx, other, "j1", now.Add(time.Minute)) }},
-			Token{Issuer: iss, ID: "j1", IssuedAt: now}, NotRevoked},
+			Token{Issuer: iss, ID: "j1", IssuedAt: now}, NoMatch},
 		{"jti with unknown exp", []op{func(s *Memory) error { return s.RevokeToken(ctx, iss, "j1", time.Time{}) }},
-			Token{Issuer: iss, ID: "j1"}, TokenRevoked},
+			Token{Issuer: iss, ID: "j1"}, TokenMatch},
 		{"jti already expired is a no-op", []op{func(s *Memory) error { return s.RevokeToken(ctx, iss, "j1", now.Add(-time.Hour)) }},
-			Token{Issuer: iss, ID: "j1"}, NotRevoked},
+			Token{Issuer: iss, ID: "j1"}, NoMatch},
 		{"session: iat before", []op{func(s *Memory) error { return s.RevokeSession(ctx, iss, "s1", now) }},
-			Token{Issuer: iss, SessionID: "s1", IssuedAt: now.Add(-sec)}, SessionRevoked},
+			Token{Issuer: iss, SessionID: "s1", IssuedAt: now.Add(-sec)}, SessionMatch},
 		{"session: iat equal is refused", []op{func(s *Memory) error { return s.RevokeSession(ctx, iss, "s1", now) }},
-			Token{Issuer: iss, SessionID: "s1", IssuedAt: now}, SessionRevoked},
+			Token{Issuer: iss, SessionID: "s1", IssuedAt: now}, SessionMatch},
 		{"session: iat after passes", []op{func(s *Memory) error { return s.RevokeSession(ctx, iss, "s1", now) }},
-			Token{Issuer: iss, SessionID: "s1", IssuedAt: now.Add(sec)}, NotRevoked},
+			Token{Issuer: iss, SessionID: "s1", IssuedAt: now.Add(sec)}, NoMatch},
 		{"session: no iat is refused", []op{func(s *Memory) error { return s.RevokeSession(ctx, iss, "s1", now) }},
-			Token{Issuer: iss, SessionID: "s1"}, SessionRevoked},
+			Token{Issuer: iss, SessionID: "s1"}, SessionMatch},
 		{"session: other sid", []op{func(s *Memory) error { return s.RevokeSession(ctx, iss, "s1", now) }},
-			Token{Issuer: iss, SessionID: "s2", IssuedAt: now.Add(-sec)}, NotRevoked},
+			Token{Issuer: iss, SessionID: "s2", IssuedAt: now.Add(-sec)}, NoMatch},
 		{"session: a lower time never lowers it", []op{
 			func(s *Memory) error { return s.RevokeSession(ctx, iss, "s1", now) },
 			func(s *Memory) error { return s.RevokeSession(ctx, iss, "s1", now.Add(-time.Hour)) }},
-			Token{Issuer: iss, SessionID: "s1", IssuedAt: now.Add(-sec)}, SessionRevoked},
+			Token{Issuer: iss, SessionID: "s1", IssuedAt: now.Add(-sec)}, SessionMatch},
 		{"subject: iat before", []op{func(s *Memory) error { return s.RevokeSubject(ctx, iss, "alice", now) }},
-			Token{Issuer: iss, Subject: "alice", IssuedAt: now.Add(-sec)}, SubjectNotBefore},
+			Token{Issuer: iss, Subject: "alice", IssuedAt: now.Add(-sec)}, SubjectMatch},
 		{"subject: iat equal passes (keycloak rule)", []op{func(s *Memory) error { return s.RevokeSubject(ctx, iss, "alice", now) }},
-			Token{Issuer: iss, Subject: "alice", IssuedAt: now}, NotRevoked},
+			Token{Issuer: iss, Subject: "alice", IssuedAt: now}, NoMatch},
 		{"subject: no iat is refused", []op{func(s *Memory) error { return s.RevokeSubject(ctx, iss, "alice", now) }},
-			Token{Issuer: iss, Subject: "alice"}, SubjectNotBefore},
+			Token{Issuer: iss, Subject: "alice"}, SubjectMatch},
 		{"subject: only moves forward", []op{
 			func(s *Memory) error { return s.RevokeSubject(ctx, iss, "alice", now) },
 			func(s *Memory) error { return s.RevokeSubject(ctx, iss, "alice", now.Add(-time.Hour)) }},
-			Token{Issuer: iss, Subject: "alice", IssuedAt: now.Add(-sec)}, SubjectNotBefore},
+			Token{Issuer: iss, Subject: "alice", IssuedAt: now.Add(-sec)}, SubjectMatch},
 		{"issuer not-before", []op{func(s *Memory) error { return s.SetIssuerNotBefore(ctx, iss, now) }},
-			Token{Issuer: iss, Subject: "bob", IssuedAt: now.Add(-sec)}, IssuerNotBefore},
+			Token{Issuer: iss, Subject: "bob", IssuedAt: now.Add(-sec)}, IssuerMatch},
 		{"issuer not-before: iat equal passes", []op{func(s *Memory) error { return s.SetIssuerNotBefore(ctx, iss, now) }},
-			Token{Issuer: iss, IssuedAt: now}, NotRevoked},
+			Token{Issuer: iss, IssuedAt: now}, NoMatch},
 		{"issuer not-before: other issuer unaffected", []op{func(s *Memory) error { return s.SetIssuerNotBefore(ctx, other, now) }},
-			Token{Issuer: iss, IssuedAt: now.Add(-sec)}, NotRevoked},
+			Token{Issuer: iss, IssuedAt: now.Add(-sec)}, NoMatch},
 		{"client not-before", []op{func(s *Memory) error { return s.SetClientNotBefore(ctx, iss, "mobile", now) }},
-			Token{Issuer: iss, ClientID: "mobile", IssuedAt: now.Add(-sec)}, ClientNotBefore},
+			Token{Issuer: iss, ClientID: "mobile", IssuedAt: now.Add(-sec)}, ClientMatch},
 		{"client not-before: other client", []op{func(s *Memory) error { return s.SetClientNotBefore(ctx, iss, "mobile", now) }},
-			Token{Issuer: iss, ClientID: "backend", IssuedAt: now.Add(-sec)}, NotRevoked},
+			Token{Issuer: iss, ClientID: "backend", IssuedAt: now.Add(-sec)}, NoMatch},
 		{"max(issuer, client): client later", []op{
 			func(s *Memory) error { return s.SetIssuerNotBefore(ctx, iss, now.Add(-time.Hour)) },
 			func(s *Memory) error { return s.SetClientNotBefore(ctx, iss, "mobile", now) }},
-			Token{Issuer: iss, ClientID: "mobile", IssuedAt: now.Add(-time.Minute)}, ClientNotBefore},
+			Token{Issuer: iss, ClientID: "mobile", IssuedAt: now.Add(-time.Minute)}, ClientMatch},
 		{"max(issuer, client): issuer later", []op{
 			func(s *Memory) error { return s.SetIssuerNotBefore(ctx, iss, now) },
 			func(s *Memory) error { return s.SetClientNotBefore(ctx, iss, "mobile", now.Add(-time.Hour)) }},
-			Token{Issuer: iss, ClientID: "mobile", IssuedAt: now.Add(-time.Minute)}, IssuerNotBefore},
+			Token{Issuer: iss, ClientID: "mobile", IssuedAt: now.Add(-time.Minute)}, IssuerMatch},
 		{"issuer not-before only moves forward", []op{
 			func(s *Memory) error { return s.SetIssuerNotBefore(ctx, iss, now) },
 			func(s *Memory) error { return s.SetIssuerNotBefore(ctx, iss, now.Add(-time.Hour)) }},
-			Token{Issuer: iss, IssuedAt: now.Add(-sec)}, IssuerNotBefore},
+			Token{Issuer: iss, IssuedAt: now.Add(-sec)}, IssuerMatch},
 		{"issuer not-before: no iat is refused", []op{func(s *Memory) error { return s.SetIssuerNotBefore(ctx, iss, now) }},
-			Token{Issuer: iss}, IssuerNotBefore},
+			Token{Issuer: iss}, IssuerMatch},
 		{"jti wins over the others", []op{
 			func(s *Memory) error { return s.RevokeToken(ctx, iss, "j1", now.Add(time.Minute)) },
 			func(s *Memory) error { return s.RevokeSession(ctx, iss, "s1", now) }},
-			Token{Issuer: iss, ID: "j1", SessionID: "s1", IssuedAt: now}, TokenRevoked},
+			Token{Issuer: iss, ID: "j1", SessionID: "s1", IssuedAt: now}, TokenMatch},
 		{"unknown issuer", []op{func(s *Memory) error { return s.SetIssuerNotBefore(ctx, iss, now) }},
-			Token{Issuer: "https://evil", IssuedAt: now.Add(-sec)}, NotRevoked},
+			Token{Issuer: "https://evil", IssuedAt: now.Add(-sec)}, NoMatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +149,7 @@ func TestMemoryOverflow(t *testing.T) {
 	var mu sync.Mutex
 	var changes []Health
 	s := NewMemory(Config{MaxEntries: 3, Now: clk.Now, MaxTokenLifetime: time.Hour, Leeway: -1,
-		OnHealthChange: func(h Health) { mu.Lock(); changes = append(changes, h); mu.Unlock() }})
+		Observe: func(h Health) { mu.Lock(); changes = append(changes, h); mu.Unlock() }})
 	defer s.Close()
 	now := clk.Now()
 	for _, j := range []string{"a", "b"} {
@@ -169,11 +169,11 @@ func TestMemoryOverflow(t *testing.T) {
 		t.Fatalf("RevokeToken on a full store = %v, want ErrFull", err)
 	}
 	for _, j := range []string{"a", "b"} {
-		if s.Check(Token{Issuer: "iss", ID: j}) != TokenRevoked {
+		if s.Check(Token{Issuer: "iss", ID: j}) != TokenMatch {
 			t.Fatalf("old entry %q evicted", j)
 		}
 	}
-	if s.Check(Token{Issuer: "iss", ID: "c"}) != NotRevoked {
+	if s.Check(Token{Issuer: "iss", ID: "c"}) != NoMatch {
 		t.Fatal("refused entry stored")
 	}
 	// Updating an existing entry still works when full.
@@ -231,15 +231,15 @@ func TestMemorySweep(t *testing.T) {
 		t.Fatalf("SeenOnce = %v, %v", first, err)
 	}
 	old := now.Add(-time.Second)
-	tok := func(r Reason) Token {
+	tok := func(r Match) Token {
 		switch r {
-		case TokenRevoked:
+		case TokenMatch:
 			return Token{Issuer: "iss", ID: "j"}
-		case SessionRevoked:
+		case SessionMatch:
 			return Token{Issuer: "iss", SessionID: "sid", IssuedAt: old}
-		case SubjectNotBefore:
+		case SubjectMatch:
 			return Token{Issuer: "iss", Subject: "sub", IssuedAt: old}
-		case ClientNotBefore:
+		case ClientMatch:
 			return Token{Issuer: "iss", ClientID: "mobile", IssuedAt: old}
 		default:
 			return Token{Issuer: "iss2", IssuedAt: old}
@@ -248,14 +248,14 @@ func TestMemorySweep(t *testing.T) {
 	steps := []struct {
 		at      time.Duration // since now
 		len     int
-		present []Reason
-		gone    []Reason
+		present []Match
+		gone    []Match
 	}{
-		{5*time.Minute + leeway - time.Nanosecond, 5, []Reason{TokenRevoked, SessionRevoked, SubjectNotBefore, ClientNotBefore, IssuerNotBefore}, nil},
-		{5*time.Minute + leeway, 3, []Reason{SessionRevoked, SubjectNotBefore, ClientNotBefore, IssuerNotBefore}, []Reason{TokenRevoked}},
-		{life + leeway - time.Nanosecond, 3, []Reason{SessionRevoked, SubjectNotBefore, ClientNotBefore, IssuerNotBefore}, nil},
-		{life + leeway, 1, []Reason{SubjectNotBefore}, []Reason{SessionRevoked, ClientNotBefore, IssuerNotBefore}},
-		{10*time.Minute + life + leeway, 0, nil, []Reason{SubjectNotBefore}},
+		{5*time.Minute + leeway - time.Nanosecond, 5, []Match{TokenMatch, SessionMatch, SubjectMatch, ClientMatch, IssuerMatch}, nil},
+		{5*time.Minute + leeway, 3, []Match{SessionMatch, SubjectMatch, ClientMatch, IssuerMatch}, []Match{TokenMatch}},
+		{life + leeway - time.Nanosecond, 3, []Match{SessionMatch, SubjectMatch, ClientMatch, IssuerMatch}, nil},
+		{life + leeway, 1, []Match{SubjectMatch}, []Match{SessionMatch, ClientMatch, IssuerMatch}},
+		{10*time.Minute + life + leeway, 0, nil, []Match{SubjectMatch}},
 	}
 	for _, st := range steps {
 		clk.ns.Store(now.Add(st.at).UnixNano())
@@ -269,7 +269,7 @@ func TestMemorySweep(t *testing.T) {
 			}
 		}
 		for _, r := range st.gone {
-			if got := s.Check(tok(r)); got != NotRevoked {
+			if got := s.Check(tok(r)); got != NoMatch {
 				t.Fatalf("at +%v: %v not swept (Check = %v)", st.at, r, got)
 			}
 		}
@@ -326,7 +326,7 @@ func TestMemoryConcurrent(t *testing.T) {
 				now := clk.Now()
 				_ = s.RevokeToken(ctx, "iss", id, now.Add(time.Second))
 				_ = s.RevokeSession(ctx, "iss", id, now)
-				if s.Check(Token{Issuer: "iss", ID: id}) != TokenRevoked {
+				if s.Check(Token{Issuer: "iss", ID: id}) != TokenMatch {
 					t.Error("own revocation not visible")
 					return
 				}

@@ -68,7 +68,7 @@ func (m *model) sweep() {
 	}
 }
 
-func (m *model) check(t Token) Reason {
+func (m *model) check(t Token) Match {
 	hasIat := !t.IssuedAt.IsZero()
 	iat := t.IssuedAt.UnixNano()
 	stale := func(k kind, id string, orEqual bool) bool {
@@ -79,21 +79,21 @@ func (m *model) check(t Token) Reason {
 		return !hasIat || iat < e.v || (orEqual && iat == e.v)
 	}
 	if _, ok := m.e[mkey{kindToken, t.Issuer, t.ID}]; ok && t.ID != "" {
-		return TokenRevoked
+		return TokenMatch
 	}
 	if t.SessionID != "" && stale(kindSession, t.SessionID, true) {
-		return SessionRevoked
+		return SessionMatch
 	}
 	if t.Subject != "" && stale(kindSubject, t.Subject, false) {
-		return SubjectNotBefore
+		return SubjectMatch
 	}
 	if stale(kindIssuer, "", false) {
-		return IssuerNotBefore
+		return IssuerMatch
 	}
 	if t.ClientID != "" && stale(kindClient, t.ClientID, false) {
-		return ClientNotBefore
+		return ClientMatch
 	}
-	return NotRevoked
+	return NoMatch
 }
 
 func TestMemoryModel(t *testing.T) {

@@ -2,6 +2,8 @@ package revocation
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -36,12 +38,27 @@ type RedisConfig struct {
 	// DefaultStreamMaxLen.
 	StreamMaxLen int64
 
-	// BlockTimeout is how long one XREAD waits for new entries. It bounds
-	// how long Close waits for the follower. Zero means 1 s.
+	// BlockTimeout is how long one XREAD waits for new entries, and the
+	// period of the follower's audit of the stream and of Redis's memory
+	// settings. It bounds how long Close waits for the follower. Zero
+	// means 1 s.
 	BlockTimeout time.Duration
 
 	// MaxBackoff caps the wait between reconnection attempts. Zero means 2 s.
 	MaxBackoff time.Duration
+
+	// WaitReplicas, when positive, makes every write wait until that many
+	// Redis replicas have it (WAIT) before it is acknowledged, so that a
+	// failover to one of them cannot lose it. A write they do not confirm
+	// within WaitTimeout fails with an error wrapping ErrUnavailable (it may
+	// still be applied). Set it to the number of replicas a failover may
+	// promote; Client must then be a *redis.Client (a FailoverClient is
+	// one) or a *redis.ClusterClient. Zero: no WAIT, for a single Redis
+	// with appendfsync always.
+	WaitReplicas int
+
+	// WaitTimeout bounds that wait. Zero means 1 s.
+	WaitTimeout time.Duration
 }
 
 // DefaultStreamMaxLen is the default length cap of the propagation stream.
@@ -50,10 +67,21 @@ const DefaultStreamMaxLen = 100_000
 const (
 	readBatch  = 1000
 	minBackoff = 50 * time.Millisecond
+	recentLen  = 4096   // stream entries whose end of life a replica remembers
+	markRound  = 60_000 // ms to which luaMark rounds the end of life of refused or lost revocations
 )
 
 // errGap reports entries missing from the stream: the mirror must reload.
 var errGap = errors.New("revocation: propagation stream has a gap")
+
+// Health reasons shared by every replica.
+const (
+	whyLost       = "redis lost revocations (recorded in redis by the replica that saw it)"
+	whyUnreadable = "redis holds deny-list entries this version cannot read (written by a newer version?)"
+)
+
+// seqUntil is the end of life (unix ms) of the stream entry numbered seq.
+type seqUntil struct{ seq, until int64 }
 
 // Redis is a deny-list shared by replicas through Redis. Writes go to Redis
 // first, atomically with an entry in a Redis stream; every replica follows
@@ -65,11 +93,16 @@ type Redis struct {
 	mirror *Memory
 
 	keyIdx, keyLog, keySeq, keyPrefix string
+	keyEpoch, keyFull, keyLost        string
 
 	health     healthState
-	linkMu     sync.Mutex // guards linkBad, linkWhy; serialises recompute
+	linkMu     sync.Mutex // guards the fields up to mirrorBad; serialises recompute
 	linkBad    bool
 	linkWhy    string
+	serverWhy  string // why Redis's settings put revocations at risk; empty when they do not
+	lossUntil  int64  // revocations Redis lost, or this version cannot read, may match tokens until then (unix ms)
+	lossWhy    string
+	sharedFull bool // the shared list holds MaxEntries entries
 	mirrorBad  atomic.Bool
 	mirrorWhy  atomic.Value // string
 	closed     atomic.Bool
@@ -78,10 +111,23 @@ type Redis struct {
 	done       chan struct{}
 	afterApply func(k kind, iss, id string) // test hook, set before start
 
+	// The end of life of the latest stream entries, by sequence number,
+	// from the follower and from this replica's own writes: when Redis
+	// loses entries in a failover, it bounds how long they matter.
+	recentMu sync.Mutex
+	recent   [recentLen]seqUntil
+	wroteSeq atomic.Int64 // highest sequence number of this replica's writes
+
 	// Follower state, owned by the follower goroutine.
-	synced  bool
-	lastID  string
-	lastSeq int64
+	synced   bool
+	lastID   string
+	lastSeq  int64
+	epoch    string // the deny-list's incarnation in Redis; empty until known
+	maxUntil int64  // latest end of life of any entry applied (unix ms)
+	fullSeen int64  // latest refusal end of life taken from Redis (unix ms)
+	lostSeen int64  // latest loss end of life taken from or recorded in Redis (unix ms)
+	srvSeen  string // last reported server problem, to log each once
+	evicted  int64  // Redis's evicted_keys at the last audit; -1 before the first
 }
 
 var _ Store = (*Redis)(nil)
@@ -119,23 +165,37 @@ func newRedis(cfg RedisConfig) (*Redis, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 2 * time.Second
 	}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = time.Second
+	}
+	if cfg.WaitReplicas > 0 {
+		switch cfg.Client.(type) {
+		case *redis.Client, *redis.ClusterClient:
+		default:
+			return nil, fmt.Errorf("%w: WaitReplicas needs a *redis.Client or *redis.ClusterClient, not %T", ErrInvalid, cfg.Client)
+		}
+	}
 	tag := "{" + cfg.KeyPrefix + "}:"
 	r := &Redis{
 		cfg:       cfg,
 		client:    cfg.Client,
 		keyPrefix: tag,
+		keyEpoch:  tag + "epoch",
+		keyFull:   tag + "full",
+		keyLost:   tag + "lost",
 		keyIdx:    tag + "idx",
 		keyLog:    tag + "log",
 		keySeq:    tag + "seq",
 		done:      make(chan struct{}),
 		lastID:    "0-0",
+		evicted:   -1,
 	}
 	r.mirrorWhy.Store("")
-	r.health.cb = cfg.OnHealthChange
+	r.health.cb = cfg.Observe
 	r.linkBad, r.linkWhy = true, "redis: initial load pending"
 	r.health.set(true, r.linkWhy, cfg.Now())
 	mc := cfg.Config
-	mc.OnHealthChange = r.onMirrorHealth
+	mc.Observe = r.onMirrorHealth
 	r.mirror = newMemory(mc)
 	return r, nil
 }
@@ -148,11 +208,12 @@ func (r *Redis) start() {
 }
 
 // Check answers from the local mirror: no Redis round trip, no allocation.
-func (r *Redis) Check(t Token) Reason { return r.mirror.Check(t) }
+func (r *Redis) Check(t Token) Match { return r.mirror.Check(t) }
 
 // Health reports degraded while the mirror may lack revocations: before the
 // first load, from a lost connection until the resynchronisation is
-// complete, and while the mirror or the shared list had to refuse entries.
+// complete, and while revocations may be missing from Redis or could not be
+// stored there (see the package documentation, Redis).
 func (r *Redis) Health() Health { return r.health.get() }
 
 // Degraded reports Health().Degraded without locking.
@@ -207,19 +268,26 @@ func (r *Redis) setLink(bad bool, why string) {
 func (r *Redis) recompute() {
 	r.linkMu.Lock()
 	defer r.linkMu.Unlock()
+	now := r.cfg.Now()
 	switch {
 	case r.linkBad:
-		r.health.set(true, r.linkWhy, r.cfg.Now())
+		r.health.set(true, r.linkWhy, now)
+	case r.serverWhy != "":
+		r.health.set(true, r.serverWhy, now)
+	case r.lossUntil > nanos(now)/int64(time.Millisecond):
+		r.health.set(true, r.lossWhy, now)
+	case r.sharedFull:
+		r.health.set(true, "deny-list full (shared list in redis)", now)
 	case r.mirrorBad.Load():
-		r.health.set(true, r.mirrorWhy.Load().(string), r.cfg.Now())
+		r.health.set(true, r.mirrorWhy.Load().(string), now)
 	default:
-		r.health.set(false, "", r.cfg.Now())
+		r.health.set(false, "", now)
 	}
 }
 
 // RevokeToken stores (iss, jti) in Redis until exp + Leeway, then in the
 // local mirror. See Memory.RevokeToken for the semantics. An error wrapping
-// ErrUnavailable means Redis did not confirm it: nothing is enforced.
+// ErrUnavailable means Redis did not confirm it: do not count on it.
 func (r *Redis) RevokeToken(ctx context.Context, iss, jti string, exp time.Time) error {
 	return r.write(ctx, kindToken, iss, jti, exp)
 }
@@ -246,83 +314,161 @@ func (r *Redis) SetClientNotBefore(ctx context.Context, iss, clientID string, no
 	return r.write(ctx, kindClient, iss, clientID, notBefore)
 }
 
-// writeScript stores one entry and appends it to the stream, atomically.
-// Values only tighten (max of old and new). When the list is full it
-// appends a "lost" marker (kind 0) instead, so every replica reports
-// degraded, and fails with FULL.
-//
-// KEYS: entry, index, stream, seq. ARGV: member, kind, iss, id, value ms,
-// until ms, now ms, max entries, stream max length.
-var writeScript = redis.NewScript(`
-local now = tonumber(ARGV[7])
-local v = tonumber(ARGV[5])
-local u = tonumber(ARGV[6])
-if u <= now then return false end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[7])
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local cv = tonumber(cur)
-  if cv and cv > v then v = cv end
-  local cu = redis.call('ZSCORE', KEYS[2], ARGV[1])
-  if cu and tonumber(cu) > u then u = tonumber(cu) end
-elseif redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then
-  local seq = redis.call('INCR', KEYS[4])
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*', 's', seq, 'k', '0', 'i', '', 'd', '', 'v', '0', 'u', ARGV[6])
-  return redis.error_reply('FULL deny-list full')
-end
-local vs = string.format('%.0f', v)
-local us = string.format('%.0f', u)
-redis.call('SET', KEYS[1], vs, 'PX', string.format('%.0f', u - now))
-redis.call('ZADD', KEYS[2], us, ARGV[1])
-local seq = redis.call('INCR', KEYS[4])
-return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*', 's', seq, 'k', ARGV[2], 'i', ARGV[3], 'd', ARGV[4], 'v', vs, 'u', us)
-`)
-
-// positionScript returns the newest stream ID and the sequence number of
-// the entry carrying it, atomically. KEYS: stream, seq.
-var positionScript = redis.NewScript(`
-local e = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local id = '0-0'
-if e[1] then id = e[1][1] end
-return {id, redis.call('GET', KEYS[2]) or '0'}
-`)
+// lifetime returns an entry's value and end of life in milliseconds, or,
+// for a token without exp, its lifetime (rel) to be counted from Redis's
+// clock. Nothing here depends on this replica's clock.
+func (r *Redis) lifetime(k kind, iss, id string, t time.Time) (vms, ums, relms int64, err error) {
+	v, until, err := r.cfg.entry(k, iss, id, t, 0)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if k == kindToken && t.IsZero() { // until is MaxTokenLifetime + Leeway from "now"
+		return 0, 0, max(ceilMillis(until), 1), nil
+	}
+	return ceilMillis(v), ceilMillis(until), 0, nil
+}
 
 func (r *Redis) write(ctx context.Context, k kind, iss, id string, t time.Time) error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
-	now := nanos(r.cfg.Now())
-	v, until, err := r.cfg.entry(k, iss, id, t, now)
+	vms, ums, relms, err := r.lifetime(k, iss, id, t)
 	if err != nil {
 		return err
 	}
-	vms, ums, nowms := ceilMillis(v), ceilMillis(until), now/int64(time.Millisecond)
-	if ums <= nowms {
-		return nil // matches no live token
-	}
 	member := identity(k, iss, id)
-	keys := []string{r.keyPrefix + "e:" + member, r.keyIdx, r.keyLog, r.keySeq}
-	err = writeScript.Run(ctx, r.client, keys, member, int(k), iss, id, vms, ums, nowms,
-		r.cfg.MaxEntries, r.cfg.StreamMaxLen).Err()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil
-	case err != nil && strings.HasPrefix(err.Error(), "FULL"):
-		r.mirror.refused(msToNs(ums))
-		return fmt.Errorf("%w (shared deny-list, %d entries)", ErrFull, r.cfg.MaxEntries)
-	case err != nil:
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	keys := []string{r.keyPrefix + "e:" + member, r.keyIdx, r.keyLog, r.keySeq, r.keyFull}
+	res, waitErr, err := r.eval(ctx, writeScript, keys, member, int(k), iss, id, vms, ums, relms,
+		r.cfg.MaxEntries, r.cfg.StreamMaxLen)
+	if errors.Is(err, redis.Nil) {
+		return nil // ended already, by Redis's clock: matches no live token
 	}
-	if err := r.mirror.put(k, iss, id, msToNs(vms), msToNs(ums)); err != nil {
+	if err != nil {
+		return r.writeFailed(ctx, ums, relms, err)
+	}
+	reply, _ := res.([]any)
+	var u, seq int64
+	if len(reply) == 2 {
+		us, _ := reply[0].(string)
+		u, _ = strconv.ParseInt(us, 10, 64)
+		seq, _ = reply[1].(int64)
+	}
+	if u == 0 || seq == 0 {
+		return fmt.Errorf("%w: unexpected reply from the write script", ErrUnavailable)
+	}
+	r.wrote(seq, u)
+	if err := r.mirror.put(k, iss, id, msToNs(vms), msToNs(u)); err != nil {
 		return fmt.Errorf("revocation: stored in redis but not in this replica's mirror: %w", err)
 	}
-	return nil
+	return waitErr
 }
 
-// SeenOnce records (iss, jti) in Redis with SET NX PX until exp + Leeway
-// (a zero exp means MaxTokenLifetime) and reports whether this call was the
-// first, on any replica. It fails closed: when Redis does not answer it
-// returns (false, error wrapping ErrUnavailable).
+// writeFailed turns a write script's error into the store's: a full list
+// (FULL) or a Redis out of memory (OOM) refused the revocation, anything
+// else left it unconfirmed.
+func (r *Redis) writeFailed(ctx context.Context, ums, relms int64, err error) error {
+	until := msToNs(ums)
+	if relms > 0 {
+		until = satAdd(nanos(r.cfg.Now()), msToNs(relms))
+	}
+	switch msg := err.Error(); {
+	case strings.HasPrefix(msg, "FULL"):
+		r.mirror.refused(until)
+		return fmt.Errorf("%w (shared deny-list, %d entries)", ErrFull, r.cfg.MaxEntries)
+	case strings.HasPrefix(msg, "OOM"):
+		// Redis refused the whole script before it ran. Record the refusal
+		// so every replica reports degraded (the marker may use memory
+		// beyond maxmemory: it is small, and one per minute at most).
+		r.mirror.refused(until)
+		if merr := markScript.Run(ctx, r.client, []string{r.keyFull, r.keyLog, r.keySeq},
+			ums, relms, "full", r.cfg.StreamMaxLen).Err(); merr != nil {
+			r.cfg.Logger.Error("revocation: recording a refused revocation in redis", "err", merr)
+		}
+		return fmt.Errorf("%w (redis is out of memory: used_memory reached maxmemory): %w", ErrFull, err)
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// eval runs a write script and, with WaitReplicas, waits on the same
+// connection until that many replicas have it. err is the script's error;
+// waitErr, when the script succeeded, reports replicas that did not confirm.
+func (r *Redis) eval(ctx context.Context, s *redis.Script, keys []string, args ...any) (res any, waitErr, err error) {
+	if r.cfg.WaitReplicas <= 0 {
+		res, err = s.Run(ctx, r.client, keys, args...).Result()
+		return res, nil, err
+	}
+	var node *redis.Client
+	switch c := r.client.(type) {
+	case *redis.Client:
+		node = c
+	case *redis.ClusterClient:
+		if node, err = c.MasterForKey(ctx, keys[0]); err != nil {
+			return nil, nil, err
+		}
+	}
+	conn := node.Conn()
+	defer conn.Close()
+	if res, err = s.Run(ctx, conn, keys, args...).Result(); err != nil {
+		return nil, nil, err
+	}
+	n, werr := conn.Wait(ctx, r.cfg.WaitReplicas, r.cfg.WaitTimeout).Result()
+	switch {
+	case werr != nil:
+		waitErr = fmt.Errorf("%w: waiting for redis replicas: %w", ErrUnavailable, werr)
+	case n < int64(r.cfg.WaitReplicas):
+		waitErr = fmt.Errorf("%w: %d of %d redis replicas confirmed the write within %v",
+			ErrUnavailable, n, r.cfg.WaitReplicas, r.cfg.WaitTimeout)
+	}
+	return res, waitErr, nil
+}
+
+// wrote remembers the end of life of an entry this replica wrote, by its
+// stream sequence number, until the follower reads it.
+func (r *Redis) wrote(seq, until int64) {
+	for {
+		cur := r.wroteSeq.Load()
+		if seq <= cur || r.wroteSeq.CompareAndSwap(cur, seq) {
+			break
+		}
+	}
+	r.remember(seq, until)
+}
+
+func (r *Redis) remember(seq, until int64) {
+	r.recentMu.Lock()
+	e := &r.recent[seq%recentLen]
+	if e.seq != seq {
+		*e = seqUntil{seq, until}
+	} else {
+		e.until = max(e.until, until)
+	}
+	r.recentMu.Unlock()
+}
+
+// recentUntil returns the latest end of life of the stream entries numbered
+// from+1 to to, or ok = false when they are not all remembered.
+func (r *Redis) recentUntil(from, to int64) (until int64, ok bool) {
+	if from < 0 || to-from > recentLen {
+		return 0, false
+	}
+	r.recentMu.Lock()
+	defer r.recentMu.Unlock()
+	for s := from + 1; s <= to; s++ {
+		e := r.recent[s%recentLen]
+		if e.seq != s {
+			return 0, false
+		}
+		until = max(until, e.until)
+	}
+	return until, true
+}
+
+// SeenOnce records (iss, jti) in Redis until exp + Leeway (a zero exp
+// means MaxTokenLifetime), counted against MaxEntries like every entry, and
+// reports whether this call was the first, on any replica. It fails
+// closed: when Redis does not answer (or, with WaitReplicas, its replicas
+// do not confirm) it returns false and an error wrapping ErrUnavailable;
+// when the shared list is full, false and ErrFull.
 func (r *Redis) SeenOnce(ctx context.Context, iss, jti string, exp time.Time) (bool, error) {
 	if r.closed.Load() {
 		return false, ErrClosed
@@ -332,16 +478,23 @@ func (r *Redis) SeenOnce(ctx context.Context, iss, jti string, exp time.Time) (b
 	if err != nil {
 		return false, err
 	}
-	ttl := time.Duration(until - now)
-	if ttl <= 0 {
-		return false, nil // expired: never act on it
+	if until <= now {
+		return false, nil // expired here: never act on it
 	}
-	ttl = max(ttl, time.Millisecond)
-	first, err := r.client.SetNX(ctx, r.keyPrefix+"seen:"+identity(kindSeen, iss, jti), "1", ttl).Result()
-	if err != nil {
+	_, ums, relms, _ := r.lifetime(kindToken, iss, jti, exp)
+	member := identity(kindSeen, iss, jti)
+	res, waitErr, err := r.eval(ctx, seenScript, []string{r.keyPrefix + "seen:" + member, r.keyIdx},
+		member, ums, relms, r.cfg.MaxEntries)
+	switch {
+	case err != nil && (strings.HasPrefix(err.Error(), "FULL") || strings.HasPrefix(err.Error(), "OOM")):
+		return false, fmt.Errorf("%w (shared deny-list, %d entries): %w", ErrFull, r.cfg.MaxEntries, err)
+	case err != nil:
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case waitErr != nil:
+		return false, waitErr
 	}
-	return first, nil
+	first, _ := res.(int64)
+	return first == 1, nil
 }
 
 // run is the follower: load, follow, and on any failure report degraded,
@@ -359,16 +512,13 @@ func (r *Redis) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		why := "redis: connection lost, resynchronising"
-		if errors.Is(err, errGap) {
-			why = "redis: propagation gap, reloading"
-			r.synced = false
-		}
-		r.setLink(true, why)
-		r.cfg.Logger.Warn("revocation: redis follower", "state", why, "err", err)
-		if errors.Is(err, errGap) {
+		if errors.Is(err, errGap) { // r.synced is false: reload at once
+			r.setLink(true, "redis: propagation gap, reloading")
 			continue
 		}
+		why := "redis: connection lost, resynchronising"
+		r.setLink(true, why)
+		r.cfg.Logger.Warn("revocation: redis follower", "state", why, "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -379,56 +529,276 @@ func (r *Redis) run(ctx context.Context) {
 }
 
 // sync brings the mirror up to date: a full load when it has never loaded
-// (or lost its place), then every stream entry up to the current end.
+// (or lost its place), then every stream entry up to the current end, then
+// an audit that proves nothing was skipped.
 func (r *Redis) sync(ctx context.Context) error {
-	if !r.synced {
-		if err := r.load(ctx); err != nil {
-			return err
-		}
-		r.synced = true
-	}
 	for {
-		n, err := r.read(ctx, -1)
-		if errors.Is(err, errGap) {
-			r.synced = false
+		if !r.synced {
 			if err := r.load(ctx); err != nil {
 				return err
 			}
 			r.synced = true
+		}
+		n, err := r.read(ctx, -1)
+		gap := errors.Is(err, errGap)
+		if err != nil && !gap {
+			return err
+		}
+		if !gap && n == readBatch {
 			continue
 		}
+		ok, err := r.audit(ctx, gap)
 		if err != nil {
 			return err
 		}
-		if n < readBatch {
+		if ok {
 			return nil
 		}
 	}
 }
 
+// follow blocks on the stream and applies entries until an error, auditing
+// the stream at least every BlockTimeout.
+func (r *Redis) follow(ctx context.Context) error {
+	last := time.Now()
+	for {
+		_, err := r.read(ctx, r.cfg.BlockTimeout)
+		gap := errors.Is(err, errGap)
+		if err != nil && !gap {
+			return err
+		}
+		if gap || time.Since(last) >= r.cfg.BlockTimeout {
+			ok, err := r.audit(ctx, gap)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errGap
+			}
+			last = time.Now()
+		}
+	}
+}
+
+// auditState is auditScript's reply.
+type auditState struct {
+	status, newest, epoch, policy string
+	seq, live, full, lost, now    int64
+	used, maxmemory, evicted      int64
+}
+
+func (r *Redis) auditState(ctx context.Context, lastID string, lastSeq int64) (auditState, error) {
+	var st auditState
+	keys := []string{r.keyLog, r.keySeq, r.keyEpoch, r.keyIdx, r.keyFull, r.keyLost}
+	res, err := auditScript.Run(ctx, r.client, keys, lastID, lastSeq).StringSlice()
+	if err != nil {
+		return st, err
+	}
+	if len(res) != 12 {
+		return st, fmt.Errorf("revocation: unexpected audit reply from redis")
+	}
+	st.status, st.newest, st.epoch, st.policy = res[0], res[1], res[3], res[8]
+	for _, n := range [...]struct {
+		i int
+		p *int64
+	}{{2, &st.seq}, {4, &st.live}, {5, &st.full}, {6, &st.lost}, {7, &st.now}, {9, &st.used}, {10, &st.maxmemory}, {11, &st.evicted}} {
+		if *n.p, err = strconv.ParseInt(res[n.i], 10, 64); err != nil {
+			return st, fmt.Errorf("revocation: bad number in the audit reply from redis")
+		}
+	}
+	return st, nil
+}
+
+// audit checks the replica's position against the stream and takes in the
+// shared state. It reports whether the mirror is complete up to its
+// position; when not, r.synced is false and the caller must reload. A
+// stream that no longer continues what the replica read means Redis lost
+// entries: the store then reports degraded until every token they could
+// match has expired, and records the loss in Redis for every replica.
+func (r *Redis) audit(ctx context.Context, gap bool) (bool, error) {
+	wrote := r.wroteSeq.Load() // before the script: every write it counts is in Redis by then
+	st, err := r.auditState(ctx, r.lastID, r.lastSeq)
+	if err != nil {
+		return false, err
+	}
+	r.takeState(ctx, st)
+	switch {
+	case r.epoch != "" && st.epoch != r.epoch:
+		r.fullSeen, r.lostSeen = 0, 0 // the new Redis has neither
+		r.lost(ctx, r.maxUntil, "redis lost its data (the deny-list's epoch changed)")
+		r.forget(0)
+		r.epoch = "" // the reload adopts the new one
+	case st.status == "diverged" || st.seq < wrote:
+		until, ok := r.recentUntil(st.seq, max(r.lastSeq, wrote))
+		if !ok {
+			until = r.maxUntil
+		}
+		r.lostSeen = 0 // a record of earlier losses may be gone too
+		r.lost(ctx, until, "redis lost revocations (failover or reset: the stream went back)")
+		r.forget(st.seq)
+	case st.status == "trimmed" || gap:
+		r.cfg.Logger.Warn("revocation: redis stream trimmed past this replica, reloading",
+			"last_seq", r.lastSeq, "redis_seq", st.seq)
+	default: // ok, behind
+		if r.epoch == "" {
+			r.epoch = r.ensureEpoch(ctx, st.epoch)
+		}
+		return true, nil
+	}
+	r.synced = false
+	return false, nil
+}
+
+// takeState applies what every replica must agree on: refusals and losses
+// recorded in Redis, whether the shared list is full, and whether Redis's
+// settings let it drop revocations. Evictions Redis reports (evicted_keys)
+// may have taken revocations: a replica that saw them happen records a loss
+// until the latest end of life it holds (it has every live entry); one that
+// finds them on its first look, under an evicting policy, cannot know what
+// was there and records one for the longest any entry lives.
+func (r *Redis) takeState(ctx context.Context, st auditState) {
+	if st.full > r.fullSeen {
+		r.fullSeen = st.full
+		r.mirror.refused(msToNs(st.full))
+	}
+	if st.lost > r.lostSeen {
+		r.lostSeen = st.lost
+		r.degradeUntil(st.lost, whyLost)
+	}
+	switch {
+	case r.evicted >= 0 && st.evicted > r.evicted:
+		r.lost(ctx, r.maxUntil, fmt.Sprintf("redis evicted %d keys (maxmemory-policy %s): revocations may be lost",
+			st.evicted-r.evicted, st.policy))
+	case r.evicted < 0 && st.evicted > 0 && st.policy != "noeviction":
+		life := nanos(r.cfg.Now().Add(r.cfg.MaxTokenLifetime+r.cfg.Leeway)) / int64(time.Millisecond)
+		r.lost(ctx, max(r.maxUntil, life), fmt.Sprintf("redis has evicted %d keys (maxmemory-policy %s): revocations may be lost",
+			st.evicted, st.policy))
+	}
+	r.evicted = st.evicted
+	srv := serverProblem(st)
+	if srv != r.srvSeen {
+		r.srvSeen = srv
+		if srv != "" {
+			r.cfg.Logger.Error("revocation: redis settings put revocations at risk", "problem", srv)
+		}
+	}
+	r.linkMu.Lock()
+	r.serverWhy = srv
+	r.sharedFull = st.live >= int64(r.cfg.MaxEntries)
+	r.linkMu.Unlock()
+	r.recompute()
+}
+
+// serverProblem names a Redis setting or state under which Redis may drop
+// revocations or refuses them, or returns "".
+func serverProblem(st auditState) string {
+	switch {
+	case st.policy == "":
+		return "redis: cannot read maxmemory-policy (INFO not permitted?); the deny-list needs noeviction"
+	case st.policy != "noeviction":
+		return "redis: maxmemory-policy is " + st.policy + "; the deny-list needs noeviction (Redis may evict revocations)"
+	case st.maxmemory > 0 && st.used >= st.maxmemory:
+		return "redis: out of memory (used_memory reached maxmemory): revocations are refused"
+	}
+	return ""
+}
+
+// ensureEpoch returns the deny-list's epoch, creating it if Redis has none.
+// On failure (Redis refusing writes) it returns "" and a later audit tries
+// again.
+func (r *Redis) ensureEpoch(ctx context.Context, epoch string) string {
+	if epoch != "" {
+		return epoch
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	e, err := epochScript.Run(ctx, r.client, []string{r.keyEpoch}, hex.EncodeToString(b[:])).Text()
+	if err != nil {
+		r.cfg.Logger.Warn("revocation: cannot record the deny-list epoch in redis", "err", err)
+		return ""
+	}
+	return e
+}
+
+// degradeUntil makes the store report degraded, for why, until the given
+// end of life (unix ms) of revocations it may be missing.
+func (r *Redis) degradeUntil(until int64, why string) {
+	if until <= nanos(r.cfg.Now())/int64(time.Millisecond) {
+		return
+	}
+	r.linkMu.Lock()
+	if until > r.lossUntil {
+		r.lossUntil, r.lossWhy = until, why
+	}
+	r.linkMu.Unlock()
+	r.recompute()
+}
+
+// lost handles revocations Redis lost that may matter until the given end
+// of life (unix ms): the store reports degraded until then, and the loss is
+// recorded in Redis so that every replica, including those started later,
+// reports it too.
+func (r *Redis) lost(ctx context.Context, until int64, why string) {
+	if until <= nanos(r.cfg.Now())/int64(time.Millisecond) {
+		return
+	}
+	until = (until + markRound - 1) / markRound * markRound // as luaMark rounds it
+	if until <= r.lostSeen {
+		r.degradeUntil(until, why) // Redis has a record that covers it
+		return
+	}
+	r.cfg.Logger.Error("revocation: "+why, "degraded_until", time.UnixMilli(until))
+	if err := markScript.Run(ctx, r.client, []string{r.keyLost, r.keyLog, r.keySeq},
+		until, 0, "lost", r.cfg.StreamMaxLen).Err(); err != nil {
+		r.cfg.Logger.Error("revocation: recording lost revocations in redis", "err", err)
+	} else {
+		r.lostSeen = until
+	}
+	r.degradeUntil(until, why)
+}
+
+// forget drops what the replica knew of stream entries after seq, which
+// Redis no longer has: their sequence numbers will be used again.
+func (r *Redis) forget(seq int64) {
+	for {
+		cur := r.wroteSeq.Load()
+		if cur <= seq || r.wroteSeq.CompareAndSwap(cur, seq) {
+			break
+		}
+	}
+	r.recentMu.Lock()
+	for i := range r.recent {
+		if r.recent[i].seq > seq {
+			r.recent[i] = seqUntil{}
+		}
+	}
+	r.recentMu.Unlock()
+}
+
 // load captures the stream position, then copies every live entry from
 // Redis into the mirror. Entries written during the load carry stream IDs
 // after the captured one and are replayed by the follower; replays are
-// harmless because values only tighten.
+// harmless because values only tighten. An indexed entry whose key is gone
+// before its end of life was lost (evicted or deleted): the store reports
+// degraded, and records the loss for every replica.
 func (r *Redis) load(ctx context.Context) error {
-	pos, err := positionScript.Run(ctx, r.client, []string{r.keyLog, r.keySeq}).StringSlice()
+	st, err := r.auditState(ctx, "", 0)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		return fmt.Errorf("revocation: unexpected stream position reply")
+	if r.epoch != "" && st.epoch != r.epoch {
+		r.fullSeen, r.lostSeen = 0, 0
+		r.lost(ctx, r.maxUntil, "redis lost its data (the deny-list's epoch changed)")
+		r.epoch = ""
 	}
-	seq, err := strconv.ParseInt(pos[1], 10, 64)
-	if err != nil {
-		return fmt.Errorf("revocation: bad sequence number in redis")
-	}
+	var l loadResult
 	var cursor uint64
 	for {
 		pairs, next, err := r.client.ZScan(ctx, r.keyIdx, cursor, "", readBatch).Result()
 		if err != nil {
 			return err
 		}
-		if err := r.loadBatch(ctx, pairs); err != nil {
+		if err := r.loadBatch(ctx, pairs, &l); err != nil {
 			return err
 		}
 		if next == 0 {
@@ -436,59 +806,97 @@ func (r *Redis) load(ctx context.Context) error {
 		}
 		cursor = next
 	}
-	r.lastID, r.lastSeq = pos[0], seq
+	r.forget(st.seq)
+	r.lastID, r.lastSeq = st.newest, st.seq
+	r.epoch = r.ensureEpoch(ctx, st.epoch)
+	r.takeState(ctx, st)
+	if l.missing > 0 {
+		r.lost(ctx, l.missingUntil, fmt.Sprintf(
+			"redis lost %d deny-list entries (evicted or deleted before their end of life)", l.missing))
+	}
+	if l.unreadable > 0 {
+		r.cfg.Logger.Error("revocation: deny-list entries in redis this version cannot read", "count", l.unreadable)
+	}
 	return nil
 }
 
-func (r *Redis) loadBatch(ctx context.Context, pairs []string) error {
-	nowms := nanos(r.cfg.Now()) / int64(time.Millisecond)
-	members := make([]string, 0, len(pairs)/2)
-	untils := make([]int64, 0, len(pairs)/2)
+type loadResult struct {
+	missing, unreadable int
+	missingUntil        int64
+}
+
+func (r *Redis) loadBatch(ctx context.Context, pairs []string, l *loadResult) error {
+	type item struct {
+		k       kind
+		iss, id string
+		until   int64
+	}
+	items := make([]item, 0, len(pairs)/2)
 	keys := make([]string, 0, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
-		u, err := strconv.ParseFloat(pairs[i+1], 64)
-		if err != nil || int64(u) <= nowms {
+		uf, err := strconv.ParseFloat(pairs[i+1], 64)
+		if err != nil {
+			return fmt.Errorf("revocation: bad score in the redis index")
+		}
+		u := int64(uf)
+		k, iss, id, ok := parseIdentity(pairs[i])
+		switch {
+		case ok && k == kindSeen:
+			keys = append(keys, r.keyPrefix+"seen:"+pairs[i])
+		case ok && k.valid():
+			keys = append(keys, r.keyPrefix+"e:"+pairs[i])
+		default:
+			l.unreadable++
+			r.degradeUntil(u, whyUnreadable)
 			continue
 		}
-		members = append(members, pairs[i])
-		untils = append(untils, int64(u))
-		keys = append(keys, r.keyPrefix+"e:"+pairs[i])
+		items = append(items, item{k, iss, id, u})
 	}
 	if len(keys) == 0 {
 		return nil
 	}
-	vals, err := r.client.MGet(ctx, keys...).Result()
-	if err != nil {
+	// The time is read after the values: an entry missing from them whose
+	// end of life is still ahead of it was missing while live.
+	var mget *redis.SliceCmd
+	var at *redis.Cmd
+	if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		mget = p.MGet(ctx, keys...)
+		at = timeScript.Eval(ctx, p, []string{r.keyLog})
+		return nil
+	}); err != nil {
 		return err
 	}
+	vals := mget.Val()
+	now, err := at.Int64()
+	if err != nil || len(vals) != len(items) {
+		return fmt.Errorf("revocation: unexpected load reply from redis")
+	}
 	for i, raw := range vals {
-		s, ok := raw.(string)
-		if !ok {
-			continue // expired since the scan
+		it := items[i]
+		if it.until <= now {
+			continue // ended; the next write removes it from the index
 		}
-		v, err := strconv.ParseInt(s, 10, 64)
-		k, iss, id, ok2 := parseIdentity(members[i])
-		if err != nil || !ok2 {
-			r.cfg.Logger.Error("revocation: malformed deny-list entry in redis")
+		s, ok := raw.(string)
+		if !ok { // gone before its end of life
+			l.missing++
+			l.missingUntil = max(l.missingUntil, it.until)
 			continue
 		}
-		r.apply(k, iss, id, v, untils[i])
+		if it.k == kindSeen {
+			continue // replay records stay in Redis
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || !r.apply(it.k, it.iss, it.id, v, it.until) {
+			l.unreadable++
+			r.degradeUntil(it.until, whyUnreadable)
+		}
 	}
 	return nil
 }
 
-// follow blocks on the stream and applies entries until an error.
-func (r *Redis) follow(ctx context.Context) error {
-	for {
-		if _, err := r.read(ctx, r.cfg.BlockTimeout); err != nil {
-			return err
-		}
-	}
-}
-
 // read applies at most one batch of stream entries after lastID, waiting
 // up to block for the first (block < 0: no wait). It returns the number of
-// entries applied.
+// entries applied, and errGap at an entry that does not follow the last.
 func (r *Redis) read(ctx context.Context, block time.Duration) (int, error) {
 	res, err := r.client.XRead(ctx, &redis.XReadArgs{
 		Streams: []string{r.keyLog, r.lastID},
@@ -508,7 +916,9 @@ func (r *Redis) read(ctx context.Context, block time.Duration) (int, error) {
 			if err != nil || seq != r.lastSeq+1 {
 				return n, errGap
 			}
-			r.applyMessage(msg.Values)
+			if u := r.applyMessage(msg.Values); u > 0 {
+				r.remember(seq, u)
+			}
 			r.lastID, r.lastSeq = msg.ID, seq
 			n++
 		}
@@ -516,33 +926,51 @@ func (r *Redis) read(ctx context.Context, block time.Duration) (int, error) {
 	return n, nil
 }
 
-func (r *Redis) applyMessage(vals map[string]any) {
+// applyMessage applies one stream entry and returns its end of life (unix
+// ms), or 0 if it has none. An entry this version cannot read makes the
+// store report degraded until its end of life (or, when even that cannot
+// be read, for the longest any entry lives): a fresh replica would find
+// the same entry in Redis, so neither may quietly skip it.
+func (r *Redis) applyMessage(vals map[string]any) int64 {
 	k, err1 := strconv.ParseUint(field(vals, "k"), 10, 8)
 	v, err2 := strconv.ParseInt(field(vals, "v"), 10, 64)
 	u, err3 := strconv.ParseInt(field(vals, "u"), 10, 64)
 	iss, id := field(vals, "i"), field(vals, "d")
-	if err1 != nil || err2 != nil || err3 != nil {
+	switch {
+	case err3 != nil:
+		life := r.cfg.MaxTokenLifetime + r.cfg.Leeway
+		r.degradeUntil(nanos(r.cfg.Now().Add(life))/int64(time.Millisecond), whyUnreadable)
 		r.cfg.Logger.Error("revocation: malformed stream entry in redis")
-		return
+		return 0
+	case err1 == nil && k == 0: // a marker: revocations were refused, or lost
+		if field(vals, "w") == "lost" {
+			r.lostSeen = max(r.lostSeen, u)
+			r.degradeUntil(u, whyLost)
+		} else {
+			r.fullSeen = max(r.fullSeen, u)
+			r.mirror.refused(msToNs(u))
+		}
+	case err1 != nil || err2 != nil || !r.apply(kind(k), iss, id, v, u):
+		r.degradeUntil(u, whyUnreadable)
+		r.cfg.Logger.Error("revocation: malformed stream entry in redis")
 	}
-	if k == 0 { // another replica's revocation was refused: the list is full
-		r.mirror.refused(msToNs(u))
-		return
-	}
-	r.apply(kind(k), iss, id, v, u)
+	r.maxUntil = max(r.maxUntil, u)
+	return u
 }
 
 // apply puts an entry received from Redis (values in ms) into the mirror.
-func (r *Redis) apply(k kind, iss, id string, vms, ums int64) {
-	if !k.valid() || len(iss) > MaxIssuerLen || len(id) > MaxIDLen {
-		r.cfg.Logger.Error("revocation: malformed deny-list entry in redis")
-		return
+// It reports false for an entry this version cannot read.
+func (r *Redis) apply(k kind, iss, id string, vms, ums int64) bool {
+	if !k.valid() || iss == "" || len(iss) > MaxIssuerLen || len(id) > MaxIDLen || (id == "") != (k == kindIssuer) {
+		return false
 	}
+	r.maxUntil = max(r.maxUntil, ums)
 	// A refusal (ErrFull) is recorded by the mirror, which reports degraded.
 	_ = r.mirror.put(k, iss, id, msToNs(vms), msToNs(ums))
 	if r.afterApply != nil {
 		r.afterApply(k, iss, id)
 	}
+	return true
 }
 
 func field(vals map[string]any, name string) string {

@@ -70,11 +70,11 @@ func testPropagation(t *testing.T, cfg func() RedisConfig, n int) {
 			t.Fatalf("revocation %d not propagated", i)
 		}
 		lat = append(lat, time.Since(start))
-		if got := b.Check(Token{Issuer: testIss, ID: id}); got != TokenRevoked {
-			t.Fatalf("replica B: Check = %v, want %v", got, TokenRevoked)
+		if got := b.Check(Token{Issuer: testIss, ID: id}); got != TokenMatch {
+			t.Fatalf("replica B: Check = %v, want %v", got, TokenMatch)
 		}
-		if got := a.Check(Token{Issuer: testIss, ID: id}); got != TokenRevoked {
-			t.Fatalf("replica A (writer): Check = %v, want %v", got, TokenRevoked)
+		if got := a.Check(Token{Issuer: testIss, ID: id}); got != TokenMatch {
+			t.Fatalf("replica A (writer): Check = %v, want %v", got, TokenMatch)
 		}
 	}
 	slices.Sort(lat)
@@ -86,16 +86,16 @@ func testPropagation(t *testing.T, cfg func() RedisConfig, n int) {
 	steps := []struct {
 		do   func(s *Redis) error
 		tok  Token
-		want Reason
+		want Match
 	}{
 		{func(s *Redis) error { return s.RevokeSession(ctx, testIss, "sid-1", now) },
-			Token{Issuer: testIss, SessionID: "sid-1", IssuedAt: now.Add(-time.Second)}, SessionRevoked},
+			Token{Issuer: testIss, SessionID: "sid-1", IssuedAt: now.Add(-time.Second)}, SessionMatch},
 		{func(s *Redis) error { return s.RevokeSubject(ctx, testIss, "alice", now) },
-			Token{Issuer: testIss, Subject: "alice", IssuedAt: now.Add(-time.Second)}, SubjectNotBefore},
+			Token{Issuer: testIss, Subject: "alice", IssuedAt: now.Add(-time.Second)}, SubjectMatch},
 		{func(s *Redis) error { return s.SetClientNotBefore(ctx, testIss, "mobile", now) },
-			Token{Issuer: testIss, ClientID: "mobile", IssuedAt: now.Add(-time.Second)}, ClientNotBefore},
+			Token{Issuer: testIss, ClientID: "mobile", IssuedAt: now.Add(-time.Second)}, ClientMatch},
 		{func(s *Redis) error { return s.SetIssuerNotBefore(ctx, testIss, now) },
-			Token{Issuer: testIss, IssuedAt: now.Add(-time.Second)}, IssuerNotBefore},
+			Token{Issuer: testIss, IssuedAt: now.Add(-time.Second)}, IssuerMatch},
 	}
 	for _, st := range steps {
 		if err := st.do(a); err != nil {
@@ -143,7 +143,7 @@ func TestRedisSeenOnce(t *testing.T) {
 	if err := a.RevokeToken(ctx, testIss, "j", exp); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("RevokeToken with redis down = %v; want ErrUnavailable", err)
 	}
-	if a.Check(Token{Issuer: testIss, ID: "j"}) != NotRevoked {
+	if a.Check(Token{Issuer: testIss, ID: "j"}) != NoMatch {
 		t.Fatal("a failed write was kept locally")
 	}
 	waitFor(t, a.Degraded, "degraded after redis went away")

@@ -10,9 +10,10 @@ import (
 // Sentinel errors. They are wrapped with %w; test them with errors.Is.
 var (
 	// ErrFull reports that a revocation was refused because the store holds
-	// MaxEntries entries (or, for Redis, the shared deny-list does). Old
-	// entries are kept; the store reports itself degraded until every token
-	// the refused revocation could have matched has expired.
+	// MaxEntries entries (or, for Redis, the shared deny-list does, or Redis
+	// has reached its maxmemory). Old entries are kept; the store reports
+	// itself degraded until every token the refused revocation could have
+	// matched has expired.
 	ErrFull = errors.New("revocation: deny-list full")
 
 	// ErrInvalid reports an argument that cannot be stored: an empty or
@@ -20,8 +21,9 @@ var (
 	ErrInvalid = errors.New("revocation: invalid argument")
 
 	// ErrUnavailable reports that the shared store (Redis) could not be
-	// reached or did not confirm the write. Nothing was recorded locally; the
-	// caller should answer 503 so the sender retries.
+	// reached or did not confirm the write (nor, with
+	// RedisConfig.WaitReplicas, its replicas). The revocation cannot be
+	// counted on; the caller should answer 503 so the sender retries.
 	ErrUnavailable = errors.New("revocation: store unavailable")
 
 	// ErrClosed reports a call on a closed store.
@@ -48,38 +50,39 @@ type Token struct {
 	Expiry    time.Time // exp (informational: the verifier has enforced it)
 }
 
-// Reason is the outcome of a check: NotRevoked, or why the token is refused.
-type Reason uint8
+// Match is the outcome of a check: NoMatch, or the kind of entry that
+// refuses the token.
+type Match uint8
 
 // Check outcomes, in the order Check tests them.
 const (
-	NotRevoked       Reason = iota // no entry matches
-	TokenRevoked                   // (iss, jti) is deny-listed
-	SessionRevoked                 // (iss, sid) was revoked at or after iat
-	SubjectNotBefore               // iat < the subject's not-before
-	IssuerNotBefore                // iat < the issuer's (realm's) not-before
-	ClientNotBefore                // iat < the client's not-before
+	NoMatch      Match = iota // no entry matches
+	TokenMatch                // (iss, jti) is deny-listed
+	SessionMatch              // (iss, sid) was revoked at or after iat
+	SubjectMatch              // iat < the subject's not-before
+	IssuerMatch               // iat < the issuer's (realm's) not-before
+	ClientMatch               // iat < the client's not-before
 )
 
-var reasonNames = [...]string{
-	NotRevoked:       "not_revoked",
-	TokenRevoked:     "token_revoked",
-	SessionRevoked:   "session_revoked",
-	SubjectNotBefore: "subject_not_before",
-	IssuerNotBefore:  "issuer_not_before",
-	ClientNotBefore:  "client_not_before",
+var matchNames = [...]string{
+	NoMatch:      "not_revoked",
+	TokenMatch:   "token_revoked",
+	SessionMatch: "session_revoked",
+	SubjectMatch: "subject_not_before",
+	IssuerMatch:  "issuer_not_before",
+	ClientMatch:  "client_not_before",
 }
 
 // String returns a stable snake_case name, usable as a metric label.
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
-		return reasonNames[r]
+func (r Match) String() string {
+	if int(r) < len(matchNames) {
+		return matchNames[r]
 	}
 	return "unknown"
 }
 
 // Revoked reports whether r refuses the token.
-func (r Reason) Revoked() bool { return r != NotRevoked }
+func (r Match) Revoked() bool { return r != NoMatch }
 
 // Health is the state of a store. A degraded store still answers checks
 // with everything it knows, but it may be missing revocations: the caller
@@ -97,7 +100,7 @@ type Health struct {
 // than the stored one leaves the stored one in place.
 type Store interface {
 	// Check reports whether t is refused and why. It does not allocate.
-	Check(t Token) Reason
+	Check(t Token) Match
 	// RevokeToken refuses (iss, jti) until exp (plus Leeway). A zero exp
 	// means now + MaxTokenLifetime.
 	RevokeToken(ctx context.Context, iss, jti string, exp time.Time) error
@@ -158,11 +161,11 @@ type Config struct {
 	// Logger receives warnings (overflow, Redis link state). Nil discards.
 	Logger *slog.Logger
 
-	// OnHealthChange, when set, is called after every change of Health,
+	// Observe, when set, is called after every change of Health,
 	// one call at a time and in order, from the goroutine that caused the
 	// change. It must return quickly and must not call the store's
 	// revocation methods.
-	OnHealthChange func(Health)
+	Observe func(Health)
 }
 
 // Defaults for the zero Config.

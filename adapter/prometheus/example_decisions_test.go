@@ -29,7 +29,7 @@ func ExampleNew_decisions() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	auth, err := adapter.New(adapter.Config{Verifier: refuseAll{}, Metrics: m})
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: refuseAll{}, Metrics: m})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package prometheus_test
 
 import (
+	"context"
 	"log"
 	"net/http"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,9 +20,16 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg := adapter.Config{Metrics: m /* , Verifier: …, Store: … */}
-	_ = cfg
-	// Key-set fetches: oidc.KeySetConfig{Observe: adapter.JWKSObserver(m)}.
-	// Introspection cache: introspect.CacheConfig{Observe: adapter.IntrospectionCacheObserver(m)}.
+	// New wires m to the key set and the introspection cache it builds.
+	auth, err := adapter.New(context.Background(), adapter.Config{Metrics: m,
+		Issuer: "https://sso.example.com/realms/acme", Audience: "backend", ClientSecret: os.Getenv("CLIENT_SECRET")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer auth.Close()
+	// Parts built by hand take the methods as their hooks:
+	// oidc.KeySetConfig{Observe: m.KeySetFetch},
+	// introspect.CacheConfig{Observe: m.IntrospectionCache}.
 	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	http.Handle("/api/", auth.Middleware(http.NotFoundHandler()))
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tokenwarden/tokenwarden/adapter"
+	"github.com/tokenwarden/tokenwarden/introspect"
+	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
 // Config configures New. The zero value registers with
@@ -38,18 +40,15 @@ type Metrics struct {
 	degraded      prometheus.Gauge
 	auditDropped  prometheus.Counter
 
-	decided map[decisionKey]prometheus.Counter
-	hits    map[cacheKey]prometheus.Counter
+	decided         map[decisionKey]prometheus.Counter
+	introHit        prometheus.Counter
+	introMiss       prometheus.Counter
+	jwksOK, jwksErr prometheus.Counter
 }
 
 type decisionKey struct {
 	o adapter.Outcome
 	r adapter.Reason
-}
-
-type cacheKey struct {
-	cache string
-	hit   bool
 }
 
 var _ adapter.Metrics = (*Metrics)(nil)
@@ -61,9 +60,8 @@ var (
 		adapter.ReasonOK, adapter.ReasonNoCredentials, adapter.ReasonMalformedRequest, adapter.ReasonMultipleTokens,
 		adapter.ReasonTokenTooLarge, adapter.ReasonInvalidToken, adapter.ReasonExpired, adapter.ReasonRevoked,
 		adapter.ReasonInactive, adapter.ReasonInsufficientScope, adapter.ReasonKeysUnavailable,
-		adapter.ReasonIntrospectionDown, adapter.ReasonStoreUnavailable, adapter.ReasonNoIntrospector,
+		adapter.ReasonIntrospectionDown, adapter.ReasonStoreUnavailable, adapter.ReasonNotConfigured,
 	}
-	caches = []string{"verifier", "introspection"}
 )
 
 // New creates the collectors and registers them.
@@ -96,7 +94,6 @@ func New(cfg Config) (*Metrics, error) {
 		auditDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_events_dropped_total",
 			Help: "Audit events dropped by the rate limit."}),
 		decided: make(map[decisionKey]prometheus.Counter),
-		hits:    make(map[cacheKey]prometheus.Counter),
 	}
 	for _, c := range []prometheus.Collector{m.decisions, m.cache, m.introspection, m.latency, m.jwks, m.degraded, m.auditDropped} {
 		if err := reg.Register(c); err != nil {
@@ -108,10 +105,10 @@ func New(cfg Config) (*Metrics, error) {
 			m.decided[decisionKey{o, r}] = m.decisions.WithLabelValues(string(o), string(r))
 		}
 	}
-	for _, c := range caches {
-		m.hits[cacheKey{c, true}] = m.cache.WithLabelValues(c, "hit")
-		m.hits[cacheKey{c, false}] = m.cache.WithLabelValues(c, "miss")
-	}
+	m.introHit = m.cache.WithLabelValues("introspection", "hit")
+	m.introMiss = m.cache.WithLabelValues("introspection", "miss")
+	m.jwksOK = m.jwks.WithLabelValues("ok")
+	m.jwksErr = m.jwks.WithLabelValues("error")
 	return m, nil
 }
 
@@ -124,17 +121,16 @@ func (m *Metrics) Decision(o adapter.Outcome, r adapter.Reason) {
 	m.decisions.WithLabelValues(string(o), string(r)).Inc()
 }
 
-// CacheLookup implements adapter.Metrics.
-func (m *Metrics) CacheLookup(cache string, hit bool) {
-	if c, ok := m.hits[cacheKey{cache, hit}]; ok {
-		c.Inc()
-		return
+// IntrospectionCache implements adapter.Metrics: a hit or negative hit of
+// the introspection cache counts as a hit, a miss as a miss (a coalesced
+// call already counted as the miss it was).
+func (m *Metrics) IntrospectionCache(ev introspect.Event) {
+	switch ev.Kind {
+	case introspect.CacheHit, introspect.CacheNegativeHit:
+		m.introHit.Inc()
+	case introspect.CacheMiss:
+		m.introMiss.Inc()
 	}
-	res := "miss"
-	if hit {
-		res = "hit"
-	}
-	m.cache.WithLabelValues(cache, res).Inc()
 }
 
 // Introspection implements adapter.Metrics.
@@ -143,8 +139,15 @@ func (m *Metrics) Introspection(result string, d time.Duration) {
 	m.latency.WithLabelValues(result).Observe(d.Seconds())
 }
 
-// JWKSRefresh implements adapter.Metrics.
-func (m *Metrics) JWKSRefresh(result string) { m.jwks.WithLabelValues(result).Inc() }
+// KeySetFetch implements adapter.Metrics: one key-set fetch, "ok" or
+// "error".
+func (m *Metrics) KeySetFetch(ev oidc.FetchEvent) {
+	if ev.Err != nil {
+		m.jwksErr.Inc()
+		return
+	}
+	m.jwksOK.Inc()
+}
 
 // StoreDegraded implements adapter.Metrics.
 func (m *Metrics) StoreDegraded(d bool) {

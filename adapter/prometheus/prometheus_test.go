@@ -1,6 +1,7 @@
 package prometheus_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tokenwarden/tokenwarden/adapter"
 	twprom "github.com/tokenwarden/tokenwarden/adapter/prometheus"
+	"github.com/tokenwarden/tokenwarden/introspect"
+	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
 func TestMetrics(t *testing.T) {
@@ -21,11 +24,14 @@ func TestMetrics(t *testing.T) {
 	m.Decision(adapter.OutcomeAllow, adapter.ReasonOK)
 	m.Decision(adapter.OutcomeDeny, adapter.ReasonRevoked)
 	m.Decision(adapter.OutcomeDeny, adapter.Reason("custom"))
-	m.CacheLookup("introspection", true)
-	m.CacheLookup("introspection", false)
-	m.CacheLookup("other", true)
+	m.IntrospectionCache(introspect.Event{Kind: introspect.CacheHit})
+	m.IntrospectionCache(introspect.Event{Kind: introspect.CacheNegativeHit})
+	m.IntrospectionCache(introspect.Event{Kind: introspect.CacheMiss})
+	m.IntrospectionCache(introspect.Event{Kind: introspect.CacheCoalesced})
+	m.IntrospectionCache(introspect.Event{Kind: introspect.UpstreamCall}) // a client's event: not a lookup
 	m.Introspection("active", 3*time.Millisecond)
-	m.JWKSRefresh("ok")
+	m.KeySetFetch(oidc.FetchEvent{})
+	m.KeySetFetch(oidc.FetchEvent{Err: errors.New("down")})
 	m.StoreDegraded(true)
 	m.AuditDropped()
 
@@ -35,8 +41,16 @@ func TestMetrics(t *testing.T) {
 	if got := testutil.ToFloat64(prometheusCounter(t, reg, "tokenwarden_decisions_total", `outcome="deny",reason="custom"`)); got != 1 {
 		t.Fatalf("deny/custom = %v", got)
 	}
-	if got := testutil.ToFloat64(prometheusCounter(t, reg, "tokenwarden_cache_lookups_total", `cache="other",result="hit"`)); got != 1 {
-		t.Fatalf("other/hit = %v", got)
+	if got := testutil.ToFloat64(prometheusCounter(t, reg, "tokenwarden_cache_lookups_total", `cache="introspection",result="hit"`)); got != 2 {
+		t.Fatalf("introspection/hit = %v", got)
+	}
+	if got := testutil.ToFloat64(prometheusCounter(t, reg, "tokenwarden_cache_lookups_total", `cache="introspection",result="miss"`)); got != 1 {
+		t.Fatalf("introspection/miss = %v", got)
+	}
+	for _, result := range []string{"ok", "error"} {
+		if got := testutil.ToFloat64(prometheusCounter(t, reg, "tokenwarden_jwks_fetches_total", `result="`+result+`"`)); got != 1 {
+			t.Fatalf("jwks %s = %v", result, got)
+		}
 	}
 	if got := testutil.ToFloat64(prometheusCounter(t, reg, "tokenwarden_audit_events_dropped_total", "")); got != 1 {
 		t.Fatalf("dropped = %v", got)

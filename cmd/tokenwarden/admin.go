@@ -322,33 +322,35 @@ func (o *options) withTimeout(ctx context.Context) (context.Context, context.Can
 
 // ---- sessions ----
 
-func runSessions(ctx context.Context, a *app, args []string) int {
-	c, _ := findCommand("sessions")
-	var o options
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+// adminCommandFlags registers what every admin command reads: the
+// connection, the admin credentials and the client (for a service-account
+// login).
+func adminCommandFlags(o *options, fs *flag.FlagSet, a *app) {
 	o.connFlags(fs, a)
 	o.adminFlags(fs, a)
 	o.clientFlags(fs, a)
+}
+
+func sessionsFlags(o *options, fs *flag.FlagSet, a *app) {
+	adminCommandFlags(o, fs, a)
 	o.userFlags(fs)
-	if code, done := a.parseFlags(c, fs, args); done {
-		return code
-	}
-	ctx, cancel := o.withTimeout(ctx)
-	defer cancel()
-	k, err := o.adminLogin(ctx, a)
+}
+
+func runSessions(ctx context.Context, x *invocation) int {
+	k, err := x.o.adminLogin(ctx, x.app)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	defer k.end(context.WithoutCancel(ctx))
-	id, username, err := k.user(ctx, &o)
+	id, username, err := k.user(ctx, &x.o)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	ss, err := k.sessions(ctx, id)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
-	return a.report(c.name, printSessions(a.stdout, o.jsonOut, k.realm, username, id, ss))
+	return x.report(printSessions(x.stdout, x.o.jsonOut, k.realm, username, id, ss))
 }
 
 // ---- logout-user ----
@@ -362,35 +364,28 @@ type logoutResult struct {
 	SingleSession bool      `json:"single_session,omitempty"`
 }
 
-func runLogoutUser(ctx context.Context, a *app, args []string) int {
-	c, _ := findCommand("logout-user")
-	var o options
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	o.connFlags(fs, a)
-	o.adminFlags(fs, a)
-	o.clientFlags(fs, a)
-	o.userFlags(fs)
+func logoutUserFlags(o *options, fs *flag.FlagSet, a *app) {
+	sessionsFlags(o, fs, a)
 	fs.StringVar(&o.session, "session", "", "end only this session `id` (the sid claim); the user's not-before is left unchanged")
-	if code, done := a.parseFlags(c, fs, args); done {
-		return code
-	}
+}
+
+func runLogoutUser(ctx context.Context, x *invocation) int {
+	o := &x.o
 	if o.session != "" && !validName(o.session) {
-		return a.report(c.name, usagef("invalid session id %q", o.session))
+		return x.report(usagef("invalid session id %q", o.session))
 	}
-	ctx, cancel := o.withTimeout(ctx)
-	defer cancel()
-	k, err := o.adminLogin(ctx, a)
+	k, err := o.adminLogin(ctx, x.app)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	defer k.end(context.WithoutCancel(ctx))
-	id, username, err := k.user(ctx, &o)
+	id, username, err := k.user(ctx, o)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	before, err := k.sessions(ctx, id)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	res := logoutResult{Realm: k.realm, User: username, UserID: id, Sessions: []string{}}
 	if o.session != "" {
@@ -399,29 +394,29 @@ func runLogoutUser(ctx context.Context, a *app, args []string) int {
 			found = found || s.ID == o.session
 		}
 		if !found {
-			return a.report(c.name, &notFoundError{fmt.Sprintf("user %q has no session %q", username, o.session)})
+			return x.report(&notFoundError{fmt.Sprintf("user %q has no session %q", username, o.session)})
 		}
 		if err := k.gc.LogoutUserSession(ctx, k.token, k.realm, o.session); err != nil {
-			return a.report(c.name, fmt.Errorf("end session: %w", err))
+			return x.report(fmt.Errorf("end session: %w", err))
 		}
 		res.Sessions = append(res.Sessions, o.session)
 		res.SingleSession = true
-		return a.report(c.name, printLogout(a.stdout, o.jsonOut, res))
+		return x.report(printLogout(x.stdout, o.jsonOut, res))
 	}
 	if err := k.gc.LogoutAllSessions(ctx, k.token, k.realm, id); err != nil {
-		return a.report(c.name, fmt.Errorf("log out user: %w", err))
+		return x.report(fmt.Errorf("log out user: %w", err))
 	}
 	for _, s := range before {
 		res.Sessions = append(res.Sessions, s.ID)
 	}
 	nb, err := k.userNotBefore(ctx, id)
 	if err != nil {
-		return a.report(c.name, fmt.Errorf("logged out, but reading the user's not-before failed: %w", err))
+		return x.report(fmt.Errorf("logged out, but reading the user's not-before failed: %w", err))
 	}
 	if nb > 0 {
 		res.UserNotBefore = time.Unix(nb, 0).UTC()
 	}
-	return a.report(c.name, printLogout(a.stdout, o.jsonOut, res))
+	return x.report(printLogout(x.stdout, o.jsonOut, res))
 }
 
 // ---- push-not-before ----
@@ -434,45 +429,39 @@ type pushResult struct {
 	Failed    []string  `json:"failed"`
 }
 
-func runPushNotBefore(ctx context.Context, a *app, args []string) int {
-	c, _ := findCommand("push-not-before")
-	var o options
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	o.connFlags(fs, a)
-	o.adminFlags(fs, a)
-	o.clientFlags(fs, a)
-	push := fs.Bool("push", true, "push the not-before to the clients' admin URLs (-push=false only sets it)")
-	if code, done := a.parseFlags(c, fs, args); done {
-		return code
-	}
-	ctx, cancel := o.withTimeout(ctx)
-	defer cancel()
+func pushFlags(o *options, fs *flag.FlagSet, a *app) {
+	adminCommandFlags(o, fs, a)
+	fs.BoolVar(&o.push, "push", true, "push the not-before to the clients' admin URLs (-push=false only sets it)")
+}
+
+func runPushNotBefore(ctx context.Context, x *invocation) int {
+	o, a := &x.o, x.app
 	k, err := o.adminLogin(ctx, a)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	defer k.end(context.WithoutCancel(ctx))
 	// Keycloak treats a token as stale when iat < notBefore, both in whole
 	// seconds: tokens issued earlier in the current second stay valid.
 	nb := a.now().Unix()
 	if err := k.setRealmNotBefore(ctx, nb); err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	res := pushResult{Realm: k.realm, NotBefore: time.Unix(nb, 0).UTC(), Succeeded: []string{}, Failed: []string{}}
-	if *push {
+	if o.push {
 		gr, err := k.pushRevocation(ctx)
 		if err != nil {
-			return a.report(c.name, fmt.Errorf("not-before set to %d, but the push failed: %w", nb, err))
+			return x.report(fmt.Errorf("not-before set to %d, but the push failed: %w", nb, err))
 		}
 		res.Pushed = true
 		res.Succeeded = append(res.Succeeded, gr.SuccessRequests...)
 		res.Failed = append(res.Failed, gr.FailedRequests...)
 	}
 	if err := printPush(a.stdout, o.jsonOut, res); err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	if len(res.Failed) > 0 {
-		return a.report(c.name, &partialError{fmt.Sprintf("%d admin URL(s) did not acknowledge the push", len(res.Failed))})
+		return x.report(&partialError{fmt.Sprintf("%d admin URL(s) did not acknowledge the push", len(res.Failed))})
 	}
 	return exitOK
 }

@@ -101,6 +101,13 @@ type options struct {
 	tokenFile string
 	hint      string
 
+	// verify
+	parties    string
+	algorithms string
+	rfc9068    bool
+	// push-not-before
+	push bool
+
 	user    string
 	userID  string
 	session string

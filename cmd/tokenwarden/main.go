@@ -34,7 +34,35 @@ type command struct {
 	summary string
 	usage   string // the argument synopsis shown after the command name
 	help    string // a paragraph shown by "<command> --help"
-	run     func(ctx context.Context, a *app, args []string) int
+	// flags registers the command's flags, into o.
+	flags func(o *options, fs *flag.FlagSet, a *app)
+	// run does the work once the flags are parsed, under the --timeout
+	// deadline.
+	run func(ctx context.Context, x *invocation) int
+}
+
+// invocation is one run of a command: the process environment and the
+// parsed options.
+type invocation struct {
+	*app
+	cmd command
+	o   options
+}
+
+// report prints the error, if any, and returns the exit code.
+func (x *invocation) report(err error) int { return x.app.report(x.cmd.name, err) }
+
+// start parses args with c's flags and runs c under the --timeout deadline.
+func (a *app) start(ctx context.Context, c command, args []string) int {
+	x := &invocation{app: a, cmd: c}
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	c.flags(&x.o, fs, a)
+	if code, done := a.parseFlags(c, fs, args); done {
+		return code
+	}
+	ctx, cancel := x.o.withTimeout(ctx)
+	defer cancel()
+	return c.run(ctx, x)
 }
 
 func commands() []command {
@@ -47,7 +75,8 @@ func commands() []command {
 issuer's JWKS, signature, issuer, audience, expiry and token type. It does not
 ask Keycloak whether the token was revoked: use "introspect" for that.
 Exit 0 when valid, 1 when invalid.`,
-			run: runVerify,
+			flags: verifyFlags,
+			run:   runVerify,
 		},
 		{
 			name:    "introspect",
@@ -57,7 +86,8 @@ Exit 0 when valid, 1 when invalid.`,
 confidential client (--client-id and its secret). Exit 0 when active, 1 when
 inactive. Keycloak 26.6.2+ answers inactive unless the client is in the
 token's audience.`,
-			run: runIntrospect,
+			flags: introspectFlags,
+			run:   runIntrospect,
 		},
 		{
 			name:    "revoke",
@@ -68,7 +98,8 @@ client the token was issued to. Revoking a refresh token ends that client's
 part of the session; revoking an access token blocks its jti at Keycloak
 (introspection answers inactive), yet it still passes local verification until
 it expires. Exit 0 when Keycloak accepted the revocation.`,
-			run: runRevoke,
+			flags: revokeFlags,
+			run:   runRevoke,
 		},
 		{
 			name:    "sessions",
@@ -76,7 +107,8 @@ it expires. Exit 0 when Keycloak accepted the revocation.`,
 			usage:   "[flags] --user NAME | --user-id ID",
 			help: `Lists the user's sessions (id = the sid claim of their tokens), with the
 clients that take part in each.`,
-			run: runSessions,
+			flags: sessionsFlags,
+			run:   runSessions,
 		},
 		{
 			name:    "logout-user",
@@ -88,7 +120,8 @@ token (with sid) for each session to every client in it that has a
 back-channel logout URL. Tokens already issued then fail introspection.
 With --session only that session is deleted (back-channel logout is sent for
 it) and the user's not-before is left unchanged.`,
-			run: runLogoutUser,
+			flags: logoutUserFlags,
+			run:   runLogoutUser,
 		},
 		{
 			name:    "push-not-before",
@@ -99,7 +132,8 @@ before it is stale) and pushes it to each client that has an admin URL
 (k_push_not_before). Introspection answers inactive for older tokens at once;
 an API that verifies tokens locally learns of it only through the push.
 Exit 5 when the not-before was set but some admin URLs did not acknowledge.`,
-			run: runPushNotBefore,
+			flags: pushFlags,
+			run:   runPushNotBefore,
 		},
 		{
 			name:    "status",
@@ -107,7 +141,8 @@ Exit 5 when the not-before was set but some admin URLs did not acknowledge.`,
 			usage:   "[flags]",
 			help: `Fetches the issuer's discovery document and JWKS the way the API does and
 prints what it found. Exit 0 when both load, 3 when either fails.`,
-			run: runStatus,
+			flags: statusFlags,
+			run:   runStatus,
 		},
 	}
 }
@@ -166,7 +201,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 	case "-h", "-help", "--help", "help":
 		if name == "help" && len(rest) > 0 {
 			if c, ok := findCommand(rest[0]); ok {
-				return c.run(ctx, a, []string{"--help"})
+				return a.start(ctx, c, []string{"--help"})
 			}
 			fmt.Fprintf(a.stderr, "tokenwarden: unknown command %q\n", rest[0])
 			return exitUsage
@@ -180,7 +215,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 		mainUsage(a.stderr)
 		return exitUsage
 	}
-	return c.run(ctx, a, rest)
+	return a.start(ctx, c, rest)
 }
 
 func findCommand(name string) (command, bool) {

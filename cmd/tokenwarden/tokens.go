@@ -164,46 +164,41 @@ func splitList(s string) []string {
 
 // ---- verify ----
 
-func runVerify(ctx context.Context, a *app, args []string) int {
-	c, _ := findCommand("verify")
-	var o options
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+func verifyFlags(o *options, fs *flag.FlagSet, a *app) {
 	o.connFlags(fs, a)
 	fs.StringVar(&o.clientID, "client-id", a.getenv("TOKENWARDEN_CLIENT_ID"), "the API's client `id`: the default audience (env TOKENWARDEN_CLIENT_ID)")
 	fs.StringVar(&o.audience, "audience", a.getenv("TOKENWARDEN_AUDIENCE"), "`list` of accepted aud values, comma-separated; default the client id (env TOKENWARDEN_AUDIENCE)")
-	parties := fs.String("authorized-party", "", "`list` of accepted azp values, comma-separated (either rule suffices)")
-	algs := fs.String("algorithms", "RS256", "`list` of accepted JWS algorithms, comma-separated")
-	rfc9068 := fs.Bool("rfc9068", false, "require RFC 9068 access tokens (header typ at+jwt) instead of Keycloak's payload typ Bearer/DPoP")
+	fs.StringVar(&o.parties, "authorized-party", "", "`list` of accepted azp values, comma-separated (either rule suffices)")
+	fs.StringVar(&o.algorithms, "algorithms", "RS256", "`list` of accepted JWS algorithms, comma-separated")
+	fs.BoolVar(&o.rfc9068, "rfc9068", false, "require RFC 9068 access tokens (header typ at+jwt) instead of Keycloak's payload typ Bearer/DPoP")
 	o.tokenFlags(fs, "")
-	if code, done := a.parseFlags(c, fs, args); done {
-		return code
-	}
+}
+
+func runVerify(ctx context.Context, x *invocation) int {
+	o, a := &x.o, x.app
 	aud := splitList(o.audience)
 	if len(aud) == 0 && o.clientID != "" {
 		aud = []string{o.clientID}
 	}
-	azp := splitList(*parties)
+	azp := splitList(o.parties)
 	if len(aud) == 0 && len(azp) == 0 {
-		return a.report(c.name, usagef("verify needs the audience: set --audience (TOKENWARDEN_AUDIENCE) or --client-id"))
+		return x.report(usagef("verify needs the audience: set --audience (TOKENWARDEN_AUDIENCE) or --client-id"))
 	}
 	token, err := o.readToken(a)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
-	ctx, cancel := o.withTimeout(ctx)
-	defer cancel()
-
 	disc, err := o.discover(ctx)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Algorithms: splitList(*algs), Timeout: o.timeout})
+	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Algorithms: splitList(o.algorithms), Timeout: o.timeout})
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	defer keys.Close()
 	mode := oidc.ModeKeycloak
-	if *rfc9068 {
+	if o.rfc9068 {
 		mode = oidc.ModeRFC9068
 	}
 	v, err := oidc.NewVerifier(oidc.VerifierConfig{
@@ -211,29 +206,34 @@ func runVerify(ctx context.Context, a *app, args []string) int {
 		Keys:              keys,
 		Audience:          aud,
 		AuthorizedParties: azp,
-		Algorithms:        splitList(*algs),
+		Algorithms:        splitList(o.algorithms),
 		Mode:              mode,
 		Now:               a.now,
 		Cache:             oidc.CacheConfig{Disabled: true},
 	})
 	if err != nil {
-		return a.report(c.name, usagef("%v", err))
+		return x.report(usagef("%v", err))
 	}
 	claims, err := v.Verify(ctx, token)
 	if err != nil {
-		code := exitCode(err)
-		if code != exitRejected {
-			return a.report(c.name, err)
-		}
 		valid := false
-		if perr := a.printVerdict(o.jsonOut, tokenVerdict{Valid: &valid, Error: err.Error()}); perr != nil {
-			return a.report(c.name, perr)
-		}
-		return exitRejected
+		return x.verdict(err, tokenVerdict{Valid: &valid, Error: err.Error()})
 	}
 	valid := true
 	view := viewOf(claims)
-	return a.report(c.name, a.printVerdict(o.jsonOut, tokenVerdict{Valid: &valid, Claims: &view}))
+	return x.report(a.printVerdict(o.jsonOut, tokenVerdict{Valid: &valid, Claims: &view}))
+}
+
+// verdict reports err, unless it rejects the token: then it prints v and
+// exits 1.
+func (x *invocation) verdict(err error, v tokenVerdict) int {
+	if exitCode(err) != exitRejected {
+		return x.report(err)
+	}
+	if perr := x.printVerdict(x.o.jsonOut, v); perr != nil {
+		return x.report(perr)
+	}
+	return exitRejected
 }
 
 // ---- introspect ----
@@ -283,45 +283,45 @@ func (o *options) introspectClient(ctx context.Context, a *app, withIntrospectio
 	return introspect.New(cfg)
 }
 
-func runIntrospect(ctx context.Context, a *app, args []string) int {
-	c, _ := findCommand("introspect")
-	var o options
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+func introspectFlags(o *options, fs *flag.FlagSet, a *app) {
 	o.connFlags(fs, a)
 	o.clientFlags(fs, a)
 	fs.StringVar(&o.audience, "audience", a.getenv("TOKENWARDEN_AUDIENCE"), "`list` of values, one of which an active answer's aud must contain, comma-separated; default the client id (env TOKENWARDEN_AUDIENCE)")
 	fs.BoolVar(&o.anyAudience, "any-audience", false, "accept an active answer whatever its aud (e.g. to inspect a refresh token)")
 	o.tokenFlags(fs, "")
-	if code, done := a.parseFlags(c, fs, args); done {
+}
+
+func runIntrospect(ctx context.Context, x *invocation) int {
+	ic, token, code := x.tokenClient(ctx, true)
+	if ic == nil {
 		return code
 	}
-	token, err := o.readToken(a)
+	res, err := ic.Introspect(ctx, token, x.o.hint)
 	if err != nil {
-		return a.report(c.name, err)
-	}
-	ctx, cancel := o.withTimeout(ctx)
-	defer cancel()
-	ic, err := o.introspectClient(ctx, a, true)
-	if err != nil {
-		return a.report(c.name, err)
-	}
-	res, err := ic.Introspect(ctx, token, o.hint)
-	if err != nil {
-		if exitCode(err) != exitRejected {
-			return a.report(c.name, err)
-		}
 		active := false
 		rejected := errors.Is(err, introspect.ErrRejected) && !errors.Is(err, introspect.ErrInactive)
-		if perr := a.printVerdict(o.jsonOut, tokenVerdict{Active: &active, Rejected: rejected, Error: inactiveReason(err)}); perr != nil {
-			return a.report(c.name, perr)
-		}
-		return exitRejected
+		return x.verdict(err, tokenVerdict{Active: &active, Rejected: rejected, Error: inactiveReason(err)})
 	}
 	active := true
 	view := viewOf(res.Claims)
-	return a.report(c.name, a.printVerdict(o.jsonOut, tokenVerdict{
+	return x.report(x.printVerdict(x.o.jsonOut, tokenVerdict{
 		Active: &active, Username: res.Username, TokenType: res.TokenType, Claims: &view,
 	}))
+}
+
+// tokenClient reads the token and builds the introspection client (or,
+// without introspection, the revocation client). A nil client means the
+// command exits with code.
+func (x *invocation) tokenClient(ctx context.Context, introspection bool) (*introspect.Client, string, int) {
+	token, err := x.o.readToken(x.app)
+	if err != nil {
+		return nil, "", x.report(err)
+	}
+	ic, err := x.o.introspectClient(ctx, x.app, introspection)
+	if err != nil {
+		return nil, "", x.report(err)
+	}
+	return ic, token, exitOK
 }
 
 // inactiveReason shortens ErrInactive's long text to what the operator needs.
@@ -335,38 +335,29 @@ func inactiveReason(err error) string {
 
 // ---- revoke ----
 
-func runRevoke(ctx context.Context, a *app, args []string) int {
-	c, _ := findCommand("revoke")
-	var o options
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+func revokeFlags(o *options, fs *flag.FlagSet, a *app) {
 	o.connFlags(fs, a)
 	o.clientFlags(fs, a)
 	o.tokenFlags(fs, "")
-	if code, done := a.parseFlags(c, fs, args); done {
+}
+
+func runRevoke(ctx context.Context, x *invocation) int {
+	ic, token, code := x.tokenClient(ctx, false)
+	if ic == nil {
 		return code
 	}
-	token, err := o.readToken(a)
-	if err != nil {
-		return a.report(c.name, err)
-	}
-	ctx, cancel := o.withTimeout(ctx)
-	defer cancel()
-	ic, err := o.introspectClient(ctx, a, false)
-	if err != nil {
-		return a.report(c.name, err)
-	}
-	if err := ic.Revoke(ctx, token, o.hint); err != nil {
-		return a.report(c.name, err)
+	if err := ic.Revoke(ctx, token, x.o.hint); err != nil {
+		return x.report(err)
 	}
 	const note = "an unknown or already invalid token gets the same answer (RFC 7009)"
-	if o.jsonOut {
-		return a.report(c.name, writeJSON(a.stdout, struct {
+	if x.o.jsonOut {
+		return x.report(writeJSON(x.stdout, struct {
 			Revoked bool   `json:"revoked"`
 			Note    string `json:"note"`
 		}{true, note}))
 	}
-	_, err = fmt.Fprintf(a.stdout, "revoked: the issuer accepted the revocation; %s\n", note)
-	return a.report(c.name, err)
+	_, err := fmt.Fprintf(x.stdout, "revoked: the issuer accepted the revocation; %s\n", note)
+	return x.report(err)
 }
 
 // ---- status ----
@@ -382,27 +373,21 @@ type statusResult struct {
 	BackchannelSession    bool   `json:"backchannel_logout_session_supported"`
 }
 
-func runStatus(ctx context.Context, a *app, args []string) int {
-	c, _ := findCommand("status")
-	var o options
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	o.connFlags(fs, a)
-	if code, done := a.parseFlags(c, fs, args); done {
-		return code
-	}
-	ctx, cancel := o.withTimeout(ctx)
-	defer cancel()
+func statusFlags(o *options, fs *flag.FlagSet, a *app) { o.connFlags(fs, a) }
+
+func runStatus(ctx context.Context, x *invocation) int {
+	o := &x.o
 	disc, err := o.discover(ctx)
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Timeout: o.timeout})
 	if err != nil {
-		return a.report(c.name, err)
+		return x.report(err)
 	}
 	defer keys.Close()
 	if err := keys.Refresh(ctx); err != nil {
-		return a.report(c.name, fmt.Errorf("%w: %w", oidc.ErrKeysUnavailable, err))
+		return x.report(fmt.Errorf("%w: %w", oidc.ErrKeysUnavailable, err))
 	}
 	res := statusResult{
 		Issuer:                disc.Issuer,
@@ -415,7 +400,7 @@ func runStatus(ctx context.Context, a *app, args []string) int {
 		BackchannelSession:    disc.BackchannelLogoutSessionSupported,
 	}
 	if o.jsonOut {
-		return a.report(c.name, writeJSON(a.stdout, res))
+		return x.report(writeJSON(x.stdout, res))
 	}
-	return a.report(c.name, printStatus(a.stdout, res))
+	return x.report(printStatus(x.stdout, res))
 }

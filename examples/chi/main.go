@@ -30,17 +30,17 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func newRouter(p *setup.Pipeline) chi.Router {
+func newRouter(auth *adapter.Authenticator) chi.Router {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
-	r.Post("/auth/backchannel-logout", p.BackchannelLogout.ServeHTTP)
+	r.Post("/auth/backchannel-logout", auth.BackchannelLogoutHandler().ServeHTTP)
 	r.Route("/api", func(r chi.Router) {
-		r.Use(p.Auth.Middleware)
+		r.Use(auth.Middleware)
 		r.Get("/profile", func(w http.ResponseWriter, r *http.Request) {
 			c, _ := adapter.FromContext(r.Context())
 			writeJSON(w, map[string]any{"sub": c.Subject, "username": c.PreferredUsername, "realm_roles": c.RealmRoles})
 		})
-		r.With(p.Auth.Require(adapter.RequireRealmRole("admin"))).Get("/admin/report", func(w http.ResponseWriter, r *http.Request) {
+		r.With(auth.Require(adapter.RequireRealmRole("admin"))).Get("/admin/report", func(w http.ResponseWriter, r *http.Request) {
 			c, _ := adapter.FromContext(r.Context())
 			writeJSON(w, map[string]any{"report": "quarterly numbers", "requested_by": c.PreferredUsername})
 		})
@@ -52,17 +52,17 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	p, err := setup.FromEnv(ctx, os.Getenv, log)
+	auth, err := setup.FromEnv(ctx, os.Getenv, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chi:", err)
 		os.Exit(1)
 	}
-	defer p.Close()
+	defer auth.Close()
 	addr := os.Getenv("LISTEN")
 	if addr == "" {
 		addr = "127.0.0.1:8085"
 	}
-	srv := &http.Server{Addr: addr, Handler: newRouter(p)}
+	srv := &http.Server{Addr: addr, Handler: newRouter(auth)}
 	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
 	log.Info("listening", "addr", addr)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {

@@ -66,6 +66,45 @@ func (k *Keycloak) DeleteRealm(ctx context.Context, realm string) error {
 	return k.admin(ctx, http.MethodDelete, "/admin/realms/"+url.PathEscape(realm), nil, nil)
 }
 
+// AllowWebApp lets a web build served at origin (scheme://host:port) log in
+// to the client: origin + "/" becomes a redirect URI and a post-logout
+// redirect URI, and origin a web origin (CORS on Keycloak's token and
+// revocation endpoints), beside what the client already lists.
+func (k *Keycloak) AllowWebApp(ctx context.Context, realm, clientID, origin string) error {
+	base := "/admin/realms/" + url.PathEscape(realm) + "/clients"
+	var found []map[string]any
+	if err := k.admin(ctx, http.MethodGet, base+"?"+url.Values{"clientId": {clientID}}.Encode(), nil, &found); err != nil {
+		return err
+	}
+	if len(found) != 1 {
+		return fmt.Errorf("demo: %d clients named %q in realm %s", len(found), clientID, realm)
+	}
+	c := found[0]
+	id, _ := c["id"].(string)
+	add := func(list any, v string) []any {
+		l, _ := list.([]any)
+		for _, x := range l {
+			if x == v {
+				return l
+			}
+		}
+		return append(l, v)
+	}
+	c["redirectUris"] = add(c["redirectUris"], origin+"/")
+	c["webOrigins"] = add(c["webOrigins"], origin)
+	attrs, _ := c["attributes"].(map[string]any)
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	if post, _ := attrs["post.logout.redirect.uris"].(string); post == "" {
+		attrs["post.logout.redirect.uris"] = origin + "/"
+	} else {
+		attrs["post.logout.redirect.uris"] = post + "##" + origin + "/"
+	}
+	c["attributes"] = attrs
+	return k.admin(ctx, http.MethodPut, base+"/"+url.PathEscape(id), c, nil)
+}
+
 // LogoutUser is the admin console's "Sign out" of a user: every session
 // ends, Keycloak sends a back-channel logout token per session and sets the
 // user's not-before.

@@ -59,18 +59,18 @@ func Claims(c echo.Context) *oidc.Claims {
 	return claims
 }
 
-func newServer(p *setup.Pipeline) *echo.Echo {
+func newServer(auth *adapter.Authenticator) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
-	e.POST("/auth/backchannel-logout", echo.WrapHandler(p.BackchannelLogout))
-	api := e.Group("/api", Authenticate(p.Auth))
+	e.POST("/auth/backchannel-logout", echo.WrapHandler(auth.BackchannelLogoutHandler()))
+	api := e.Group("/api", Authenticate(auth))
 	api.GET("/profile", func(c echo.Context) error {
 		cl := Claims(c)
 		return c.JSON(http.StatusOK, map[string]any{"sub": cl.Subject, "username": cl.PreferredUsername, "realm_roles": cl.RealmRoles})
 	})
 	api.GET("/admin/report", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"report": "quarterly numbers", "requested_by": Claims(c).PreferredUsername})
-	}, Require(p.Auth, adapter.RequireRealmRole("admin")))
+	}, Require(auth, adapter.RequireRealmRole("admin")))
 	return e
 }
 
@@ -78,17 +78,17 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	p, err := setup.FromEnv(ctx, os.Getenv, log)
+	auth, err := setup.FromEnv(ctx, os.Getenv, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
-	defer p.Close()
+	defer auth.Close()
 	addr := os.Getenv("LISTEN")
 	if addr == "" {
 		addr = "127.0.0.1:8084"
 	}
-	e := newServer(p)
+	e := newServer(auth)
 	go func() { <-ctx.Done(); _ = e.Shutdown(context.Background()) }()
 	log.Info("listening", "addr", addr)
 	if err := e.Start(addr); !errors.Is(err, http.ErrServerClosed) {

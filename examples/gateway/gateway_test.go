@@ -15,7 +15,7 @@ import (
 
 func TestGateway(t *testing.T) {
 	s := testtoken.New(t)
-	auth, err := adapter.New(adapter.Config{Verifier: s.Verifier})
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: s.Verifier})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestGateway(t *testing.T) {
 
 func TestGatewayUpstreamDown(t *testing.T) {
 	s := testtoken.New(t)
-	auth, err := adapter.New(adapter.Config{Verifier: s.Verifier})
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: s.Verifier})
 	if err != nil {
 		t.Fatal(err)
 	}

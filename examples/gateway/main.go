@@ -57,38 +57,24 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if issuer == "" {
 		return errors.New("set TOKENWARDEN_ISSUER, or KEYCLOAK_URL and KEYCLOAK_REALM")
 	}
-	insecure := getenv("TOKENWARDEN_INSECURE_HTTP") == "true"
-	disc, err := oidc.Discover(ctx, oidc.DiscoveryConfig{Issuer: issuer, InsecureAllowHTTP: insecure, Logger: log})
-	if err != nil {
-		return err
-	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{InsecureAllowHTTP: insecure, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer keys.Close()
-	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: issuer, Keys: keys,
-		Audience: []string{getenvOr(getenv, "TOKENWARDEN_AUDIENCE", "backend")},
-		Logout:   oidc.LogoutTokenConfig{Audience: []string{getenvOr(getenv, "TOKENWARDEN_MOBILE_CLIENT_ID", "mobile")}}})
-	if err != nil {
-		return err
-	}
-	auth, err := adapter.New(adapter.Config{Verifier: v, Logger: log})
+	auth, err := adapter.New(ctx, adapter.Config{
+		Issuer:            issuer,
+		Audience:          getenvOr(getenv, "TOKENWARDEN_AUDIENCE", "backend"),
+		Clients:           []string{getenvOr(getenv, "TOKENWARDEN_MOBILE_CLIENT_ID", "mobile")},
+		InsecureAllowHTTP: getenv("TOKENWARDEN_INSECURE_HTTP") == "true",
+		Logger:            log,
+	})
 	if err != nil {
 		return err
 	}
 	defer auth.Close()
-	bcl, err := adapter.BackchannelLogoutHandler(adapter.BackchannelLogoutConfig{Verifier: v, Store: auth.Store(), Logger: log})
-	if err != nil {
-		return err
-	}
 	gw, err := newGateway(GatewayConfig{Upstream: up, Auth: auth.Middleware,
 		PassAuthorization: getenv("GATEWAY_PASS_AUTHORIZATION") == "true", Logger: log})
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /auth/backchannel-logout", bcl)
+	mux.Handle("POST /auth/backchannel-logout", auth.BackchannelLogoutHandler())
 	mux.Handle("/", gw)
 	srv := &http.Server{Addr: getenvOr(getenv, "GATEWAY_LISTEN", "127.0.0.1:8082"), Handler: mux,
 		ReadHeaderTimeout: 10 * time.Second}

@@ -63,16 +63,16 @@ func Claims(c *gin.Context) *oidc.Claims {
 	return claims
 }
 
-func newRouter(p *setup.Pipeline) *gin.Engine {
+func newRouter(auth *adapter.Authenticator) *gin.Engine {
 	r := gin.New()
 	r.Use(gin.Recovery())
-	r.POST("/auth/backchannel-logout", gin.WrapH(p.BackchannelLogout))
-	api := r.Group("/api", Authenticate(p.Auth))
+	r.POST("/auth/backchannel-logout", gin.WrapH(auth.BackchannelLogoutHandler()))
+	api := r.Group("/api", Authenticate(auth))
 	api.GET("/profile", func(c *gin.Context) {
 		cl := Claims(c)
 		c.JSON(http.StatusOK, gin.H{"sub": cl.Subject, "username": cl.PreferredUsername, "realm_roles": cl.RealmRoles})
 	})
-	api.GET("/admin/report", Require(p.Auth, adapter.RequireRealmRole("admin")), func(c *gin.Context) {
+	api.GET("/admin/report", Require(auth, adapter.RequireRealmRole("admin")), func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"report": "quarterly numbers", "requested_by": Claims(c).PreferredUsername})
 	})
 	return r
@@ -82,18 +82,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	p, err := setup.FromEnv(ctx, os.Getenv, log)
+	auth, err := setup.FromEnv(ctx, os.Getenv, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gin:", err)
 		os.Exit(1)
 	}
-	defer p.Close()
+	defer auth.Close()
 	gin.SetMode(gin.ReleaseMode)
 	addr := os.Getenv("LISTEN")
 	if addr == "" {
 		addr = "127.0.0.1:8083"
 	}
-	srv := &http.Server{Addr: addr, Handler: newRouter(p)}
+	srv := &http.Server{Addr: addr, Handler: newRouter(auth)}
 	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
 	log.Info("listening", "addr", addr)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {

@@ -2,10 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -14,48 +15,11 @@ import (
 
 func TestMain(m *testing.M) { keycloaktest.Main(m) }
 
-// between returns the text of b after the line holding begin and before the
-// line holding end.
-func between(t *testing.T, b []byte, begin, end string) string {
-	t.Helper()
-	s := string(b)
-	i := strings.Index(s, begin)
-	if i < 0 {
-		t.Fatalf("%q not found", begin)
-	}
-	s = s[i+len(begin):]
-	s = s[strings.Index(s, "\n")+1:]
-	j := strings.Index(s, end)
-	if j < 0 {
-		t.Fatalf("%q not found", end)
-	}
-	return s[:j]
-}
-
-// TestReadmeQuickStart: the README's quick start is newHandler, byte for
-// byte.
-func TestReadmeQuickStart(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := between(t, readme, "## Quick start", "\n## ")
-	block := between(t, []byte(section), "```go", "```")
-	src, err := os.ReadFile("main.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := between(t, src, "// quick start begin", "// quick start end")
-	if strings.TrimSpace(block) != strings.TrimSpace(code) {
-		t.Errorf("README.md's quick start differs from newHandler in examples/quickstart/main.go:\n--- README\n%s\n--- main.go\n%s", block, code)
-	}
-}
-
 // TestQuickStartAgainstKeycloak runs the quick start's handler against the
 // real Keycloak.
 func TestQuickStartAgainstKeycloak(t *testing.T) {
 	kc := keycloaktest.New(t)
-	h, closeAll, err := newHandler(kc.BaseURL, kc.Realm)
+	h, closeAll, err := newHandler(context.Background(), kc.IssuerURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +54,39 @@ func TestQuickStartAgainstKeycloak(t *testing.T) {
 				t.Errorf("%d %q, want %d %q", resp.StatusCode, b, tt.want, tt.body)
 			}
 		})
+	}
+
+	// The app's logout: the refresh token is revoked at Keycloak by the
+	// mobile client's revoker that New built, the access token refused.
+	login := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "alice", "alice-password")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/auth/logout",
+		strings.NewReader(url.Values{"refresh_token": {login.RefreshToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+login.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d, want 204", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/api/profile", nil)
+	req.Header.Set("Authorization", "Bearer "+login.AccessToken)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("profile after logout: %d, want 401", resp.StatusCode)
+	}
+	refresh, err := http.PostForm(kc.TokenURL(), url.Values{"grant_type": {"refresh_token"},
+		"client_id": {keycloaktest.MobileClientID}, "refresh_token": {login.RefreshToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh.Body.Close()
+	if refresh.StatusCode != http.StatusBadRequest {
+		t.Fatalf("refresh after logout: %d, want 400", refresh.StatusCode)
 	}
 }

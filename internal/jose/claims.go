@@ -23,6 +23,8 @@ type Claims struct {
 
 	PreferredUsername, Email string
 
+	Organizations, Groups []string
+
 	Confirmation *Confirmation
 
 	Raw string
@@ -58,7 +60,9 @@ type Other func(name string, r *strictjson.Reader) (bool, error)
 // name repeated at any level (also through escapes or Unicode case folding)
 // is refused, strings must be valid UTF-8, nesting is bounded, NumericDates
 // (exp, iat, nbf, auth_time) must be JSON integers in (0, 1e11), aud is a
-// string or an array of strings, roles are arrays of strings. A null value
+// string or an array of strings, roles and groups are arrays of strings,
+// organization is an array of aliases, an object keyed by alias, or an array
+// mixing both. A null value
 // counts as absent. Unknown members are validated and skipped. Strings
 // without escapes point into text. No claim value is checked.
 func DecodeClaims(text string, x *Extras) (*Claims, error) {
@@ -203,6 +207,10 @@ func (d *decoder) claim(r *strictjson.Reader, name string) error {
 		c.RealmRoles, err = d.roles(r)
 	case "resource_access":
 		c.ClientRoles, err = d.resourceAccess(r)
+	case "organization":
+		c.Organizations, err = d.organizations(r)
+	case "groups":
+		c.Groups, err = d.strings(r)
 	case "cnf":
 		c.Confirmation, err = confirmation(r)
 	case "events":
@@ -266,6 +274,40 @@ func (d *decoder) resourceAccess(r *strictjson.Reader) (map[string][]string, err
 		m[e.client] = e.roles
 	}
 	return m, nil
+}
+
+// organizations reads Keycloak's organization claim: an array of aliases,
+// or an object whose member names are the aliases (their values, the id and
+// attributes, are validated and skipped). An array may also hold such
+// objects (two organization mappers on one client), so an alias may appear
+// twice across elements; within one object a repeated alias is refused like
+// any repeated name.
+func (d *decoder) organizations(r *strictjson.Reader) ([]string, error) {
+	all := d.arena()
+	alias := func(name string) error {
+		all = append(all, name)
+		return r.Skip()
+	}
+	var err error
+	if r.Peek() == '[' {
+		err = r.Array(func() error {
+			if r.Peek() == '{' {
+				return r.Object(alias)
+			}
+			a, err := r.String()
+			all = append(all, a)
+			return err
+		})
+	} else {
+		err = r.Object(alias)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == len(d.strs) {
+		return nil, nil // [] or {}: member of none
+	}
+	return d.keep(all), nil
 }
 
 // confirmation reads the cnf object (RFC 7800).

@@ -183,7 +183,7 @@ func backendEnvNames(t *testing.T, root string) map[string]string {
 		}
 	}
 	// The constants this test relies on must exist, or the parse is wrong.
-	for _, c := range []string{"EnvIssuer", "EnvInternalURL", "EnvListen", "EnvRedisURL", "EnvClientID",
+	for _, c := range []string{"EnvIssuer", "EnvInternalURL", "EnvListen", "EnvRedisURL",
 		"EnvClientSecret", "EnvClientSecretFile", "EnvMobileClientID", "EnvAudience", "EnvInsecureHTTP"} {
 		if names[c] == "" {
 			t.Fatalf("%s: no string constant %s", backendEnvFile, c)
@@ -318,8 +318,9 @@ func TestDockerComposeBackend(t *testing.T) {
 		}
 		return "", false, false
 	}
-	if secret, public, ok := client(env("EnvClientID")); !ok || public || secret != env("EnvClientSecret") {
-		t.Errorf("backend %s/%s do not match a confidential client of the realm", names["EnvClientID"], names["EnvClientSecret"])
+	// The audience is the client that introspects, with the secret.
+	if secret, public, ok := client(env("EnvAudience")); !ok || public || secret != env("EnvClientSecret") {
+		t.Errorf("backend %s/%s do not match a confidential client of the realm", names["EnvAudience"], names["EnvClientSecret"])
 	}
 	if _, public, ok := client(env("EnvMobileClientID")); !ok || !public {
 		t.Errorf("backend %s = %q is not a public client of the realm", names["EnvMobileClientID"], env("EnvMobileClientID"))

@@ -40,6 +40,17 @@ type KeycloakOptions struct {
 	StartTimeout time.Duration
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// HTTPPort is the port to listen on; zero means a free one.
+	HTTPPort int
+	// Args are kc.sh options added to KeycloakArgs, runtime options only
+	// (e.g. --hostname=http://kc.example.test:8080): a build-time option
+	// would re-augment the shared distribution.
+	Args []string
+
+	// spawned, when set, runs once the process has started and before the
+	// wait for readiness (SharedKeycloak records it there, so a starter
+	// that dies while waiting leaves nothing untracked). An error stops it.
+	spawned func(*Keycloak) error
 }
 
 // Keycloak is a running Keycloak started by StartKeycloak.
@@ -53,7 +64,8 @@ type Keycloak struct {
 	Home          string
 
 	cmd    *exec.Cmd
-	exited chan struct{}
+	exited chan struct{} // closed when the process has exited; nil when detached
+	state  string        // SharedKeycloak's state file
 }
 
 // StartKeycloak starts `kc.sh start-dev` from opts.Home on 127.0.0.1 with
@@ -97,7 +109,7 @@ func StartKeycloak(ctx context.Context, opts KeycloakOptions) (*Keycloak, error)
 		}
 	}
 
-	k := &Keycloak{Home: opts.Home, AdminUser: opts.AdminUser, AdminPassword: opts.AdminPassword, LogFile: opts.LogFile, exited: make(chan struct{})}
+	k := &Keycloak{Home: opts.Home, AdminUser: opts.AdminUser, AdminPassword: opts.AdminPassword, LogFile: opts.LogFile}
 	if k.AdminUser == "" {
 		k.AdminUser = "admin"
 	}
@@ -112,9 +124,11 @@ func StartKeycloak(ctx context.Context, opts KeycloakOptions) (*Keycloak, error)
 		f.Close()
 		k.LogFile = f.Name()
 	}
-	httpPort, err := FreePort()
-	if err != nil {
-		return nil, err
+	httpPort := opts.HTTPPort
+	if httpPort == 0 {
+		if httpPort, err = FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	mgmtPort, err := FreePort()
 	for err == nil && mgmtPort == httpPort {
@@ -132,7 +146,7 @@ func StartKeycloak(ctx context.Context, opts KeycloakOptions) (*Keycloak, error)
 	}
 	defer logf.Close()
 
-	cmd := exec.Command(filepath.Join(opts.Home, "bin", "kc.sh"), KeycloakArgs(httpPort, mgmtPort)...)
+	cmd := exec.Command(filepath.Join(opts.Home, "bin", "kc.sh"), append(KeycloakArgs(httpPort, mgmtPort), opts.Args...)...)
 	cmd.Dir = opts.Home
 	cmd.Stdout = logf
 	cmd.Stderr = logf
@@ -153,10 +167,22 @@ func StartKeycloak(ctx context.Context, opts KeycloakOptions) (*Keycloak, error)
 	}
 	k.cmd = cmd
 	k.PID = cmd.Process.Pid
-	go func() {
-		_ = cmd.Wait()
-		close(k.exited)
-	}()
+	if !opts.Detach {
+		k.exited = make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(k.exited)
+		}()
+	}
+	// A detached server is not waited for: it outlives this process, and a
+	// goroutine blocked on it for the rest of a test run would count as a
+	// leak. waitReady notices its exit through Alive (a zombie is dead).
+	if opts.spawned != nil {
+		if err := opts.spawned(k); err != nil {
+			_ = k.Stop()
+			return nil, err
+		}
+	}
 
 	timeout := opts.StartTimeout
 	if timeout == 0 {
@@ -202,14 +228,18 @@ func keycloakEnv(env []string) []string {
 func (k *Keycloak) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
 	health := k.ManagementURL + "/health/ready"
 	discovery := k.URL + "/realms/master/.well-known/openid-configuration"
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	defer client.CloseIdleConnections()
 	for {
 		if httpOK(ctx, client, health) && httpOK(ctx, client, discovery) {
 			return nil
+		}
+		if k.exited == nil && !Alive(k.PID) {
+			return fmt.Errorf("services: keycloak exited before it was ready")
 		}
 		select {
 		case <-k.exited:
@@ -226,7 +256,10 @@ func (k *Keycloak) waitReady(ctx context.Context, timeout time.Duration) error {
 func WaitKeycloak(ctx context.Context, baseURL, managementURL, realm string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 5 * time.Second}
+	// Its own transport, closed at the end: no keep-alive goroutine is
+	// left behind for a leak check to find.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
 	for {
 		ok := httpOK(ctx, client, baseURL+"/realms/"+realm+"/.well-known/openid-configuration")
 		if ok && managementURL != "" {

@@ -24,6 +24,7 @@ func TestServerDiesWithStarter(t *testing.T) {
 		fmt.Println("pid", r.PID)
 		os.Exit(0) // no Stop: the parent's death must do it
 	}
+	skipShort(t)
 	bin, err := RedisServerBin()
 	if err != nil {
 		if os.Getenv("CI") == "true" {

@@ -105,7 +105,17 @@ func TestTail(t *testing.T) {
 	}
 }
 
+// skipShort skips a test that runs a real server under -short, unless CI
+// is "true" (testenv.SkipShort, which this package cannot import).
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("runs redis-server: skipped under -short")
+	}
+}
+
 func TestStartStopRedis(t *testing.T) {
+	skipShort(t)
 	bin, err := RedisServerBin()
 	if err != nil {
 		if os.Getenv("CI") == "true" {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -74,5 +75,31 @@ func TestVectors(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("Vectors dir %s unreadable or empty: %v", dir, err)
+	}
+}
+
+// TestSkipShort: -short skips a test that needs a server, except under
+// CI=true, where `make test` and -short alike run everything.
+func TestSkipShort(t *testing.T) {
+	short := flag.Lookup("test.short").Value.String()
+	t.Cleanup(func() { flag.Set("test.short", short) })
+	for _, tt := range []struct {
+		short, ci string
+		wantSkip  bool
+	}{
+		{"true", "", true},
+		{"true", "true", false},
+		{"false", "", false},
+	} {
+		flag.Set("test.short", tt.short)
+		t.Setenv("CI", tt.ci)
+		r := &recorder{TB: t}
+		SkipShort(r, "Keycloak")
+		if r.skipped != tt.wantSkip || r.failed {
+			t.Errorf("-short=%s CI=%q: skipped=%v failed=%v, want skipped=%v", tt.short, tt.ci, r.skipped, r.failed, tt.wantSkip)
+		}
+		if r.skipped && !strings.Contains(r.msg, "Keycloak") {
+			t.Errorf("skip message %q does not name the server", r.msg)
+		}
 	}
 }

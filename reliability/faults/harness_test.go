@@ -274,17 +274,13 @@ func newAPI(t *testing.T, realm *keycloaktest.Keycloak, hc *http.Client, store r
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := adapter.New(adapter.Config{Verifier: v, Store: store, Introspector: cache, Logger: testLogger(t)})
+	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: v, Store: store, Introspector: cache,
+		Revokers: map[string]adapter.Revoker{keycloaktest.MobileClientID: mobile}, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { auth.Close() })
 	a.auth, a.store = auth, auth.Store()
-	logout, err := adapter.LogoutHandler(adapter.LogoutConfig{Verifier: v, Store: a.store, IntrospectionCache: cache, Logger: testLogger(t),
-		Revokers: map[string]adapter.Revoker{keycloaktest.MobileClientID: mobile}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := adapter.FromContext(r.Context())
 		io.WriteString(w, c.Subject)
@@ -292,7 +288,7 @@ func newAPI(t *testing.T, realm *keycloaktest.Keycloak, hc *http.Client, store r
 	mux := http.NewServeMux()
 	mux.Handle("GET /plain", auth.Middleware(ok))
 	mux.Handle("GET /strict", auth.Introspected(ok))
-	mux.Handle("POST /logout", logout)
+	mux.Handle("POST /logout", auth.LogoutHandler())
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)
 	return a

@@ -103,7 +103,7 @@ func startReplica(t *testing.T, name string, realm *keycloaktest.Keycloak, redis
 		DialTimeout: time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
 	r.store, err = revocation.NewRedis(revocation.RedisConfig{Client: r.rc, KeyPrefix: prefix,
 		Config: revocation.Config{MaxTokenLifetime: 10 * time.Minute, Logger: log,
-			OnHealthChange: r.health.record}})
+			Observe: r.health.record}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,15 +135,11 @@ func startReplica(t *testing.T, name string, realm *keycloaktest.Keycloak, redis
 	// The middleware sees the store through watchedStore, which counts the
 	// degraded answers it gives; the default policy introspects every
 	// request while the store is degraded.
-	r.auth, err = adapter.New(adapter.Config{Verifier: verifier, Store: watchedStore{r.store, &r.degradedSeen},
+	r.auth, err = adapter.New(ctx, adapter.Config{Verifier: verifier, Store: watchedStore{r.store, &r.degradedSeen},
 		Introspector: r.cache, Realm: "soak", Logger: log,
-		Require: []adapter.Requirement{adapter.RequireClientRole(keycloaktest.BackendClientID, "reader")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logout, err := adapter.LogoutHandler(adapter.LogoutConfig{Verifier: verifier, Store: r.store,
-		Revokers: map[string]adapter.Revoker{keycloaktest.MobileClientID: mobile}, RevokeSession: true,
-		IntrospectionCache: r.cache, Realm: "soak", Logger: log})
+		Revokers: map[string]adapter.Revoker{keycloaktest.MobileClientID: mobile},
+		Logout:   adapter.LogoutOptions{RevokeSession: true},
+		Require:  []adapter.Requirement{adapter.RequireClientRole(keycloaktest.BackendClientID, "reader")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +147,7 @@ func startReplica(t *testing.T, name string, realm *keycloaktest.Keycloak, redis
 	mux := http.NewServeMux()
 	mux.Handle("GET "+routeAPI, r.markDegraded(r.auth.Middleware(http.HandlerFunc(
 		func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))))
-	mux.Handle("POST "+routeLogout, logout)
+	mux.Handle("POST "+routeLogout, r.auth.LogoutHandler())
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

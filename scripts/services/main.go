@@ -3,8 +3,15 @@
 // repository root.
 //
 //	go run ./scripts/services up      start what is not already answering
-//	go run ./scripts/services down    stop both by pid, remove .services.env
+//	go run ./scripts/services down    stop both by pid, remove .services.env; also
+//	                                  stop the Keycloak that go test shares (below)
 //	go run ./scripts/services status  exit 0 when both answer
+//
+// Without .services.env, `go test` starts one Keycloak for all its packages
+// and leaves it running detached for the next run (keycloaktest,
+// internal/testenv; state in .cache/shared-keycloak-*.env). It stops itself
+// after KEYCLOAKTEST_IDLE (default 30m) without a test using it; down stops
+// it at once, status lists it.
 //
 // Keycloak's log is .run/keycloak.log, Redis's .run/redis.log. Set
 // TOKENWARDEN_API_URL before `up` to point the realm's back-channel logout
@@ -230,6 +237,7 @@ func down(p paths) error {
 	var errs []error
 	if want("keycloak") {
 		errs = append(errs, stopPID(p, "keycloak", services.KeycloakHome(p.cache)))
+		errs = append(errs, services.StopShared(p.cache, os.Stdout))
 	}
 	if want("redis") {
 		errs = append(errs, stopPID(p, "redis", "redis-server"))
@@ -264,6 +272,9 @@ func down(p paths) error {
 }
 
 func status(p paths) error {
+	if want("keycloak") {
+		sharedStatus(p)
+	}
 	env := readEnv(p)
 	if len(env) == 0 {
 		return fmt.Errorf("services: %s missing (run make services)", p.envFile)
@@ -284,4 +295,26 @@ func status(p paths) error {
 		errs = append(errs, fmt.Errorf("redis: not answering at %q", env["REDIS_URL"]))
 	}
 	return errors.Join(errs...)
+}
+
+// sharedStatus lists the Keycloak servers that go test started and shares
+// (informational: they do not make status succeed).
+func sharedStatus(p paths) {
+	states, _ := services.SharedStates(p.cache)
+	for _, f := range states {
+		env, err := services.ReadEnvFile(f)
+		if err != nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(env["KEYCLOAK_PID"])
+		state := "not running"
+		if services.Alive(pid) {
+			state = "up"
+		}
+		var idle string
+		if fi, err := os.Stat(f); err == nil {
+			idle = fmt.Sprintf(", idle %s of %s", time.Since(fi.ModTime()).Round(time.Second), env["KEYCLOAK_IDLE_STOP"])
+		}
+		fmt.Printf("keycloak (shared by go test): %s at %s, pid %d%s (%s)\n", state, env["KEYCLOAK_URL"], pid, idle, f)
+	}
 }

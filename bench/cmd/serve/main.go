@@ -16,6 +16,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -109,7 +110,7 @@ func newMiddleware(ks *twoidc.RemoteKeySet) (*adapter.Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return adapter.New(adapter.Config{
+	return adapter.New(context.Background(), adapter.Config{
 		Verifier: v,
 		Require: []adapter.Requirement{
 			adapter.RequireRealmRole("user"),

@@ -24,8 +24,6 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/adapter"
 	twprom "github.com/tokenwarden/tokenwarden/adapter/prometheus"
-	"github.com/tokenwarden/tokenwarden/introspect"
-	"github.com/tokenwarden/tokenwarden/oidc"
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
@@ -72,52 +70,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		return nil, err
 	}
 
-	disc, err := oidc.Discover(ctx, oidc.DiscoveryConfig{Issuer: cfg.Issuer, InternalURL: cfg.InternalURL,
-		InsecureAllowHTTP: cfg.InsecureAllowHTTP, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{InsecureAllowHTTP: cfg.InsecureAllowHTTP,
-		Logger: log, Observe: adapter.JWKSObserver(metrics)})
-	if err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, func() error { keys.Close(); return nil })
-	verifier, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: cfg.Issuer, Keys: keys,
-		Audience: []string{cfg.Audience},
-		Logout:   oidc.LogoutTokenConfig{Audience: []string{cfg.MobileClientID}}})
-	if err != nil {
-		return nil, err
-	}
-
 	store, err := newStore(ctx, cfg, a)
 	if err != nil {
 		return nil, err
 	}
 	a.store = store
-
-	var introspector introspect.Introspector
-	var cache *introspect.Cache
-	if cfg.ClientSecret != "" {
-		client, err := introspect.New(introspect.ConfigFromDiscovery(disc, introspect.Config{
-			ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Audience: []string{cfg.Audience},
-			InsecureAllowHTTP: cfg.InsecureAllowHTTP, Logger: log}))
-		if err != nil {
-			return nil, err
-		}
-		cache, err = introspect.NewCache(client, introspect.CacheConfig{Observe: adapter.IntrospectionCacheObserver(metrics)})
-		if err != nil {
-			return nil, err
-		}
-		a.closers = append(a.closers, cache.Close)
-		introspector = cache
-	}
-	mobile, err := introspect.New(introspect.ConfigFromDiscovery(disc, introspect.Config{
-		ClientID: cfg.MobileClientID, AuthMethod: introspect.AuthNone, InsecureAllowHTTP: cfg.InsecureAllowHTTP, Logger: log}))
-	if err != nil {
-		return nil, err
-	}
-
 	policy, err := cfg.policy()
 	if err != nil {
 		return nil, err
@@ -126,40 +83,36 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		log.Info("audit", "kind", string(ev.Kind), "reason", string(ev.Reason), "method", ev.Method,
 			"path", ev.Path, "remote", ev.RemoteAddr, "sub", ev.Subject, "sid", ev.SessionID, "detail", ev.Detail)
 	}
-	auth, err := adapter.New(adapter.Config{Verifier: verifier, Store: store, Introspector: introspector,
-		Policy: policy, Realm: "tokenwarden", Logger: log, Metrics: metrics, Audit: audit})
+	// From the issuer's discovery document New builds the key set, the
+	// verifier (aud must contain Audience; logout tokens are addressed to
+	// the mobile client), the introspection client and cache (with the
+	// secret) and the mobile client's revoker; the store is ours.
+	auth, err := adapter.New(ctx, adapter.Config{
+		Issuer:            cfg.Issuer,
+		InternalURL:       cfg.InternalURL,
+		Audience:          cfg.Audience,
+		Clients:           []string{cfg.MobileClientID},
+		ClientSecret:      cfg.ClientSecret,
+		InsecureAllowHTTP: cfg.InsecureAllowHTTP,
+		Store:             store,
+		Policy:            policy,
+		Logout:            adapter.LogoutOptions{RevokeSession: true},
+		Realm:             "tokenwarden",
+		Logger:            log,
+		Metrics:           metrics,
+		Audit:             audit,
+	})
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, auth.Close)
 
-	var forget interface{ Forget(string) }
-	if cache != nil {
-		forget = cache
-	}
-	logout, err := adapter.LogoutHandler(adapter.LogoutConfig{Verifier: verifier, Store: store,
-		Revokers: map[string]adapter.Revoker{cfg.MobileClientID: mobile}, RevokeSession: true,
-		IntrospectionCache: forget, Realm: "tokenwarden", Logger: log, Metrics: metrics, Audit: audit})
-	if err != nil {
-		return nil, err
-	}
-	bcl, err := adapter.BackchannelLogoutHandler(adapter.BackchannelLogoutConfig{Verifier: verifier, Store: store,
-		Logger: log, Metrics: metrics, Audit: audit})
-	if err != nil {
-		return nil, err
-	}
-	kcAdmin, err := adapter.KeycloakAdminHandler(adapter.KeycloakAdminConfig{Verifier: verifier, Store: store,
-		Logger: log, Metrics: metrics, Audit: audit})
-	if err != nil {
-		return nil, err
-	}
-
 	mux := http.NewServeMux()
 	mux.Handle("GET "+RouteProfile, auth.Middleware(http.HandlerFunc(profile)))
 	mux.Handle("GET "+RouteAdminReport, auth.Middleware(auth.Require(adapter.RequireRealmRole("admin"))(http.HandlerFunc(report))))
-	mux.Handle("POST "+RouteLogout, logout)
-	mux.Handle("POST "+RouteBackchannelLogout, bcl)
-	mux.Handle("POST "+RouteKeycloakAdmin+"/", kcAdmin)
+	mux.Handle("POST "+RouteLogout, auth.LogoutHandler())
+	mux.Handle("POST "+RouteBackchannelLogout, auth.BackchannelLogoutHandler())
+	mux.Handle("POST "+RouteKeycloakAdmin+"/", auth.KeycloakAdminHandler())
 	mux.HandleFunc("GET "+RouteHealth, a.health)
 	mux.Handle("GET "+RouteMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.handler = cors(cfg.CORSOrigins, accessLog(log, mux))

@@ -38,10 +38,10 @@ type Config struct {
 	// Audience is the client id that must be in the access tokens' aud
 	// (the mobile client's audience mapper adds it). Default "backend".
 	Audience string
-	// ClientID and ClientSecret authenticate the backend's introspection
-	// calls. Without a secret there is no introspection: a request that needs
+	// ClientSecret is the secret of the Audience client, which introspects
+	// (Keycloak 26.6.2+ answers inactive to a client not in the token's
+	// aud). Without a secret there is no introspection: a request that needs
 	// it is answered 503.
-	ClientID     string
 	ClientSecret string
 	// MobileClientID is the public client the app logs in with: its refresh
 	// tokens are revoked at logout, and Keycloak's back-channel logout tokens
@@ -77,7 +77,6 @@ const (
 	EnvKeycloakRealm    = "KEYCLOAK_REALM"
 	EnvInternalURL      = "TOKENWARDEN_INTERNAL_URL"
 	EnvAudience         = "TOKENWARDEN_AUDIENCE"
-	EnvClientID         = "TOKENWARDEN_CLIENT_ID"
 	EnvClientSecret     = "TOKENWARDEN_CLIENT_SECRET"
 	EnvClientSecretFile = "TOKENWARDEN_CLIENT_SECRET_FILE"
 	EnvMobileClientID   = "TOKENWARDEN_MOBILE_CLIENT_ID"
@@ -96,7 +95,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Issuer:         getenv(EnvIssuer),
 		InternalURL:    getenv(EnvInternalURL),
 		Audience:       getenv(EnvAudience),
-		ClientID:       getenv(EnvClientID),
 		ClientSecret:   getenv(EnvClientSecret),
 		MobileClientID: getenv(EnvMobileClientID),
 		RedisURL:       getenv(EnvRedisURL),
@@ -149,9 +147,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Audience == "" {
 		c.Audience = "backend"
-	}
-	if c.ClientID == "" {
-		c.ClientID = c.Audience
 	}
 	if c.MobileClientID == "" {
 		c.MobileClientID = "mobile"

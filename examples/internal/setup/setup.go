@@ -1,32 +1,22 @@
-// Package setup builds the tokenwarden pipeline that the gin, echo and chi
-// examples mount: issuer discovery, the realm's key set, the verifier, the
-// Memory deny-list and Keycloak's back-channel logout handler.
+// Package setup builds the Authenticator that the gin, echo and chi examples
+// mount: issuer discovery, the realm's key set, the verifier, the Memory
+// deny-list and Keycloak's back-channel logout handler, all from adapter.New.
 package setup
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 
 	"github.com/tokenwarden/tokenwarden/adapter"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
-// Pipeline is what an example mounts.
-type Pipeline struct {
-	Auth *adapter.Authenticator
-	// BackchannelLogout serves POST /auth/backchannel-logout.
-	BackchannelLogout http.Handler
-	close             func()
-}
-
-// Close stops the key set refresher and the store.
-func (p *Pipeline) Close() { p.close() }
-
 // FromEnv reads TOKENWARDEN_ISSUER (or KEYCLOAK_URL and KEYCLOAK_REALM),
-// TOKENWARDEN_AUDIENCE (default backend) and TOKENWARDEN_INSECURE_HTTP.
-func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Pipeline, error) {
+// TOKENWARDEN_AUDIENCE (default backend), TOKENWARDEN_MOBILE_CLIENT_ID
+// (default mobile, the client Keycloak addresses logout tokens to) and
+// TOKENWARDEN_INSECURE_HTTP. The caller closes the Authenticator.
+func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*adapter.Authenticator, error) {
 	issuer := getenv("TOKENWARDEN_ISSUER")
 	if issuer == "" && getenv("KEYCLOAK_URL") != "" && getenv("KEYCLOAK_REALM") != "" {
 		issuer = oidc.KeycloakIssuer(getenv("KEYCLOAK_URL"), getenv("KEYCLOAK_REALM"))
@@ -34,35 +24,19 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 	if issuer == "" {
 		return nil, errors.New("set TOKENWARDEN_ISSUER, or KEYCLOAK_URL and KEYCLOAK_REALM")
 	}
-	audience := getenv("TOKENWARDEN_AUDIENCE")
-	if audience == "" {
-		audience = "backend"
+	return adapter.New(ctx, adapter.Config{
+		Issuer:            issuer,
+		Audience:          Or(getenv("TOKENWARDEN_AUDIENCE"), "backend"),
+		Clients:           []string{Or(getenv("TOKENWARDEN_MOBILE_CLIENT_ID"), "mobile")},
+		InsecureAllowHTTP: getenv("TOKENWARDEN_INSECURE_HTTP") == "true",
+		Logger:            log,
+	})
+}
+
+// Or returns v, or def when v is empty.
+func Or(v, def string) string {
+	if v == "" {
+		return def
 	}
-	insecure := getenv("TOKENWARDEN_INSECURE_HTTP") == "true"
-	disc, err := oidc.Discover(ctx, oidc.DiscoveryConfig{Issuer: issuer, InsecureAllowHTTP: insecure, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{InsecureAllowHTTP: insecure, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: issuer, Keys: keys, Audience: []string{audience},
-		Logout: oidc.LogoutTokenConfig{Audience: []string{"mobile"}}})
-	if err != nil {
-		keys.Close()
-		return nil, err
-	}
-	auth, err := adapter.New(adapter.Config{Verifier: v, Logger: log})
-	if err != nil {
-		keys.Close()
-		return nil, err
-	}
-	bcl, err := adapter.BackchannelLogoutHandler(adapter.BackchannelLogoutConfig{Verifier: v, Store: auth.Store(), Logger: log})
-	if err != nil {
-		auth.Close()
-		keys.Close()
-		return nil, err
-	}
-	return &Pipeline{Auth: auth, BackchannelLogout: bcl, close: func() { auth.Close(); keys.Close() }}, nil
+	return v
 }

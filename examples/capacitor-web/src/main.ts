@@ -1,0 +1,111 @@
+// The page: buttons for each step of docs/capacitor.md, and a list of what
+// the API and Keycloak answered. Every answer is also in the DOM as data
+// attributes, which the browser tests read.
+
+import { LoginRequired, claims, type Auth } from './auth';
+import { chooseVariant, loadConfig, variants, type Config, type Variant } from './config';
+import { Session, type Exchange } from './session';
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing`);
+  return el as T;
+};
+
+function report(e: Exchange): void {
+  const li = document.createElement('li');
+  li.dataset['what'] = e.what;
+  li.dataset['status'] = String(e.status);
+  li.textContent = `${e.what} → ${e.status === 0 ? 'no answer' : e.status}${e.detail ? `  ${e.detail}` : ''}`;
+  li.className = e.status >= 200 && e.status < 300 ? 'ok' : 'refused';
+  $('log').append(li);
+}
+
+function note(text: string): void {
+  report({ what: 'note', status: 0, detail: text });
+}
+
+async function load(c: Config, v: Variant): Promise<Auth> {
+  // One chunk per library: the page loads only the one it uses.
+  const m = v === 'keycloak-js' ? await import('./keycloak-js') : await import('./oidc-client-ts');
+  return m.create(c);
+}
+
+function render(auth: Auth | undefined, state: 'signed-in' | 'signed-out' | 'error', text?: string): void {
+  const status = $('status');
+  const t = auth?.tokens();
+  const user = String(claims(t?.accessToken)['preferred_username'] ?? '');
+  status.dataset['state'] = state;
+  status.dataset['user'] = state === 'signed-in' ? user : '';
+  status.textContent = text ?? (state === 'signed-in' ? `Signed in as ${user}` : 'Signed out');
+  for (const id of ['profile', 'admin', 'refresh', 'logout']) $<HTMLButtonElement>(id).disabled = state !== 'signed-in';
+  $<HTMLButtonElement>('login').disabled = state === 'signed-in';
+}
+
+async function main(): Promise<void> {
+  const c = await loadConfig();
+  const variant = chooseVariant(c);
+  $('variant').textContent = variant;
+  const other = variants.find((v) => v !== variant) ?? variant;
+  const sw = $<HTMLAnchorElement>('switch');
+  sw.href = `/?variant=${other}`;
+  sw.textContent = `use ${other}`;
+
+  const auth = await load(c, variant);
+  const session = new Session(c, auth, report);
+  let oldToken: string | undefined;
+
+  let signedIn = false;
+  try {
+    signedIn = await auth.start();
+  } catch (e) {
+    note(`login failed: ${String(e)}`);
+  }
+  render(auth, signedIn ? 'signed-in' : 'signed-out');
+
+  // Runs a button's work; a refused session shows the login button again.
+  const act = (id: string, work: () => Promise<void>) =>
+    $(id).addEventListener('click', () => {
+      work().catch((e: unknown) => {
+        if (e instanceof LoginRequired) {
+          render(auth, 'signed-out', 'Signed out: the session has ended, log in again');
+        } else {
+          note(String(e));
+        }
+      });
+    });
+
+  const show = async (res: Response) => {
+    $('result').textContent = res.headers.get('Content-Type')?.includes('json')
+      ? JSON.stringify(await res.json(), null, 2)
+      : `${res.status} ${res.statusText}`;
+  };
+
+  act('login', () => auth.login());
+  act('profile', async () => show(await session.api('/api/profile')));
+  act('admin', async () => show(await session.api('/api/admin/report')));
+  act('refresh', async () => {
+    await session.refresh();
+    render(auth, 'signed-in');
+  });
+  act('logout', async () => {
+    const { result, accessToken } = await session.logout();
+    oldToken = accessToken ?? oldToken;
+    $<HTMLButtonElement>('old-token').disabled = oldToken === undefined;
+    render(auth, 'signed-out', { done: 'Logged out', revoked: 'Logged out (refresh token revoked at Keycloak)', queued: 'Logged out here; the revocation will be retried' }[result]);
+  });
+  // Not what an app does: it shows that the token the app just dropped is
+  // refused by the API, not merely forgotten.
+  act('old-token', async () => {
+    if (!oldToken) return;
+    const res = await fetch(`${c.api}/api/profile`, { headers: { Authorization: `Bearer ${oldToken}` } });
+    report({ what: 'GET /api/profile (old token)', status: res.status, detail: res.headers.get('WWW-Authenticate') ?? '' });
+    await show(res);
+  });
+}
+
+main().catch((e: unknown) => {
+  const status = $('status');
+  status.dataset['state'] = 'error';
+  status.textContent = `The app could not start: ${String(e)}`;
+});

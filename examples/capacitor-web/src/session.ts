@@ -1,0 +1,176 @@
+// The app's side of the contract with the tokenwarden API, the same for both
+// libraries and for the native build (docs/capacitor.md): one refresh at a
+// time, one retry after a 401, and a logout that cannot leave tokens behind.
+
+import { LoginRequired, type Auth } from './auth';
+import { issuer, type Config } from './config';
+
+/** One HTTP exchange, reported to the page. */
+export interface Exchange {
+  what: string; // e.g. "GET /api/profile"
+  status: number; // 0 when the request failed before an answer
+  detail: string; // WWW-Authenticate, an error code, or a note
+}
+
+/** What became of the tokens at logout. */
+export type LogoutResult =
+  | 'done' // 204: access token refused by the API on every replica, refresh token revoked
+  | 'revoked' // the API could not act (400/401): the refresh token was revoked at Keycloak directly
+  | 'queued'; // 503 or offline: forgotten here, revocation retried when the network allows
+
+interface Pending {
+  accessToken: string;
+  refreshToken: string;
+}
+
+export class Session {
+  readonly #c: Config;
+  readonly #auth: Auth;
+  readonly #report: (e: Exchange) => void;
+  #inflight: Promise<void> | null = null;
+  #loggingOut = false;
+  #pending: Pending[] = []; // native build: kept in secure storage, not in memory
+  #retry: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(c: Config, auth: Auth, report: (e: Exchange) => void) {
+    this.#c = c;
+    this.#auth = auth;
+    this.#report = report;
+    addEventListener('online', () => void this.#drain());
+  }
+
+  /** Refreshes the tokens; concurrent callers share one refresh. */
+  refresh(): Promise<void> {
+    if (this.#loggingOut) return Promise.reject(new LoginRequired('logging out'));
+    this.#inflight ??= this.#auth
+      .refresh()
+      .then(
+        () => this.#report({ what: 'refresh', status: 200, detail: 'new tokens' }),
+        (e: unknown) => {
+          this.#report({ what: 'refresh', status: e instanceof LoginRequired ? 400 : 0, detail: String(e) });
+          throw e;
+        },
+      )
+      .finally(() => {
+        this.#inflight = null;
+      });
+    return this.#inflight;
+  }
+
+  /**
+   * Calls the API with the access token. A 401 (expired, logged out,
+   * revoked) triggers one refresh and one retry; a 403 does not: a new token
+   * carries the same roles. LoginRequired means: show the login screen.
+   */
+  async api(path: string, init: RequestInit = {}): Promise<Response> {
+    if (this.#loggingOut) throw new LoginRequired('logging out');
+    if (!this.#auth.tokens()) await this.refresh();
+    const url = this.#c.api + path;
+    const method = init.method ?? 'GET';
+    const send = async () => {
+      const headers = new Headers(init.headers);
+      for (const [k, v] of Object.entries(await this.#auth.authorize(url, method))) headers.set(k, v);
+      const res = await fetch(url, { ...init, method, headers });
+      this.#report({ what: `${method} ${path}`, status: res.status, detail: res.headers.get('WWW-Authenticate') ?? '' });
+      return res;
+    };
+    const res = await send();
+    if (res.status !== 401) return res;
+    await this.refresh();
+    return send();
+  }
+
+  /**
+   * Logs out through the API (which refuses the access token on every
+   * replica and revokes the refresh token at Keycloak), then forgets the
+   * tokens whatever happened: a refresh in flight is awaited first, so it
+   * cannot write tokens back afterwards, and no new call starts meanwhile.
+   * Returns the access token that was in use.
+   */
+  async logout(): Promise<{ result: LogoutResult; accessToken?: string }> {
+    this.#loggingOut = true;
+    try {
+      await this.#inflight?.catch(() => {});
+      const t = this.#auth.tokens();
+      if (!t?.refreshToken) return { result: 'done' };
+      const p = { accessToken: t.accessToken, refreshToken: t.refreshToken };
+      const result = await this.#logoutOnce(p);
+      if (result === 'queued') this.#queue(p);
+      return { result, accessToken: t.accessToken };
+    } finally {
+      await this.#auth.forget();
+      this.#loggingOut = false;
+    }
+  }
+
+  /** Whether revocations are waiting for the network. */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  async #logoutOnce(p: Pending): Promise<LogoutResult> {
+    let res: Response;
+    try {
+      const url = `${this.#c.api}/auth/logout`;
+      res = await fetch(url, {
+        method: 'POST',
+        // Bearer: with DPoP on, this request will need a fresh proof from the
+        // kept key, for the first try and for every retry from the queue.
+        headers: { Authorization: `Bearer ${p.accessToken}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ refresh_token: p.refreshToken }),
+      });
+    } catch (e) {
+      this.#report({ what: 'POST /auth/logout', status: 0, detail: `offline: ${String(e)}` });
+      return 'queued';
+    }
+    this.#report({
+      what: 'POST /auth/logout',
+      status: res.status,
+      detail: res.headers.get('WWW-Authenticate') ?? res.headers.get('Retry-After') ?? '',
+    });
+    switch (res.status) {
+      case 204:
+        return 'done';
+      case 400: // the request or the refresh token was not accepted
+      case 401: // the access token had expired: the API could not act on it
+        return (await this.#revokeAtKeycloak(p.refreshToken)) ? 'revoked' : 'queued';
+      default: // 503 (Retry-After): the access token may already be refused; the refresh token may live on
+        return 'queued';
+    }
+  }
+
+  /** RFC 7009 at Keycloak: a public client revokes its own tokens with its client_id. */
+  async #revokeAtKeycloak(refreshToken: string): Promise<boolean> {
+    try {
+      const res = await fetch(`${issuer(this.#c)}/protocol/openid-connect/revoke`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ client_id: this.#c.clientId, token: refreshToken, token_type_hint: 'refresh_token' }),
+      });
+      this.#report({ what: 'POST …/revoke (Keycloak)', status: res.status, detail: '' });
+      return res.ok;
+    } catch (e) {
+      this.#report({ what: 'POST …/revoke (Keycloak)', status: 0, detail: `offline: ${String(e)}` });
+      return false;
+    }
+  }
+
+  #queue(p: Pending): void {
+    this.#pending.push(p);
+    this.#schedule(30_000);
+  }
+
+  #schedule(ms: number): void {
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => void this.#drain(), ms);
+  }
+
+  async #drain(): Promise<void> {
+    const waiting = this.#pending;
+    this.#pending = [];
+    for (const p of waiting) {
+      if ((await this.#logoutOnce(p)) === 'queued') this.#pending.push(p);
+    }
+    if (this.#pending.length > 0) this.#schedule(30_000);
+  }
+}

@@ -1,0 +1,214 @@
+package capacitorweb_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v13"
+
+	"github.com/tokenwarden/tokenwarden/examples/capacitor-backend/app"
+	capacitorweb "github.com/tokenwarden/tokenwarden/examples/capacitor-web"
+	"github.com/tokenwarden/tokenwarden/internal/testenv"
+	"github.com/tokenwarden/tokenwarden/keycloaktest"
+)
+
+// unavailable skips the test, or fails it under CI=true (internal/testenv's
+// rule), naming what is missing.
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if testenv.CI() {
+		t.Fatal(msg + " [CI=true: failing instead of skipping]")
+	}
+	t.Skip(msg)
+}
+
+// chromiumPath finds Chromium: $TOKENWARDEN_CHROMIUM, else on PATH.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("TOKENWARDEN_CHROMIUM"); p != "" {
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			unavailable(t, "TOKENWARDEN_CHROMIUM=%s is not an executable file", p)
+		}
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	unavailable(t, "no Chromium on PATH (apt-get install chromium, or set TOKENWARDEN_CHROMIUM; make test installs it)")
+	return ""
+}
+
+// buildApp bundles the app into a temporary directory with the project's
+// pinned packages (npm ci when node_modules is missing) and returns it.
+func buildApp(t *testing.T) string {
+	t.Helper()
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		unavailable(t, "npm not found: the web app needs Node.js and npm (make test runs npm ci)")
+	}
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(npm, args...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("npm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", ".package-lock.json")); err != nil {
+		run("ci", "--no-audit", "--no-fund")
+	}
+	dir := t.TempDir()
+	run("run", "build", "--", "--outdir="+dir)
+	return dir
+}
+
+// stack is one realm, one API and one web server for a test.
+type stack struct {
+	realm  *keycloaktest.Keycloak
+	apiURL string
+	webURL string
+	hc     *http.Client
+	log    *lockedBuffer // the API's JSON log, shown when the test fails
+}
+
+// newStack starts the capacitor backend and the web app on free loopback
+// ports, in a copy of the test realm of their own: its back-channel logout
+// URL points at this backend (so tests running at the same time on the same
+// Keycloak do not receive each other's logouts), the mobile client accepts
+// this web origin, and refresh tokens are rotated (realm-wide in Keycloak
+// 26, hence the realm of its own).
+func newStack(t *testing.T, kc *keycloaktest.Keycloak, dist string) *stack {
+	t.Helper()
+	listen := func() (net.Listener, string) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, "http://" + l.Addr().String()
+	}
+	apiL, apiURL := listen()
+	webL, webURL := listen()
+	s := &stack{apiURL: apiURL, webURL: webURL, hc: &http.Client{Timeout: 30 * time.Second}, log: &lockedBuffer{}}
+
+	s.realm = kc.IsolatedRealm(t, apiURL)
+	s.realm.AdminRequest(t, http.MethodPut, "", map[string]any{"revokeRefreshToken": true, "refreshTokenMaxReuse": 0}, nil)
+	s.realm.UpdateClient(t, keycloaktest.MobileClientID, func(c *gocloak.Client) {
+		c.RedirectURIs = &[]string{keycloaktest.MobileRedirectURL, webURL + "/"}
+		c.WebOrigins = &[]string{webURL}
+		attrs := map[string]string{}
+		if c.Attributes != nil {
+			attrs = *c.Attributes
+		}
+		attrs["post.logout.redirect.uris"] = webURL + "/"
+		c.Attributes = &attrs
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := app.New(ctx, app.Config{Issuer: s.realm.IssuerURL(), CORSOrigins: []string{webURL}},
+		slog.New(slog.NewJSONHandler(s.log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := capacitorweb.Handler(capacitorweb.Config{Dir: dist, KeycloakURL: kc.BaseURL, Realm: s.realm.Realm, API: apiURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiSrv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	webSrv := &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = apiSrv.Serve(apiL) }()
+	go func() { _ = webSrv.Serve(webL) }()
+	t.Cleanup(func() {
+		_ = webSrv.Close()
+		_ = apiSrv.Close()
+		_ = a.Close()
+		if t.Failed() {
+			t.Logf("capacitor-backend log:\n%s", s.log.String())
+		}
+	})
+	return s
+}
+
+// user creates a user of the realm (deleted when the test ends) with the
+// realm roles, a verified e-mail and a name, so the login form asks for
+// nothing more.
+func (s *stack) user(t *testing.T, roles ...string) keycloaktest.User {
+	t.Helper()
+	_, u := s.realm.CreateUser(t, keycloaktest.User{RealmRoles: roles,
+		ClientRoles: map[string][]string{keycloaktest.BackendClientID: {"reader"}}})
+	return u
+}
+
+// apiStatus calls GET /api/profile with the token from Go, as anyone who
+// copied the token could.
+func (s *stack) apiStatus(t *testing.T, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.apiURL+app.RouteProfile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+}
+
+// tokenEndpoint posts a form to the realm's token endpoint from Go and
+// returns the status and the OAuth error code.
+func (s *stack) tokenEndpoint(t *testing.T, form url.Values) (int, string) {
+	t.Helper()
+	resp, err := s.hc.PostForm(s.realm.TokenURL(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body)
+	return resp.StatusCode, body.Error
+}
+
+func (s *stack) refreshStatus(t *testing.T, refreshToken string) (int, string) {
+	t.Helper()
+	return s.tokenEndpoint(t, url.Values{"grant_type": {"refresh_token"}, "client_id": {keycloaktest.MobileClientID},
+		"refresh_token": {refreshToken}})
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
