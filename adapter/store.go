@@ -3,14 +3,11 @@ package adapter
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 
 	"github.com/tokenwarden/tokenwarden/oidc"
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
-
-type jsonRaw = json.RawMessage
 
 // TokenOf returns the verified identity of c as the deny-list keys it:
 // (iss, jti), (iss, sid), (iss, sub), and the client (azp, else client_id).
