@@ -24,7 +24,9 @@
 #                       with the capacitor backend and Keycloak (started if needed), served on
 #                       http://127.0.0.1:8100/ until Ctrl-C, for a person's own browser
 #   make bench          tokenwarden against every Go peer in one go test -bench run (bench/run.sh),
-#                       writes BENCHMARKS.md and bench/summary.json (COUNT, BENCHTIME, BENCH, LOAD)
+#                       then instructions per verification under callgrind (bench/instructions.sh,
+#                       when valgrind is installed); writes BENCHMARKS.md and bench/summary.json
+#                       (COUNT, BENCHTIME, BENCH, LOAD, INSTRUCTIONS=0 to skip the callgrind rows)
 SHELL := /bin/bash
 
 .PHONY: test services services-stop services-status

@@ -234,7 +234,7 @@ func (a *Authenticator) discover(ctx context.Context) error {
 		return err
 	}
 	if cfg.Verifier == nil {
-		keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Now: cfg.Now, Logger: cfg.Logger, Observer: a.metrics.KeySetFetch})
+		keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Now: cfg.Now, Logger: cfg.Logger, Observe: a.metrics.KeySetFetch})
 		if err != nil {
 			return err
 		}
@@ -243,7 +243,7 @@ func (a *Authenticator) discover(ctx context.Context) error {
 			Issuer:         disc.Issuer,
 			Keys:           keys,
 			Audience:       []string{cfg.Audience},
-			Logout:         oidc.LogoutConfig{Audience: cfg.Clients},
+			Logout:         oidc.LogoutTokenConfig{Audience: cfg.Clients},
 			AdminResources: append([]string{cfg.Audience}, cfg.Clients...),
 			Now:            cfg.Now,
 		})
@@ -266,7 +266,7 @@ func (a *Authenticator) discover(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		cache, err := introspect.NewCache(client, introspect.CacheConfig{Now: cfg.Now, OnEvent: a.metrics.IntrospectionCache})
+		cache, err := introspect.NewCache(client, introspect.CacheConfig{Now: cfg.Now, Observe: a.metrics.IntrospectionCache})
 		if err != nil {
 			return err
 		}
@@ -294,20 +294,15 @@ func (a *Authenticator) discover(ctx context.Context) error {
 
 // useVerifier records what the verifier can do besides Verify.
 func (a *Authenticator) useVerifier() {
-	// Func values: the adapter depends only on Forget(token) being
-	// callable, whatever it returns.
-	switch v := a.cfg.Verifier.(type) {
-	case *oidc.Verifier:
+	switch a.cfg.Verifier.(type) {
+	case *oidc.Verifier, *oidc.MultiVerifier:
 		// These reject any token that is not three canonical base64url
 		// segments, a subset of RFC 6750's b64token: the alphabet check
 		// can wait for a failed verification.
 		a.strictJWS = true
-		a.caches = append(a.caches, forgetFunc(func(t string) { v.Forget(t) }))
-	case *oidc.MultiVerifier:
-		a.strictJWS = true
-		a.caches = append(a.caches, forgetFunc(func(t string) { v.Forget(t) }))
-	case forgetter:
-		a.caches = append(a.caches, v)
+	}
+	if f, ok := a.cfg.Verifier.(forgetter); ok {
+		a.caches = append(a.caches, f)
 	}
 	a.logoutTokens, _ = a.cfg.Verifier.(logoutTokenVerifier)
 	a.adminActions, _ = a.cfg.Verifier.(adminActionVerifier)
@@ -352,10 +347,6 @@ type adminActionVerifier interface {
 // forgetter is a cache that can drop a revoked token: *introspect.Cache,
 // and the verified-token cache of the oidc verifiers.
 type forgetter interface{ Forget(token string) }
-
-type forgetFunc func(token string)
-
-func (f forgetFunc) Forget(token string) { f(token) }
 
 // forget evicts token from the verifier's and the introspector's caches.
 func (a *Authenticator) forget(token string) {

@@ -42,7 +42,7 @@ func logoutVerifier(t *testing.T, m *attack.Material) *oidc.Verifier {
 	t.Helper()
 	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: m.Issuer,
 		Keys:     oidc.NewStaticKeySet(&oidc.Key{ID: m.KID, Algorithm: oidc.RS256, Public: &m.Key.PublicKey}),
-		Audience: []string{m.Audience}, Logout: oidc.LogoutConfig{Audience: []string{logoutClient}},
+		Audience: []string{m.Audience}, Logout: oidc.LogoutTokenConfig{Audience: []string{logoutClient}},
 		Now: func() time.Time { return m.Now }})
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +392,7 @@ func TestKeycloakBackchannelConformance(t *testing.T) {
 	t.Run("replayed to B, which shares the store", func(t *testing.T) {
 		// The token is otherwise valid for B: only the spent jti refuses it.
 		v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: realm.IssuerURL(), Keys: keysOf(t, realm),
-			Audience: []string{keycloaktest.BackendClientID}, Logout: oidc.LogoutConfig{Audience: []string{keycloaktest.MobileClientID}}})
+			Audience: []string{keycloaktest.BackendClientID}, Logout: oidc.LogoutTokenConfig{Audience: []string{keycloaktest.MobileClientID}}})
 		if err != nil {
 			t.Fatal(err)
 		}

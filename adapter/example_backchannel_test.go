@@ -37,7 +37,7 @@ func ExampleAuthenticator_BackchannelLogoutHandler() {
 		Keys:       oidc.NewStaticKeySet(&oidc.Key{ID: "k1", Algorithm: oidc.EdDSA, Public: priv.Public()}),
 		Audience:   []string{"backend"},
 		Algorithms: []string{oidc.EdDSA},
-		Logout:     oidc.LogoutConfig{Audience: []string{"mobile"}}, // the client whose back-channel URL Keycloak calls
+		Logout:     oidc.LogoutTokenConfig{Audience: []string{"mobile"}}, // the client whose back-channel URL Keycloak calls
 		Now:        clock,
 	})
 	if err != nil {

@@ -1,11 +1,12 @@
 package adapter
 
 import (
-	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/tokenwarden/tokenwarden/internal/strictjson"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
@@ -69,8 +70,8 @@ func RequireClientRole(client, role string) Requirement {
 // aliases or maps them to ids) and groups claim (a group exactly as the
 // mapper writes it: "/staff/ops" with full paths, else "ops"; membership
 // of a subgroup is not membership of its parent). Those two are read from
-// oidc.Claims.Organizations and Groups; any other claim is decoded from
-// the payload on every check. With an empty value it is never met.
+// oidc.Claims.Organizations and Groups; any other claim is read from the
+// payload on every check. With an empty value it is never met.
 func RequireClaim(name, value string) Requirement {
 	var has func(*oidc.Claims) bool
 	switch name {
@@ -87,32 +88,61 @@ func RequireClaim(name, value string) Requirement {
 	}
 }
 
-// claimHolds decodes the claim name of c's payload and reports whether it
-// holds value.
+// claimHolds reports whether c's top-level claim name holds value.
 func claimHolds(c *oidc.Claims, name, value string) bool {
-	var m map[string]jsonRaw
-	if err := c.Decode(&m); err != nil {
-		return false
-	}
-	raw, ok := m[name]
-	if !ok {
-		return false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s == value
-	}
-	var list []string
-	if json.Unmarshal(raw, &list) == nil {
-		return slices.Contains(list, value)
-	}
-	var obj map[string]jsonRaw
-	if json.Unmarshal(raw, &obj) == nil {
-		_, ok := obj[value]
-		return ok
-	}
-	return false
+	held := false
+	readClaim(c, name, func(r *strictjson.Reader) {
+		switch r.Peek() {
+		case '"':
+			s, err := r.String()
+			held = err == nil && s == value
+		case '[':
+			// Every element a string (null counts as absent).
+			var found bool
+			err := r.Array(func() error {
+				if r.Null() {
+					return nil
+				}
+				s, err := r.String()
+				found = found || s == value
+				return err
+			})
+			held = err == nil && found
+		case '{':
+			_ = r.Object(func(member string) error {
+				held = held || member == value
+				return r.Skip()
+			})
+		}
+	})
+	return held
 }
+
+// readClaim finds c's top-level claim name in its payload and, when it is
+// there, calls read (when not nil) with the reader at its value, which read
+// need not consume. It reports whether the claim is present. Raw passed
+// strict decoding: no name repeats, not even in another letter case.
+func readClaim(c *oidc.Claims, name string, read func(r *strictjson.Reader)) bool {
+	r := strictjson.NewReader(c.Raw)
+	if r.Peek() != '{' {
+		return false
+	}
+	found := false
+	_ = r.Object(func(member string) error {
+		if member != name {
+			return r.Skip()
+		}
+		found = true
+		if read != nil {
+			read(&r)
+		}
+		return errFound
+	})
+	return found
+}
+
+// errFound ends readClaim's walk at the claim.
+var errFound = errors.New("claim found")
 
 // RequireFunc wraps a custom check. desc is sent as error_description when
 // the check fails; it must not contain request data.

@@ -137,3 +137,66 @@ func TestCustomErrorWriter(t *testing.T) {
 		t.Fatal("no Cache-Control")
 	}
 }
+
+// TestRequireClaim checks the guard on every shape a claim takes: a string
+// (equal), an array (contains), an object (member name), the organization
+// and groups fields, and claims absent, null, of another type or without a
+// payload at all.
+func TestRequireClaim(t *testing.T) {
+	c, err := oidc.ParseClaims([]byte(`{"sub":"u","tenant":"acme","allowed-origins":["capacitor://localhost","https://app.example.com"],` +
+		`"orgs":{"acme":{"id":"1"},"glo\u0062ex":{}},"mixed":["acme",1],"nulls":["acme",null],"nested":{"inner":["acme"]},"level":3,"none":null,` +
+		`"organization":{"acme":{"id":"93f75744"}},"groups":["/staff/ops"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, claim, value string
+		want               bool
+	}{
+		{"string equal", "tenant", "acme", true},
+		{"string differs", "tenant", "acm", false},
+		{"array contains", "allowed-origins", "capacitor://localhost", true},
+		{"array lacks", "allowed-origins", "capacitor://", false},
+		{"object member", "orgs", "acme", true},
+		{"object member spelt with an escape", "orgs", "globex", true},
+		{"object lacks", "orgs", "id", false},
+		{"array with a number", "mixed", "acme", false},
+		{"array with a null", "nulls", "acme", true},
+		{"nested value is not a member", "nested", "acme", false},
+		{"number", "level", "3", false},
+		{"null", "none", "null", false},
+		{"absent", "missing", "acme", false},
+		{"empty value", "tenant", "", false},
+		{"organization field", "organization", "acme", true},
+		{"organization field lacks", "organization", "93f75744", false},
+		{"groups field", "groups", "/staff/ops", true},
+		{"groups field is exact", "groups", "/staff", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RequireClaim(tt.claim, tt.value).Allow(c); got != tt.want {
+				t.Fatalf("RequireClaim(%q, %q) = %v, want %v", tt.claim, tt.value, got, tt.want)
+			}
+		})
+	}
+	if RequireClaim("tenant", "acme").Allow(&oidc.Claims{Subject: "u"}) {
+		t.Fatal("claims without a payload met a payload claim")
+	}
+}
+
+// TestMissingClaim: the trigger fires when the payload lacks the claim
+// (null counts as present), and when there is no payload to look in.
+func TestMissingClaim(t *testing.T) {
+	c, err := oidc.ParseClaims([]byte(`{"sub":"u","acr":"1","amr":null,"nested":{"x":1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"acr": false, "amr": false, "nested": false, "x": true, "ACR": true} {
+		if got := MissingClaim(name)(c); got != want {
+			t.Errorf("MissingClaim(%q) = %v, want %v", name, got, want)
+		}
+	}
+	if !MissingClaim("acr")(&oidc.Claims{Subject: "u"}) {
+		t.Error("claims without a payload do not miss acr")
+	}
+}

@@ -249,7 +249,7 @@ func TestBackchannelReplayHasNoEffect(t *testing.T) {
 	clock := func() time.Time { return now }
 	v, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: m.Issuer, Audience: []string{m.Audience}, Now: clock,
 		Keys:   oidc.NewStaticKeySet(&oidc.Key{ID: m.KID, Algorithm: oidc.RS256, Public: &m.Key.PublicKey}),
-		Logout: oidc.LogoutConfig{Audience: []string{"mobile"}}})
+		Logout: oidc.LogoutTokenConfig{Audience: []string{"mobile"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,25 +36,25 @@ type Metrics interface {
 	// AuditDropped counts audit events dropped by the rate limit.
 	AuditDropped()
 	// KeySetFetch observes one key-set fetch. It has the signature of
-	// oidc.KeySetConfig.Observer: New wires it to the key set it builds;
-	// for one built by hand, set Observer: m.KeySetFetch.
+	// oidc.KeySetConfig.Observe: New wires it to the key set it builds;
+	// for one built by hand, set Observe: m.KeySetFetch.
 	KeySetFetch(ev oidc.FetchEvent)
 	// IntrospectionCache observes one decision of the introspection
-	// cache. It has the signature of introspect.CacheConfig.OnEvent: New
-	// wires it to the cache it builds; for one built by hand, set
-	// OnEvent: m.IntrospectionCache.
-	IntrospectionCache(ev introspect.CacheEvent)
+	// cache (an introspect.Event of a Cache* kind). It has the signature of
+	// introspect.CacheConfig.Observe: New wires it to the cache it builds;
+	// for one built by hand, set Observe: m.IntrospectionCache.
+	IntrospectionCache(ev introspect.Event)
 }
 
 // nopMetrics discards everything. It is the default.
 type nopMetrics struct{}
 
-func (nopMetrics) Decision(Outcome, Reason)                 {}
-func (nopMetrics) Introspection(string, time.Duration)      {}
-func (nopMetrics) StoreDegraded(bool)                       {}
-func (nopMetrics) AuditDropped()                            {}
-func (nopMetrics) KeySetFetch(oidc.FetchEvent)              {}
-func (nopMetrics) IntrospectionCache(introspect.CacheEvent) {}
+func (nopMetrics) Decision(Outcome, Reason)            {}
+func (nopMetrics) Introspection(string, time.Duration) {}
+func (nopMetrics) StoreDegraded(bool)                  {}
+func (nopMetrics) AuditDropped()                       {}
+func (nopMetrics) KeySetFetch(oidc.FetchEvent)         {}
+func (nopMetrics) IntrospectionCache(introspect.Event) {}
 
 // AuditKind names a security event worth a record.
 type AuditKind string

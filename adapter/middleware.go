@@ -64,16 +64,11 @@ func Lightweight(c *oidc.Claims) bool {
 }
 
 // MissingClaim returns a trigger for IntrospectionPolicy.When that fires when
-// the token's payload lacks the top-level claim name. It decodes the payload
+// the token's payload lacks the top-level claim name. It scans the payload
 // on every call: prefer Lightweight when it fits.
 func MissingClaim(name string) func(*oidc.Claims) bool {
 	return func(c *oidc.Claims) bool {
-		var m map[string]jsonRaw
-		if err := c.Decode(&m); err != nil {
-			return true
-		}
-		_, ok := m[name]
-		return !ok
+		return !readClaim(c, name, nil)
 	}
 }
 

@@ -85,7 +85,7 @@ func (p *provider) asked(prefix string) int {
 type hookMetrics struct {
 	mu      sync.Mutex
 	fetches int
-	cache   map[introspect.CacheEvent]int
+	cache   map[introspect.EventKind]int
 }
 
 func (m *hookMetrics) Decision(adapter.Outcome, adapter.Reason) {}
@@ -93,9 +93,9 @@ func (m *hookMetrics) Introspection(string, time.Duration)      {}
 func (m *hookMetrics) StoreDegraded(bool)                       {}
 func (m *hookMetrics) AuditDropped()                            {}
 func (m *hookMetrics) KeySetFetch(oidc.FetchEvent)              { m.mu.Lock(); m.fetches++; m.mu.Unlock() }
-func (m *hookMetrics) IntrospectionCache(ev introspect.CacheEvent) {
+func (m *hookMetrics) IntrospectionCache(ev introspect.Event) {
 	m.mu.Lock()
-	m.cache[ev]++
+	m.cache[ev.Kind]++
 	m.mu.Unlock()
 }
 
@@ -105,7 +105,7 @@ func (m *hookMetrics) IntrospectionCache(ev introspect.CacheEvent) {
 // the cache.
 func TestNewFromDiscovery(t *testing.T) {
 	p := newProvider(t)
-	m := &hookMetrics{cache: map[introspect.CacheEvent]int{}}
+	m := &hookMetrics{cache: map[introspect.EventKind]int{}}
 	auth, err := adapter.New(context.Background(), adapter.Config{Issuer: p.m.Issuer, Audience: p.m.Audience,
 		Clients: []string{"mobile"}, ClientSecret: "s3cret", InsecureAllowHTTP: true, Metrics: m,
 		Now: func() time.Time { return p.m.Now }})

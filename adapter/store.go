@@ -3,14 +3,11 @@ package adapter
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 
 	"github.com/tokenwarden/tokenwarden/oidc"
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
-
-type jsonRaw = json.RawMessage
 
 // TokenOf returns the verified identity of c as the deny-list keys it:
 // (iss, jti), (iss, sid), (iss, sub), and the client (azp, else client_id).
@@ -24,7 +21,7 @@ type jsonRaw = json.RawMessage
 //
 // A token with neither jti nor sid gets, as its ID, a digest of its
 // verified payload ("sha256:" and the unpadded base64url SHA-256 of
-// c.Raw()), so that it can still be deny-listed on its own. The digest is
+// c.Raw), so that it can still be deny-listed on its own. The digest is
 // of what was signed, not of the token string: a token respelt (another
 // valid signature of the same payload, such as ECDSA's (r, n−s)) has the
 // same digest. Without a payload (claims built by hand) the ID stays empty.
@@ -61,11 +58,10 @@ func offlineSession(sid string) string { return "offline:" + sid }
 // c does not hold its payload. The prefix sets it apart from the UUIDs an
 // issuer such as Keycloak puts in jti.
 func payloadDigest(c *oidc.Claims) string {
-	raw := c.Raw()
-	if len(raw) == 0 {
+	if c.Raw == "" {
 		return ""
 	}
-	sum := sha256.Sum256(raw)
+	sum := sha256.Sum256([]byte(c.Raw))
 	return "sha256:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 

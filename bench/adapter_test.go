@@ -25,7 +25,7 @@ func newMiddleware(tb testing.TB, srv *fixture.Server, alg string, cache twoidc.
 		},
 	}
 	if introspectAlways {
-		cfg.Introspector = newIntrospectCache(tb, srv)
+		cfg.Introspector = newIntrospectCache(tb, srv.URL)
 		cfg.Policy.Always = true
 	}
 	a, err := adapter.New(context.Background(), cfg)

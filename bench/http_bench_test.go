@@ -30,43 +30,50 @@ var (
 	loadSlice    = flag.Duration("bench.slice", 100*time.Millisecond, "length of the alternating slices of an end-to-end HTTP benchmark and its bare reference")
 )
 
-// loadDir holds the load generator built for this process.
+// toolDir holds the commands built for this process.
 var (
-	loadDirMu sync.Mutex
-	loadDir   string
+	toolDirMu sync.Mutex
+	toolDir   string
 )
 
-// loadBinary builds cmd/load once per process.
-var loadBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "tokenwarden-bench-load-")
-	if err != nil {
-		return "", err
+// buildTool builds the command ./cmd/<name> into toolDir.
+func buildTool(name string) (string, error) {
+	toolDirMu.Lock()
+	defer toolDirMu.Unlock()
+	if toolDir == "" {
+		dir, err := os.MkdirTemp("", "tokenwarden-bench-tools-")
+		if err != nil {
+			return "", err
+		}
+		toolDir = dir
 	}
-	loadDirMu.Lock()
-	loadDir = dir
-	loadDirMu.Unlock()
-	bin := filepath.Join(dir, "load")
-	out, err := exec.Command("go", "build", "-o", bin, "./cmd/load").CombinedOutput()
+	bin := filepath.Join(toolDir, name)
+	out, err := exec.Command("go", "build", "-o", bin, "./cmd/"+name).CombinedOutput()
 	if err != nil {
-		return "", &buildError{err: err, out: string(out)}
+		return "", &buildError{name: name, err: err, out: string(out)}
 	}
 	return bin, nil
-})
+}
+
+// loadBinary builds cmd/load once per process.
+var loadBinary = sync.OnceValues(func() (string, error) { return buildTool("load") })
 
 type buildError struct {
-	err error
-	out string
+	name string
+	err  error
+	out  string
 }
 
 func (e *buildError) Error() string {
-	return "bench: building cmd/load: " + e.err.Error() + "\n" + e.out
+	return "bench: building cmd/" + e.name + ": " + e.err.Error() + "\n" + e.out
 }
 
-func removeLoadBinary() {
-	loadDirMu.Lock()
-	defer loadDirMu.Unlock()
-	if loadDir != "" {
-		_ = os.RemoveAll(loadDir)
+// removeTools removes the commands built for this process.
+func removeTools() {
+	toolDirMu.Lock()
+	defer toolDirMu.Unlock()
+	if toolDir != "" {
+		_ = os.RemoveAll(toolDir)
 	}
 }
 

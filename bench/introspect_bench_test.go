@@ -1,16 +1,22 @@
 package bench_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Nerzal/gocloak/v13"
+
 	"github.com/tokenwarden/tokenwarden/introspect"
 
 	"github.com/tokenwarden/tokenwarden/bench/internal/fixture"
@@ -27,8 +33,8 @@ var errInactive = errors.New("bench: token reported inactive")
 // keeps up to 1,024 idle connections so the 1,000-waiter row does not open
 // (and leave in TIME_WAIT) a connection per waiter per operation; that
 // favours gocloak.
-func newGocloakIntrospect(_ testing.TB, srv *fixture.Server) introspectFunc {
-	g := gocloak.NewClient(srv.URL)
+func newGocloakIntrospect(_ testing.TB, base string) introspectFunc {
+	g := gocloak.NewClient(base)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
 	g.RestyClient().SetTransport(tr)
@@ -47,8 +53,8 @@ func newGocloakIntrospect(_ testing.TB, srv *fixture.Server) introspectFunc {
 // newTokenwardenIntrospect is tokenwarden's introspect.Client behind its
 // Cache (default configuration), with the issuer and audience checks on the
 // answer and the roles read from the typed claims.
-func newTokenwardenIntrospect(tb testing.TB, srv *fixture.Server) introspectFunc {
-	c := newIntrospectCache(tb, srv)
+func newTokenwardenIntrospect(tb testing.TB, base string) introspectFunc {
+	c := newIntrospectCache(tb, base)
 	return func(ctx context.Context, token string) error {
 		res, err := c.Introspect(ctx, token, introspect.HintAccessToken)
 		if err != nil {
@@ -61,9 +67,9 @@ func newTokenwardenIntrospect(tb testing.TB, srv *fixture.Server) introspectFunc
 	}
 }
 
-func newIntrospectCache(tb testing.TB, srv *fixture.Server) *introspect.Cache {
+func newIntrospectCache(tb testing.TB, base string) *introspect.Cache {
 	cl, err := introspect.New(introspect.Config{
-		IntrospectionURL: srv.IntrospectURL(),
+		IntrospectionURL: base + fixture.IntrospectPath,
 		ClientID:         fixture.ClientID,
 		ClientSecret:     fixture.ClientSecret,
 		Issuer:           fixture.Issuer,
@@ -132,7 +138,7 @@ func benchIntrospect(b *testing.B) {
 	for _, lat := range latencies {
 		rows := []struct {
 			name  string
-			newFn func(testing.TB, *fixture.Server) introspectFunc
+			newFn func(testing.TB, string) introspectFunc
 			fresh bool
 		}{
 			{"gocloak", newGocloakIntrospect, false},
@@ -143,7 +149,7 @@ func benchIntrospect(b *testing.B) {
 			b.Run(latencyName(lat)+"/"+row.name, func(b *testing.B) {
 				srv := newServer(b)
 				srv.SetIntrospectLatency(lat)
-				f := row.newFn(b, srv)
+				f := row.newFn(b, srv.URL)
 				ctx := context.Background()
 				if err := f(ctx, good.Raw); err != nil {
 					b.Fatalf("warm-up: %v", err)
@@ -179,7 +185,7 @@ func benchIntrospectWaiters(b *testing.B) {
 	for _, lat := range latencies {
 		rows := []struct {
 			name  string
-			newFn func(testing.TB, *fixture.Server) introspectFunc
+			newFn func(testing.TB, string) introspectFunc
 		}{
 			{"gocloak", newGocloakIntrospect},
 			{"tokenwarden", newTokenwardenIntrospect},
@@ -188,7 +194,7 @@ func benchIntrospectWaiters(b *testing.B) {
 			b.Run(latencyName(lat)+"/"+row.name, func(b *testing.B) {
 				srv := newServer(b)
 				srv.SetIntrospectLatency(lat)
-				f := row.newFn(b, srv)
+				f := row.newFn(b, srv.URL)
 				ctx := context.Background()
 				if err := f(ctx, good.Raw); err != nil {
 					b.Fatalf("warm-up: %v", err)
@@ -220,4 +226,132 @@ func benchIntrospectWaiters(b *testing.B) {
 			})
 		}
 	}
+}
+
+// serveBinary builds cmd/serve once per process.
+var serveBinary = sync.OnceValues(func() (string, error) { return buildTool("serve") })
+
+// childKeycloak is the fake Keycloak running in a child process (cmd/serve
+// -row keycloak), so that the CPU time and allocations of the benchmark
+// process are the client's alone.
+type childKeycloak struct {
+	URL string
+}
+
+// newChildKeycloak starts the child for the benchmark's lifetime.
+func newChildKeycloak(b *testing.B) *childKeycloak {
+	b.Helper()
+	bin, err := serveBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-row", "keycloak")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close() // serve exits when its standard input ends
+		_ = cmd.Wait()
+	})
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("serve -row keycloak: %v", err)
+	}
+	return &childKeycloak{URL: strings.TrimSpace(url)}
+}
+
+// introspections is the number of introspection requests the child has
+// answered so far.
+func (c *childKeycloak) introspections(b *testing.B) int64 {
+	b.Helper()
+	resp, err := http.Get(c.URL + fixture.StatsPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st fixture.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		b.Fatal(err)
+	}
+	return st.Introspect
+}
+
+// BenchmarkIntrospectClient is BenchmarkIntrospect's miss against gocloak
+// with the fake Keycloak in a child process: client-cpu-ns/op and
+// allocs/op are the client's own cost of one introspection (request,
+// client authentication, reading and checking the answer, and for
+// tokenwarden the cache's bookkeeping of a miss), with nothing of the
+// server's in them. The interleaved row alternates one call of each client
+// and measures the CPU time around each call: a burst of load on the shared
+// machine then falls on both, and x-gocloak-cpu, the ratio of the two
+// sums, is steadier than the ratio of two rows measured one after the other.
+func BenchmarkIntrospectClient(b *testing.B) { inRounds(b, benchIntrospectClient) }
+
+func benchIntrospectClient(b *testing.B) {
+	good := fixtures(b).tokens[fixture.RS256]
+	rows := []struct {
+		name  string
+		newFn func(testing.TB, string) introspectFunc
+	}{
+		{"gocloak", newGocloakIntrospect},
+		{"tokenwarden-miss", newTokenwardenIntrospect},
+	}
+	for _, row := range rows {
+		b.Run("0ms/"+row.name, func(b *testing.B) {
+			kc := newChildKeycloak(b)
+			f := row.newFn(b, kc.URL)
+			ctx := context.Background()
+			if err := f(ctx, good.Raw); err != nil {
+				b.Fatalf("warm-up: %v", err)
+			}
+			tokens := newTokenBatches(b, good)
+			hits, cpu := kc.introspections(b), cpuNanos()-tokens.excluded
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f(ctx, tokens.next()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			used := cpuNanos() - tokens.excluded - cpu
+			b.StopTimer()
+			b.ReportMetric(float64(kc.introspections(b)-hits)/float64(b.N), "upstream/op")
+			b.ReportMetric(float64(used)/float64(b.N), "client-cpu-ns/op")
+		})
+	}
+	b.Run("0ms/tokenwarden-vs-gocloak", func(b *testing.B) {
+		kc := newChildKeycloak(b)
+		tw, gc := newTokenwardenIntrospect(b, kc.URL), newGocloakIntrospect(b, kc.URL)
+		ctx := context.Background()
+		for _, f := range []introspectFunc{tw, gc} {
+			if err := f(ctx, good.Raw); err != nil {
+				b.Fatalf("warm-up: %v", err)
+			}
+		}
+		tokens := newTokenBatches(b, good)
+		var twCPU, gcCPU int64
+		for b.Loop() {
+			tok := tokens.next()
+			t0 := cpuNanos()
+			if err := tw(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+			t1 := cpuNanos()
+			if err := gc(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+			twCPU, gcCPU = twCPU+t1-t0, gcCPU+cpuNanos()-t1
+		}
+		b.ReportMetric(float64(twCPU)/float64(b.N), "client-cpu-ns/op")
+		b.ReportMetric(float64(gcCPU)/float64(b.N), "gocloak-client-cpu-ns/op")
+		b.ReportMetric(float64(twCPU)/float64(gcCPU), "x-gocloak-cpu")
+	})
 }

@@ -15,7 +15,7 @@ func TestMain(m *testing.M) {
 		printConfig()
 	}
 	code := m.Run()
-	removeLoadBinary()
+	removeTools()
 	os.Exit(code)
 }
 

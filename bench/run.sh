@@ -11,10 +11,15 @@
 # are taken between neighbours in time. benchstat and cmd/report treat the
 # repeats as samples of one row, exactly like -count.
 #
+# Then instructions.sh counts the instructions of one verification under
+# valgrind's callgrind (floor and tokenwarden rows), appended to the same
+# results.
+#
 # Environment: COUNT (default 6: benchstat needs ≥ 6 samples for a 95%
 # interval of the median), BENCHTIME (default 1s), BENCH (default ".": the
 # -bench pattern), LOAD (default 2s: each end-to-end HTTP row's duration, half
 # for the row and half for its bare reference, in alternating 100 ms slices),
+# INSTRUCTIONS (default 1; 0 skips instructions.sh),
 # REPORT_ONLY=1 (rewrite the report from the last run's results/ without
 # running anything, e.g. after editing notes.md).
 # Raw outputs go to bench/results/ (git-ignored).
@@ -67,6 +72,12 @@ echo "$count" >results/count.txt
 date -u +%Y-%m-%dT%H:%M:%SZ >results/date.txt
 status=0
 BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true) go test "${args[@]}" 2>&1 | tee -a results/bench.txt || status=$?
+# Instructions per verification under callgrind (skipped, with a line saying
+# so, where valgrind is missing): ratios the machine's load does not move.
+if [ "${INSTRUCTIONS:-1}" = 1 ]; then
+	echo "bench: ./instructions.sh"
+	./instructions.sh 2>&1 | tee -a results/bench.txt || status=$?
+fi
 # benchstat sees the rounds as -count samples: strip the "#NN" of repeats.
 sed -E 's/^(Benchmark[^ \t]*)#[0-9]+(-[0-9]+)?([ \t])/\1\2\3/' results/bench.txt >results/bench-merged.txt
 "$benchstat" results/bench-merged.txt >results/benchstat.txt

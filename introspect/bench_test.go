@@ -141,3 +141,30 @@ func garbageFlood(b *testing.B, negSize int) {
 	b.ReportMetric(float64(retained), "retained-bytes")
 	b.ReportMetric(float64(retained)/float64(neg), "bytes/entry")
 }
+
+// BenchmarkIntrospectMiss is the cache's own cost of a miss: a token not
+// seen before, answered active at once by an in-process fake, then stored.
+func BenchmarkIntrospectMiss(b *testing.B) {
+	up := &fakeIntrospector{answer: byToken(time.Now().Add(time.Hour))}
+	c, _ := introspect.NewCache(up, introspect.CacheConfig{})
+	defer c.Close()
+	toks := make([]string, 4096)
+	for i := range toks {
+		toks[i] = benchToken("good", i)
+	}
+	ctx := context.Background()
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if i == len(toks) {
+			b.StopTimer()
+			c.ForgetAll()
+			i = 0
+			b.StartTimer()
+		}
+		if _, err := c.Introspect(ctx, toks[i], ""); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

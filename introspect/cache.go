@@ -5,51 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // Introspector is what a Cache sits in front of; *Client implements it.
 type Introspector interface {
 	Introspect(ctx context.Context, token, hint string) (*Result, error)
-}
-
-// CacheEvent is reported to CacheConfig.OnEvent.
-type CacheEvent int
-
-// Cache events.
-const (
-	// CacheHit: an active answer was served from the positive cache.
-	CacheHit CacheEvent = iota
-	// CacheNegativeHit: an inactive or rejected answer was served from the
-	// negative cache.
-	CacheNegativeHit
-	// CacheMiss: nothing usable was cached; the call went upstream or joined
-	// an identical call already in flight.
-	CacheMiss
-	// CacheCoalesced: after a miss, the call was answered by an identical
-	// call already in flight instead of its own upstream request.
-	CacheCoalesced
-)
-
-// String returns the event's name, suitable as a metric label.
-func (e CacheEvent) String() string {
-	switch e {
-	case CacheHit:
-		return "hit"
-	case CacheNegativeHit:
-		return "negative_hit"
-	case CacheMiss:
-		return "miss"
-	case CacheCoalesced:
-		return "coalesced"
-	}
-	return "unknown"
 }
 
 // CacheConfig configures a Cache. Zero values are documented per field.
@@ -74,15 +41,16 @@ type CacheConfig struct {
 	// MaxTokenBytes: longer tokens are passed through and never cached.
 	// Zero: 16 KiB. With NegativeSize it bounds the negative cache's memory.
 	MaxTokenBytes int
-	// CallTimeout bounds a shared upstream call. The call runs detached from
+	// Timeout bounds a shared upstream call. The call runs detached from
 	// the context of the caller that started it (context.WithoutCancel), so
 	// one impatient caller cannot fail the others. Zero: 10 s.
-	CallTimeout time.Duration
+	Timeout time.Duration
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
-	// OnEvent, if set, is called for every cache decision from the calling
-	// goroutine. It must be fast and must not block.
-	OnEvent func(CacheEvent)
+	// Observe, if set, is called for every cache decision (an Event of kind
+	// CacheHit, CacheNegativeHit, CacheMiss or CacheCoalesced) from the
+	// calling goroutine. It must be fast and must not block.
+	Observe func(Event)
 }
 
 // Cache answers repeated introspections from memory and coalesces identical
@@ -92,8 +60,9 @@ type CacheConfig struct {
 // its expiry. Upstream failures (ErrUnavailable, ErrInvalidResponse, *Error,
 // ErrConfig, context errors) are never cached.
 //
-// A Cache is safe for concurrent use. Its only goroutines are the shared
-// upstream calls, each bounded by CallTimeout; Close cancels them.
+// A Cache is safe for concurrent use. Its only goroutines run the shared
+// upstream calls, each bounded by Timeout, and then wait up to 2 s for the
+// next one before they end; Close cancels the calls and ends the goroutines.
 type Cache struct {
 	next     Introspector
 	cfg      CacheConfig
@@ -101,9 +70,11 @@ type Cache struct {
 	seed     maphash.Seed
 	pos      *lru.Cache[uint64, *entry]
 	neg      *lru.Cache[uint64, *entry]
-	group    singleflight.Group
-	storeMu  sync.Mutex    // orders stores after Forget/Purge: see fetch
-	gen      atomic.Uint64 // bumped by Forget and Purge; a call started before may not store
+	flightMu sync.Mutex
+	flights  map[uint64]*flight // shared upstream calls in flight, by key
+	jobs     chan func()        // idle workers take shared calls here
+	storeMu  sync.Mutex         // orders stores after Forget/ForgetAll: see fetch
+	gen      atomic.Uint64      // bumped by Forget and ForgetAll; a call started before may not store
 	closeCtx context.Context
 	close    context.CancelFunc
 	closed   sync.Once
@@ -141,12 +112,13 @@ func NewCache(next Introspector, cfg CacheConfig) (*Cache, error) {
 		cfg.NegativeTTL = time.Minute
 	}
 	if cfg.MaxTokenBytes <= 0 {
-		cfg.MaxTokenBytes = 16 << 10
+		cfg.MaxTokenBytes = jose.DefaultMaxTokenBytes
 	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 10 * time.Second
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
 	}
-	c := &Cache{next: next, cfg: cfg, now: cfg.Now, seed: maphash.MakeSeed()}
+	c := &Cache{next: next, cfg: cfg, now: cfg.Now, seed: maphash.MakeSeed(),
+		flights: make(map[uint64]*flight), jobs: make(chan func())}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -187,60 +159,108 @@ func (c *Cache) Introspect(ctx context.Context, token, hint string) (*Result, er
 		return nil, fmt.Errorf("%w: cache closed", ErrUnavailable)
 	}
 
-	var leader bool
-	sfKey := strconv.FormatUint(key, 16)
-	ch := c.group.DoChan(sfKey, func() (any, error) {
-		leader = true
-		return c.fetch(ctx, key, token, hint), nil
-	})
+	c.flightMu.Lock()
+	f := c.flights[key]
+	leader := f == nil
+	if leader {
+		f = &flight{token: token, hint: hint, done: make(chan struct{})}
+		c.flights[key] = f
+	}
+	c.flightMu.Unlock()
+	if !leader && (f.token != token || f.hint != hint) {
+		// Hash collision with a different token in flight: ask on our own.
+		return c.next.Introspect(ctx, token, hint)
+	}
+	if leader {
+		c.run(func() { c.fly(ctx, key, f) })
+	}
 	select {
-	case r := <-ch:
-		o := r.Val.(outcome)
-		if o.token != token || o.hint != hint {
-			// Hash collision with a different token in flight: ask on our own.
-			return c.next.Introspect(ctx, token, hint)
-		}
+	case <-f.done:
 		if !leader {
 			c.event(CacheCoalesced)
 		}
-		return o.res, o.err
+		return f.res, f.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: waiting for the shared introspection: %w", ErrUnavailable, ctx.Err())
 	}
 }
 
-type outcome struct {
+// flight is one shared upstream call; res and err are set before done is
+// closed.
+type flight struct {
 	token, hint string
+	done        chan struct{}
 	res         *Result
 	err         error
 }
 
+// fly runs the shared call f and ends it for its waiters.
+func (c *Cache) fly(ctx context.Context, key uint64, f *flight) {
+	f.res, f.err = c.fetch(ctx, key, f.token, f.hint)
+	c.flightMu.Lock()
+	if c.flights[key] == f { // Forget may have let a newer flight take the slot
+		delete(c.flights, key)
+	}
+	c.flightMu.Unlock()
+	close(f.done)
+}
+
+// run runs a shared call on an idle worker, or on a new one. A worker
+// outlives its call for workerIdle, waiting for the next: a fresh goroutine
+// would grow its stack through net/http's client path on every call, about
+// a tenth of the client's CPU time per miss.
+func (c *Cache) run(job func()) {
+	select {
+	case c.jobs <- job:
+	default:
+		go c.work(job)
+	}
+}
+
+// workerIdle is how long an idle worker waits for another call.
+const workerIdle = 2 * time.Second
+
+func (c *Cache) work(job func()) {
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		job()
+		t.Reset(workerIdle)
+		select {
+		case job = <-c.jobs:
+		case <-t.C:
+			return
+		case <-c.closeCtx.Done():
+			return
+		}
+	}
+}
+
 // fetch runs the shared upstream call and stores a cacheable answer.
-func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) outcome {
+func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) (*Result, error) {
 	gen := c.gen.Load()
 	// A caller that missed the cache just before the previous flight for
 	// this token stored its answer starts a new flight: answer it from the
 	// cache instead of going upstream again.
 	now := c.now()
 	if e, ok := c.pos.Peek(key); ok && e.fresh(token, hint, now) {
-		return outcome{token: token, hint: hint, res: e.res}
+		return e.res, nil
 	}
 	if e, ok := c.neg.Peek(key); ok && e.fresh(token, hint, now) {
-		return outcome{token: token, hint: hint, err: e.err}
+		return nil, e.err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
 	defer cancel()
 	stop := context.AfterFunc(c.closeCtx, cancel)
 	defer stop()
 	res, err := c.next.Introspect(ctx, token, hint)
-	o := outcome{token: token, hint: hint, res: res, err: err}
 	// Check the generation and store under storeMu, which Forget also holds
 	// while it bumps the generation and removes: an answer computed before a
 	// Forget is never stored after it.
 	c.storeMu.Lock()
 	defer c.storeMu.Unlock()
 	if c.gen.Load() != gen || c.closeCtx.Err() != nil {
-		return o
+		return res, err
 	}
 	now = c.now()
 	switch {
@@ -255,7 +275,7 @@ func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) outco
 		c.remove(c.pos, key, token)
 		c.neg.Add(key, &entry{token: token, hint: hint, err: err, expires: now.Add(c.cfg.NegativeTTL)})
 	}
-	return o
+	return res, err
 }
 
 // Hash window: a token longer than hashHead+hashTail is hashed on its
@@ -325,11 +345,16 @@ func (c *Cache) Forget(token string) {
 	c.remove(c.pos, key, token)
 	c.remove(c.neg, key, token)
 	c.storeMu.Unlock()
-	c.group.Forget(strconv.FormatUint(key, 16))
+	// Later callers start a new upstream call instead of joining one whose
+	// answer may predate the revocation.
+	c.flightMu.Lock()
+	delete(c.flights, key)
+	c.flightMu.Unlock()
 }
 
-// Purge empties the cache.
-func (c *Cache) Purge() {
+// ForgetAll empties the cache and, like Forget, keeps the calls in flight
+// from storing their answers.
+func (c *Cache) ForgetAll() {
 	c.storeMu.Lock()
 	defer c.storeMu.Unlock()
 	c.gen.Add(1)
@@ -341,16 +366,16 @@ func (c *Cache) Purge() {
 // expired but not yet been evicted).
 func (c *Cache) Len() (positive, negative int) { return c.pos.Len(), c.neg.Len() }
 
-// Close cancels the shared upstream calls in flight; later Introspect calls
-// that miss the cache fail with ErrUnavailable. Close is idempotent and
-// always returns nil.
+// Close cancels the shared upstream calls in flight and ends the idle
+// workers; later Introspect calls that miss the cache fail with
+// ErrUnavailable. Close is idempotent and always returns nil.
 func (c *Cache) Close() error {
 	c.closed.Do(c.close)
 	return nil
 }
 
-func (c *Cache) event(e CacheEvent) {
-	if c.cfg.OnEvent != nil {
-		c.cfg.OnEvent(e)
+func (c *Cache) event(k EventKind) {
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(Event{Kind: k})
 	}
 }

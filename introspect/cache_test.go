@@ -40,19 +40,22 @@ func byToken(exp time.Time) func(context.Context, string, string) (*introspect.R
 
 type events struct {
 	mu sync.Mutex
-	n  map[introspect.CacheEvent]int
+	n  map[introspect.EventKind]int
 }
 
-func (e *events) add(ev introspect.CacheEvent) {
+func (e *events) add(ev introspect.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.n == nil {
-		e.n = map[introspect.CacheEvent]int{}
+		e.n = map[introspect.EventKind]int{}
 	}
-	e.n[ev]++
+	if ev.Endpoint != "" || ev.Status != 0 || ev.Err != nil {
+		panic("a cache event with upstream fields")
+	}
+	e.n[ev.Kind]++
 }
 
-func (e *events) get(ev introspect.CacheEvent) int {
+func (e *events) get(ev introspect.EventKind) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.n[ev]
@@ -98,7 +101,7 @@ func TestCacheTTL(t *testing.T) {
 			up := &fakeIntrospector{answer: byToken(testNow.Add(tt.exp))}
 			var ev events
 			c := newCache(t, up, clk, func(cfg *introspect.CacheConfig) {
-				cfg.OnEvent = ev.add
+				cfg.Observe = ev.add
 				if tt.cfg != nil {
 					tt.cfg(cfg)
 				}
@@ -186,9 +189,9 @@ func TestCacheForget(t *testing.T) {
 	if p, n := c.Len(); p != 1 || n != 1 {
 		t.Fatalf("Len = %d, %d", p, n)
 	}
-	c.Purge()
+	c.ForgetAll()
 	if p, n := c.Len(); p != 0 || n != 0 {
-		t.Fatalf("Len after Purge = %d, %d", p, n)
+		t.Fatalf("Len after ForgetAll = %d, %d", p, n)
 	}
 }
 
@@ -228,7 +231,7 @@ func TestCacheCoalesces(t *testing.T) {
 		return activeResult(testNow.Add(time.Hour)), nil
 	}}
 	var ev events
-	c := newCache(t, up, newClock(), func(cfg *introspect.CacheConfig) { cfg.OnEvent = ev.add })
+	c := newCache(t, up, newClock(), func(cfg *introspect.CacheConfig) { cfg.Observe = ev.add })
 	const n = 1000
 	var wg sync.WaitGroup
 	results := make([]*introspect.Result, n)
@@ -277,7 +280,7 @@ func TestCacheWaiterContext(t *testing.T) {
 		return activeResult(testNow.Add(time.Hour)), nil
 	}}
 	var ev events
-	c := newCache(t, up, newClock(), func(cfg *introspect.CacheConfig) { cfg.OnEvent = ev.add })
+	c := newCache(t, up, newClock(), func(cfg *introspect.CacheConfig) { cfg.Observe = ev.add })
 
 	leaderCtx, cancelLeader := context.WithCancel(context.Background())
 	leaderErr := make(chan error)
@@ -310,12 +313,12 @@ func TestCacheWaiterContext(t *testing.T) {
 	}
 }
 
-func TestCacheCallTimeoutAndClose(t *testing.T) {
+func TestCacheTimeoutAndClose(t *testing.T) {
 	up := &fakeIntrospector{answer: func(ctx context.Context, _, _ string) (*introspect.Result, error) {
 		<-ctx.Done()
 		return nil, fmt.Errorf("%w: %v", introspect.ErrUnavailable, ctx.Err())
 	}}
-	c := newCache(t, up, newClock(), func(cfg *introspect.CacheConfig) { cfg.CallTimeout = 20 * time.Millisecond })
+	c := newCache(t, up, newClock(), func(cfg *introspect.CacheConfig) { cfg.Timeout = 20 * time.Millisecond })
 	if _, err := c.Introspect(context.Background(), "t1", ""); !errors.Is(err, introspect.ErrUnavailable) {
 		t.Fatalf("got %v", err)
 	}
@@ -395,7 +398,7 @@ func TestCacheHitsDoNotAllocate(t *testing.T) {
 	up := &fakeIntrospector{answer: byToken(time.Now().Add(time.Hour))}
 	c := newCache(t, up, &clock{t: time.Now()}, func(cfg *introspect.CacheConfig) {
 		cfg.Now = nil // time.Now, as in production
-		cfg.OnEvent = func(introspect.CacheEvent) {}
+		cfg.Observe = func(introspect.Event) {}
 	})
 	ctx := context.Background()
 	for _, tok := range []string{"good-token", "bad-token"} {

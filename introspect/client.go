@@ -24,6 +24,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/cryptosigner"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	tokens "github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // AuthMethod is how the client authenticates to the endpoints, named as in
@@ -110,8 +112,8 @@ type Config struct {
 	// MaxTokenBytes bounds the token sent for introspection; longer tokens
 	// are rejected without a request. Zero: 16 KiB.
 	MaxTokenBytes int
-	// MaxResponseBytes bounds a response body. Zero: 1 MiB.
-	MaxResponseBytes int64
+	// MaxBodyBytes bounds a response body. Zero: 1 MiB.
+	MaxBodyBytes int64
 
 	// RevokeMaxRetryWait bounds the total time Revoke spends waiting between
 	// attempts after 503 answers (Retry-After, RFC 7009 §2.2.1); the
@@ -130,18 +132,61 @@ type Config struct {
 	// Logger receives debug records of upstream exchanges (endpoint,
 	// status, duration; never a token or secret). Nil: discard.
 	Logger *slog.Logger
-	// OnUpstream, if set, is called after every HTTP exchange with an
-	// endpoint, from the calling goroutine. It must be fast and must not
-	// block.
-	OnUpstream func(UpstreamEvent)
+	// Observe, if set, is called after every HTTP exchange with an
+	// endpoint (an Event of kind UpstreamCall), from the calling goroutine.
+	// It must be fast and must not block.
+	Observe func(Event)
 }
 
-// UpstreamEvent describes one HTTP exchange with the authorization server.
-type UpstreamEvent struct {
+// Event is what Config.Observe (one per HTTP exchange with the authorization
+// server) and CacheConfig.Observe (one per cache decision) receive. It never
+// carries a token.
+type Event struct {
+	Kind EventKind
+	// The fields below describe an UpstreamCall and are zero otherwise.
 	Endpoint string        // EndpointIntrospection or EndpointRevocation
 	Status   int           // HTTP status; 0 when no response arrived
 	Duration time.Duration // from sending the request to reading the body
 	Err      error         // transport or body error; never contains the token
+}
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// UpstreamCall: an HTTP exchange with the introspection or revocation
+	// endpoint.
+	UpstreamCall EventKind = iota
+	// CacheHit: an active answer was served from the positive cache.
+	CacheHit
+	// CacheNegativeHit: an inactive or rejected answer was served from the
+	// negative cache.
+	CacheNegativeHit
+	// CacheMiss: nothing usable was cached; the call went upstream or joined
+	// an identical call already in flight.
+	CacheMiss
+	// CacheCoalesced: after a miss, the call was answered by an identical
+	// call already in flight instead of its own upstream request.
+	CacheCoalesced
+)
+
+// String returns the kind's name, suitable as a metric label: "upstream",
+// "hit", "negative_hit", "miss" or "coalesced".
+func (k EventKind) String() string {
+	switch k {
+	case UpstreamCall:
+		return "upstream"
+	case CacheHit:
+		return "hit"
+	case CacheNegativeHit:
+		return "negative_hit"
+	case CacheMiss:
+		return "miss"
+	case CacheCoalesced:
+		return "coalesced"
+	}
+	return "unknown"
 }
 
 // Token type hints (RFC 7009 §2.1, RFC 7662 §2.1). Keycloak also accepts
@@ -157,7 +202,10 @@ const (
 type Client struct {
 	cfg     Config
 	method  AuthMethod
-	hc      *http.Client
+	basic   string            // the Authorization header value of client_secret_basic
+	hc      *http.Client      // the caller's client; nil for the private one
+	rt      http.RoundTripper // the private client's transport
+	timeout time.Duration     // the private client's timeout
 	now     func() time.Time
 	log     *slog.Logger
 	signer  jose.Signer
@@ -170,7 +218,7 @@ func New(cfg Config) (*Client, error) {
 	cfg.Audience = slices.Clone(cfg.Audience)
 	cfg.AuthorizedParties = slices.Clone(cfg.AuthorizedParties)
 	c := &Client{cfg: cfg, method: cfg.AuthMethod, hc: cfg.HTTPClient, now: cfg.Now, log: cfg.Logger,
-		maxTok: cfg.MaxTokenBytes, maxBody: cfg.MaxResponseBytes}
+		maxTok: cfg.MaxTokenBytes, maxBody: cfg.MaxBodyBytes}
 	if cfg.ClientID == "" {
 		return nil, fmt.Errorf("%w: ClientID is required", ErrConfig)
 	}
@@ -200,6 +248,10 @@ func New(cfg Config) (*Client, error) {
 		if cfg.ClientSecret == "" {
 			return nil, fmt.Errorf("%w: %s needs ClientSecret", ErrConfig, c.method)
 		}
+		// RFC 6749 §2.3.1: form-urlencode both before Basic encoding, as
+		// golang.org/x/oauth2 does; the header is the same on every request.
+		c.basic = "Basic " + base64.StdEncoding.EncodeToString(
+			[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))
 	case AuthPrivateKeyJWT:
 		s, err := newAssertionSigner(cfg)
 		if err != nil {
@@ -232,7 +284,7 @@ func New(cfg Config) (*Client, error) {
 		c.cfg.RevokeMaxAttempts = 3
 	}
 	if c.maxTok <= 0 {
-		c.maxTok = 16 << 10
+		c.maxTok = tokens.DefaultMaxTokenBytes
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = 1 << 20
@@ -244,15 +296,12 @@ func New(cfg Config) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.hc == nil {
-		timeout := cfg.Timeout
-		if timeout <= 0 {
-			timeout = 10 * time.Second
-		}
-		c.hc = &http.Client{
-			Timeout: timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
+		// The private client follows no redirect and keeps no cookie, so it
+		// is the default transport itself, with the timeout on the request's
+		// context: no http.Client bookkeeping on every call.
+		c.rt, c.timeout = http.DefaultTransport, cfg.Timeout
+		if c.timeout <= 0 {
+			c.timeout = 10 * time.Second
 		}
 	}
 	return c, nil
@@ -358,15 +407,39 @@ type exchange struct {
 	body   []byte
 }
 
+// form is an application/x-www-form-urlencoded request body. (url.Values
+// would build a map and sort the names of two or three fields.)
+type form struct{ strings.Builder }
+
+// newForm starts a body with token and, when set, token_type_hint.
+func newForm(token, hint string) *form {
+	f := &form{}
+	f.Grow(len(token) + 96)
+	f.add("token", token)
+	if hint != "" {
+		f.add("token_type_hint", hint)
+	}
+	return f
+}
+
+func (f *form) add(name, value string) {
+	if f.Len() > 0 {
+		f.WriteByte('&')
+	}
+	f.WriteString(url.QueryEscape(name))
+	f.WriteByte('=')
+	f.WriteString(url.QueryEscape(value))
+}
+
 // post sends form to endpointURL with client authentication and reads the
 // response through the size limit. Transport failures wrap ErrUnavailable.
-func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Values, token string) (exchange, error) {
+func (c *Client) post(ctx context.Context, name, endpointURL string, form *form, token string) (exchange, error) {
 	if c.method != AuthClientSecretBasic {
-		form.Set("client_id", c.cfg.ClientID) // required for post and none, allowed for private_key_jwt
+		form.add("client_id", c.cfg.ClientID) // required for post and none, allowed for private_key_jwt
 	}
 	switch c.method {
 	case AuthClientSecretPost:
-		form.Set("client_secret", c.cfg.ClientSecret)
+		form.add("client_secret", c.cfg.ClientSecret)
 	case AuthPrivateKeyJWT:
 		a, err := c.clientAssertion(endpointURL)
 		if err != nil {
@@ -374,29 +447,37 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Va
 			// verdict on the token.
 			return exchange{}, fmt.Errorf("%w: signing the client assertion: %v", ErrUnavailable, err)
 		}
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-		form.Set("client_assertion", a)
+		form.add("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.add("client_assertion", a)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpointURL, strings.NewReader(form.Encode()))
+	if dl, ok := ctx.Deadline(); c.rt != nil && (!ok || time.Until(dl) > c.timeout) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel() // after the body is read
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpointURL, strings.NewReader(form.String()))
 	if err != nil {
 		return exchange{}, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	if c.method == AuthClientSecretBasic {
-		// RFC 6749 §2.3.1: form-urlencode both before Basic encoding, as
-		// golang.org/x/oauth2 does.
-		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+		req.Header.Set("Authorization", c.basic) // built once by New
 	}
 	start := time.Now()
-	resp, err := c.hc.Do(req)
+	var resp *http.Response
+	if c.rt != nil {
+		resp, err = c.rt.RoundTrip(req)
+	} else {
+		resp, err = c.hc.Do(req)
+	}
 	var ex exchange
 	if err == nil {
 		ex.status = resp.StatusCode
 		ex.header = resp.Header
-		ex.body, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+		ex.body, err = c.readBody(resp)
 		resp.Body.Close()
-		if err == nil && int64(len(ex.body)) > c.maxBody {
+		if errors.Is(err, errBodyTooLarge) {
 			err = fmt.Errorf("%w: response body exceeds %d bytes", ErrInvalidResponse, c.maxBody)
 		} else if err != nil {
 			err = transportErr("reading the "+name+" response", err, token)
@@ -405,8 +486,8 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Va
 		err = transportErr(name+" request", err, token)
 	}
 	d := time.Since(start)
-	if c.cfg.OnUpstream != nil {
-		c.cfg.OnUpstream(UpstreamEvent{Endpoint: name, Status: ex.status, Duration: d, Err: err})
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(Event{Kind: UpstreamCall, Endpoint: name, Status: ex.status, Duration: d, Err: err})
 	}
 	if err != nil {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "introspect: upstream failure", slog.String("endpoint", name),
@@ -416,6 +497,26 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form url.Va
 	c.log.LogAttrs(ctx, slog.LevelDebug, "introspect: upstream exchange", slog.String("endpoint", name),
 		slog.Int("status", ex.status), slog.Duration("duration", d))
 	return ex, nil
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+// readBody reads a response body through the size limit, at once into a
+// buffer of its length when the response announces one.
+func (c *Client) readBody(resp *http.Response) ([]byte, error) {
+	switch n := resp.ContentLength; {
+	case n > c.maxBody:
+		return nil, errBodyTooLarge
+	case n >= 0:
+		b := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err == nil && int64(len(b)) > c.maxBody {
+		return nil, errBodyTooLarge
+	}
+	return b, err
 }
 
 // transportErr wraps a transport failure with ErrUnavailable, keeping a
@@ -434,12 +535,10 @@ func transportErr(what string, err error, token string) error {
 // "error" member).
 func errorFromBody(name string, status int, body []byte, token string) *Error {
 	e := &Error{Endpoint: name, Status: status}
-	if checkJSON(body) == nil {
-		if code, desc, ok := errorMember(body); ok {
-			e.Code = sanitize(code, token)
-			e.Description = sanitize(desc, token)
-			return e
-		}
+	if code, desc, ok := errorMember(body); ok {
+		e.Code = sanitize(code, token)
+		e.Description = sanitize(desc, token)
+		return e
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
 		e.Description = sanitize(string(body), token)

@@ -16,10 +16,11 @@
 // by a crypto.Signer, fresh jti per request, aud = the issuer) or none (a
 // public client, for revocation only).
 //
-// Client.Introspect accepts "active" only as the JSON literal true, decodes
-// the claims with oidc.ParseClaims (the decoder of the local verifier: same
-// *oidc.Claims either way) and rechecks exp, iss and the audience rule of an
-// active answer. Client.Revoke treats every 200 as revoked, including
+// Client.Introspect reads an answer in one strict pass, with the claims
+// decoder of the local verifier (the same *oidc.Claims either way; no member
+// name may repeat, not even in another letter case), accepts "active" only
+// as the JSON literal true, and rechecks exp, iss and the audience rule of
+// an active answer. Client.Revoke treats every 200 as revoked, including
 // Keycloak's 200 {"error":"invalid_token"} for tokens that were already
 // invalid, and retries 503 answers per Retry-After within a bound.
 //
@@ -55,18 +56,21 @@
 // TTL, so a flood of garbage tokens evicts only other negative entries.
 // Entries are keyed by a keyed hash (hash/maphash, random seed per Cache; of
 // the length, head and tail of long tokens, so a hit costs the same for any
-// token size) and compared in full on a hit. Identical concurrent misses share one upstream call
-// (singleflight); each waiter honours its own context, and the shared call
-// runs detached from any caller's cancellation with its own timeout.
-// Upstream failures are never cached. Call Forget when a token is revoked.
+// token size) and compared in full on a hit. Identical concurrent misses
+// share one upstream call; each waiter honours its own context, and the
+// shared call runs detached from any caller's cancellation with its own
+// timeout, on a worker goroutine that then waits a moment for the next.
+// Upstream failures are never cached. Call Forget when a token is revoked
+// (ForgetAll empties the cache).
 // A cached answer cannot see a revocation made elsewhere (RFC 7662 §4): the
 // TTLs bound how long it may be stale.
 //
 // # Observability
 //
-// Config.OnUpstream receives every HTTP exchange (endpoint, status, latency,
-// error) and CacheConfig.OnEvent every cache decision (hit, negative hit,
-// miss, coalesced); metrics plug in there. Logging goes only to
+// Config.Observe receives an Event for every HTTP exchange (Kind
+// UpstreamCall, with endpoint, status, latency and error) and
+// CacheConfig.Observe one for every cache decision (CacheHit,
+// CacheNegativeHit, CacheMiss, CacheCoalesced); metrics plug in there. Logging goes only to
 // Config.Logger. Neither ever sees a token or a secret.
 //
 // Client and Cache are safe for concurrent use. A Client starts no

@@ -56,7 +56,7 @@ var (
 	ErrConfig = errors.New("introspect: invalid configuration")
 )
 
-// Endpoint names used in errors and UpstreamEvent.
+// Endpoint names used in errors and in Event.Endpoint.
 const (
 	EndpointIntrospection = "introspection"
 	EndpointRevocation    = "revocation"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -39,11 +38,7 @@ func (c *Client) Introspect(ctx context.Context, token, hint string) (*Result, e
 	if len(token) > c.maxTok {
 		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrRejected, c.maxTok)
 	}
-	form := url.Values{"token": {token}}
-	if hint != "" {
-		form.Set("token_type_hint", hint)
-	}
-	ex, err := c.post(ctx, EndpointIntrospection, c.cfg.IntrospectionURL, form, token)
+	ex, err := c.post(ctx, EndpointIntrospection, c.cfg.IntrospectionURL, newForm(token, hint), token)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func TestIntrospectAnswers(t *testing.T) {
 		{"active as number", activeJSON(set("active", 1)), nil, introspect.ErrInvalidResponse},
 		{"active null", activeJSON(set("active", nil)), nil, introspect.ErrInvalidResponse},
 		{"active missing", activeJSON(del("active")), nil, introspect.ErrInvalidResponse},
-		{"ACTIVE is not active", `{"ACTIVE":true,"active":false}`, nil, introspect.ErrInactive},
+		{"ACTIVE next to active", `{"ACTIVE":true,"active":false}`, nil, introspect.ErrInvalidResponse},
 		{"Active only", `{"Active":true}`, nil, introspect.ErrInvalidResponse},
 		{"duplicate active", `{"active":false,"active":true}`, nil, introspect.ErrInvalidResponse},
 		{"duplicate nested member", strings.Replace(activeJSON(nil), `"realm_access":{`, `"realm_access":{"roles":[],`, 1),
@@ -279,9 +279,9 @@ func TestIntrospectTokenBounds(t *testing.T) {
 func TestUpstreamEvents(t *testing.T) {
 	f := newFakeAS(t)
 	f.set(raw(200, `{"active":false}`))
-	var got []introspect.UpstreamEvent
+	var got []introspect.Event
 	c := newClient(t, f, func(c *introspect.Config) {
-		c.OnUpstream = func(e introspect.UpstreamEvent) { got = append(got, e) }
+		c.Observe = func(e introspect.Event) { got = append(got, e) }
 	})
 	_, _ = c.Introspect(context.Background(), testToken, "")
 	f.set(raw(503, ``, "Retry-After", "0"))
@@ -289,7 +289,8 @@ func TestUpstreamEvents(t *testing.T) {
 	if len(got) != 1+3 {
 		t.Fatalf("%d events, want 4", len(got))
 	}
-	if got[0].Endpoint != introspect.EndpointIntrospection || got[0].Status != 200 || got[0].Err != nil || got[0].Duration <= 0 {
+	if got[0].Kind != introspect.UpstreamCall || got[0].Kind.String() != "upstream" ||
+		got[0].Endpoint != introspect.EndpointIntrospection || got[0].Status != 200 || got[0].Err != nil || got[0].Duration <= 0 {
 		t.Errorf("event 0 = %+v", got[0])
 	}
 	if got[3].Endpoint != introspect.EndpointRevocation || got[3].Status != 503 {

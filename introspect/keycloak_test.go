@@ -100,7 +100,7 @@ func TestKeycloakIntrospection(t *testing.T) {
 		c := res.Claims
 		if c.Issuer != k.issuer || c.AuthorizedParty != "mobile" || !c.HasAudience("backend") || c.SessionID == "" ||
 			c.Type != "Bearer" || c.PreferredUsername != name || res.Username != name || res.TokenType != "Bearer" ||
-			!c.Expiry.After(time.Now()) || len(c.Raw()) == 0 {
+			!c.Expiry.After(time.Now()) || len(c.Raw) == 0 {
 			t.Fatalf("result %+v claims %+v", res, c)
 		}
 		// Default rule (Audience = ClientID) holds too: the mobile client's

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,20 +40,14 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 	}
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
-		form := url.Values{"token": {token}}
-		if hint != "" {
-			form.Set("token_type_hint", hint)
-		}
-		ex, err := c.post(ctx, EndpointRevocation, c.cfg.RevocationURL, form, token)
+		ex, err := c.post(ctx, EndpointRevocation, c.cfg.RevocationURL, newForm(token, hint), token)
 		if err != nil {
 			return err
 		}
 		switch {
 		case ex.status == http.StatusOK:
-			if checkJSON(ex.body) == nil {
-				if code, _, ok := errorMember(ex.body); ok && code != "invalid_token" {
-					return errorFromBody(EndpointRevocation, ex.status, ex.body, token)
-				}
+			if code, _, ok := errorMember(ex.body); ok && code != "invalid_token" {
+				return errorFromBody(EndpointRevocation, ex.status, ex.body, token)
 			}
 			return nil
 		case ex.status == http.StatusServiceUnavailable:

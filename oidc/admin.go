@@ -4,6 +4,9 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
+	"github.com/tokenwarden/tokenwarden/internal/strictjson"
 )
 
 // Keycloak admin actions accepted by VerifyAdminAction.
@@ -43,20 +46,7 @@ const maxAdminLifetime = 10 * time.Minute
 // The message carries no issuer; replay of id is for the caller to detect.
 func (v *Verifier) VerifyAdminAction(ctx context.Context, body string) (*AdminAction, error) {
 	now := v.now()
-	cp, err := splitCompact(body, v.maxBytes)
-	if err != nil {
-		return nil, err
-	}
-	if !v.algs.has(cp.alg) {
-		return nil, verr(ErrAlgorithm, "alg "+quoteUntrusted(cp.hdr.alg)+" not allowed")
-	}
-	if cp.hdr.hasTyp && !typIs(cp.hdr.typ, "JWT") {
-		return nil, verr(ErrWrongType, "header typ is not JWT")
-	}
-	if err := checkJWS(ctx, v.keys, v.algs, &cp); err != nil {
-		return nil, err
-	}
-	_, text, err := cp.payload()
+	text, err := openJWS(ctx, v.keys, body, v.maxBytes, v.algs, adminTyp)
 	if err != nil {
 		return nil, err
 	}
@@ -84,76 +74,48 @@ func (v *Verifier) VerifyAdminAction(ctx context.Context, body string) (*AdminAc
 	return act, nil
 }
 
+// adminTyp allows an admin message's header typ to be JWT or absent.
+func adminTyp(h *jose.Header) error {
+	if h.HasTyp && !typIs(h.Typ, "JWT") {
+		return verr(ErrWrongType, "header typ is not JWT")
+	}
+	return nil
+}
+
 // decodeAdminAction decodes the JSON of a Keycloak AdminAction strictly.
 func decodeAdminAction(text string) (*AdminAction, error) {
 	act := &AdminAction{}
-	d := jsonReader{s: text}
-	bad := func() (*AdminAction, error) { return nil, verr(ErrMalformed, "admin message is not valid") }
-	if d.objStart() != nil {
-		return bad()
-	}
-	var nb [16]string
-	names := nameSet{list: nb[:0]}
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return bad()
+	r := strictjson.NewReader(text)
+	err := r.Object(func(name string) error {
+		if r.Null() {
+			return nil
 		}
-		if !more {
-			break
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return bad()
-		}
-		if d.null() {
-			continue
-		}
+		var err error
 		switch name {
 		case "id":
-			act.ID, err = d.str()
+			act.ID, err = r.String()
 		case "action":
-			act.Action, err = d.str()
+			act.Action, err = r.String()
 		case "resource":
-			act.Resource, err = d.str()
+			act.Resource, err = r.String()
 		case "expiration":
-			act.Expiration, err = d.numericDate()
+			act.Expiration, err = jose.NumericDate(&r)
 		case "notBefore":
 			var n int64
-			if n, err = d.uint(); err == nil && n > 0 {
+			if n, err = r.Uint(); err == nil && n > 0 {
 				act.NotBefore = time.Unix(n, 0)
 			}
 		case "adapterSessionIds":
-			act.AdapterSessionIDs, err = d.strArray()
+			act.AdapterSessionIDs, err = r.Strings()
 		case "keycloakSessionIds":
-			act.KeycloakSessionIDs, err = d.strArray()
+			act.KeycloakSessionIDs, err = r.Strings()
 		default:
-			err = d.skip()
+			err = r.Skip()
 		}
-		if err != nil {
-			return bad()
-		}
-	}
-	if d.end() != nil {
-		return bad()
+		return err
+	})
+	if err != nil || r.End() != nil {
+		return nil, verr(ErrMalformed, "admin message is not valid")
 	}
 	return act, nil
-}
-
-// uint reads a JSON integer in [0, 1e11).
-func (d *jsonReader) uint() (int64, error) {
-	s, err := d.number()
-	if err != nil || len(s) > 11 {
-		return 0, errJSON
-	}
-	var v int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, errJSON
-		}
-		v = v*10 + int64(c-'0')
-	}
-	return v, nil
 }

@@ -2,24 +2,27 @@ package oidc
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 )
 
-// tokenCache maps a verified token string to its immutable Claims.
+// tokenCache maps verified content to its immutable Claims.
 //
 // The slot is chosen by hash/maphash with a per-cache random seed over the
-// token's length and last bytes (its signature, see hashTail); a hit
-// additionally requires the stored token to equal the presented one byte for
-// byte, so neither a prefix, a suffix nor a hash collision can return another
-// token's claims. Entries
-// expire at min(exp, insert+maxTTL); exp and nbf are rechecked on every hit.
-// An entry also records the generation of the key set it was verified
-// against: once the key set has been reloaded, a hit needs the same
-// generation, so a token whose key left the JWKS is verified again (and
-// refused) instead of being answered from the cache.
-// Each shard is a bounded LRU; a hit moves the entry to the front without
-// allocating.
+// token's signing input (header and payload, what the signature covers), not
+// over the whole string: an ES* token has two valid signatures, (r, s) and
+// (r, n−s), and both spellings of one content share a slot, so forgetting
+// either forgets the content. A hit additionally requires the stored token
+// (the spelling that was verified) to equal the presented one byte for byte,
+// so neither a prefix, a suffix, the other spelling nor a hash collision can
+// return claims without a full verification. Entries expire at min(exp,
+// insert+maxTTL); exp and nbf are rechecked on every hit. An entry also
+// records the generation of the key set it was verified against: once the
+// key set has been reloaded, a hit needs the same generation, so a token
+// whose key left the JWKS is verified again (and refused) instead of being
+// answered from the cache. Each shard is a bounded LRU; a hit moves the
+// entry to the front without allocating.
 type tokenCache struct {
 	seed     maphash.Seed
 	maxTTL   time.Duration
@@ -57,19 +60,28 @@ func newTokenCache(maxEntries int, maxTTL time.Duration) *tokenCache {
 
 func (c *tokenCache) shard(h uint64) *cacheShard { return &c.shards[h%cacheShards] }
 
-// hashTail is how many trailing bytes of a token the slot hash covers. Only
-// verified tokens are ever inserted, and their tails are signature bytes,
-// which differ between any two tokens; a hit still needs the whole token to
-// be equal, so an attacker who makes tails collide only causes misses.
-const hashTail = 96
-
-// hash is the keyed slot hash of token: its length and last hashTail bytes.
-func (c *tokenCache) hash(token string) uint64 {
-	tail := token
-	if len(tail) > hashTail {
-		tail = tail[len(tail)-hashTail:]
+// signingInput returns the part of a compact JWS its signature covers: all
+// before the last dot.
+func signingInput(token string) string {
+	// strings.LastIndexByte walks back a byte at a time; the signature
+	// lengths of the usual algorithms and keys are tried first (EdDSA and
+	// ES256, ES384, ES512, RSA 2048, 3072, 4096), each confirmed by a
+	// forward search, which is vectorised.
+	n := len(token)
+	for _, l := range [...]int{86, 128, 176, 342, 512, 683} {
+		if n > l && token[n-l-1] == '.' && strings.IndexByte(token[n-l:], '.') < 0 {
+			return token[:n-l-1]
+		}
 	}
-	return maphash.String(c.seed, tail) ^ uint64(len(token))*0x9e3779b97f4a7c15
+	if i := strings.LastIndexByte(token, '.'); i >= 0 {
+		return token[:i]
+	}
+	return token
+}
+
+// hash is the keyed slot hash of token's signing input.
+func (c *tokenCache) hash(token string) uint64 {
+	return maphash.String(c.seed, signingInput(token))
 }
 
 func (s *cacheShard) unlink(e *cacheEntry) {
@@ -102,7 +114,8 @@ func (s *cacheShard) remove(e *cacheEntry) {
 	delete(s.m, e.hash)
 }
 
-// get returns the claims cached for exactly token, or nil.
+// get returns the claims cached for exactly token (byte for byte) verified
+// against key-set generation gen, or nil.
 func (c *tokenCache) get(token string, now time.Time, gen uint64) *Claims {
 	h := c.hash(token)
 	s := c.shard(h)
@@ -170,12 +183,14 @@ func (c *tokenCache) put(token string, cl *Claims, now time.Time, leeway time.Du
 	s.pushFront(e)
 }
 
+// forget removes the entry of token's signing input, whichever spelling of
+// the signature was cached, and reports whether there was one.
 func (c *tokenCache) forget(token string) bool {
 	h := c.hash(token)
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.m[h]; e != nil && e.token == token {
+	if e := s.m[h]; e != nil && signingInput(e.token) == signingInput(token) {
 		s.remove(e)
 		return true
 	}

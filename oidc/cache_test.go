@@ -2,7 +2,11 @@ package oidc
 
 import (
 	"context"
+	"crypto/elliptic"
+	"encoding/base64"
 	"fmt"
+	"math/big"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -130,11 +134,17 @@ func TestCacheForget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if v.Forget(a[:len(a)-1]) {
-		t.Fatal("Forget removed an entry for a prefix")
+	// A string that is not a, and not a spelling of a's content, forgets
+	// nothing: a cut into the payload changes the signing input.
+	d := strings.LastIndexByte(a, '.')
+	v.Forget(a[:d-1] + a[d:])
+	v.Forget(a[:d-1])
+	if v.cache.len() != 3 {
+		t.Fatal("Forget removed an entry for another content")
 	}
-	if !v.Forget(a) || v.Forget(a) {
-		t.Fatal("Forget(a) did not remove exactly once")
+	v.Forget(a)
+	if v.cache.len() != 2 {
+		t.Fatal("Forget(a) did not remove a")
 	}
 	if n := v.ForgetFunc(func(c *Claims) bool { return c.SessionID == "s-b" }); n != 1 {
 		t.Fatalf("ForgetFunc removed %d", n)
@@ -213,4 +223,65 @@ func TestCacheConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestCacheKeysOnVerifiedContent: an ES256 token and its twin spelling
+// (r, n−s) both verify. The cache answers only the exact spelling it
+// verified, and Forget of either spelling forgets the verified content.
+func TestCacheKeysOnVerifiedContent(t *testing.T) {
+	clk := newClock(testNow)
+	v, ck := cachedVerifier(t, clk, CacheConfig{})
+	ctx := context.Background()
+	tok := sign(t, keys(t), ES256, `{"alg":"ES256","typ":"JWT","kid":"ec-1"}`, claimsJSON(t, nil))
+	twin := ecdsaTwin(t, tok)
+	if twin == tok {
+		t.Fatal("no twin spelling")
+	}
+	for _, s := range []string{tok, twin} {
+		if _, err := v.Verify(ctx, s); err != nil {
+			t.Fatalf("a valid spelling is refused: %v", err)
+		}
+	}
+	if ck.calls != 2 {
+		t.Fatalf("%d key lookups, want 2: the twin of a cached token must be verified in full", ck.calls)
+	}
+	// The twin is cached now; the first spelling is verified again, in full.
+	v.Verify(ctx, tok)
+	if ck.calls != 3 {
+		t.Fatalf("%d key lookups, want 3", ck.calls)
+	}
+	v.Verify(ctx, tok)
+	if ck.calls != 3 {
+		t.Fatal("the verified spelling is not answered from the cache")
+	}
+	// Forgetting the other spelling forgets what tok verified to.
+	v.Forget(twin)
+	if n := v.cache.len(); n != 0 {
+		t.Fatalf("%d entries after forgetting the twin spelling", n)
+	}
+	v.Verify(ctx, tok)
+	if ck.calls != 4 {
+		t.Fatalf("%d key lookups after Forget, want 4", ck.calls)
+	}
+	// A token of other content is not forgotten by it.
+	other := sign(t, keys(t), ES256, `{"alg":"ES256","typ":"JWT","kid":"ec-1"}`, claimsJSON(t, map[string]any{"jti": "other"}))
+	v.Forget(other)
+	if n := v.cache.len(); n != 1 {
+		t.Fatalf("%d entries after forgetting another token", n)
+	}
+}
+
+// ecdsaTwin returns tok with its ES256 signature (r, s) replaced by
+// (r, n−s), which verifies as well.
+func ecdsaTwin(t testing.TB, tok string) string {
+	t.Helper()
+	i := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("not an ES256 signature: %v", err)
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	s.FillBytes(sig[32:])
+	return tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 }

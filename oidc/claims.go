@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // Claims are the claims of a verified access token, typed for Keycloak.
@@ -48,14 +50,21 @@ type Claims struct {
 	// tokens such as DPoP; nil otherwise.
 	Confirmation *Confirmation
 
-	raw []byte // the decoded JSON payload, for custom claims
+	// Raw is the JSON text the claims were decoded from (a token's
+	// payload, an introspection answer), for claims this type does not
+	// name; see Decode.
+	Raw string
 }
 
-// Confirmation is the cnf claim of a sender-constrained token.
-type Confirmation struct {
-	JKT       string // jkt: JWK SHA-256 thumbprint (DPoP, RFC 9449)
-	X5TSHA256 string // x5t#S256: certificate thumbprint (mTLS, RFC 8705)
-}
+// Confirmation is the cnf claim of a sender-constrained token (RFC 7800):
+// JKT is the jkt member, the JWK SHA-256 thumbprint of a DPoP key (RFC 9449
+// §6.1); X5TSHA256 is x5t#S256, the thumbprint of an mTLS client
+// certificate (RFC 8705 §3.1).
+type Confirmation = jose.Confirmation
+
+// Claims and jose.Claims declare the same fields: decoders fill a
+// jose.Claims and hand it out as a *Claims without copying.
+var _ = (*Claims)((*jose.Claims)(nil))
 
 // HasAudience reports whether aud contains v.
 func (c *Claims) HasAudience(v string) bool { return slices.Contains(c.Audience, v) }
@@ -88,378 +97,40 @@ func (c *Claims) HasScope(s string) bool {
 // Scopes returns the scope claim split on spaces.
 func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 
-// Raw returns the JSON payload the claims were decoded from. The caller must
-// not modify it.
-func (c *Claims) Raw() []byte { return c.raw }
-
-// Decode unmarshals the raw payload into v, for claims this type does not
-// name. The payload already passed strict decoding: no member name repeats,
-// not even in another letter case, so encoding/json's case-insensitive
-// matching cannot choose between two spellings. A member present only in
-// another case (e.g. "Tenant") still fills a field tagged "tenant".
-func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
+// Decode unmarshals Raw into v, for claims this type does not name. Raw
+// already passed strict decoding: no member name repeats, not even in
+// another letter case, so encoding/json's case-insensitive matching cannot
+// choose between two spellings. A member present only in another case
+// (e.g. "Tenant") still fills a field tagged "tenant".
+func (c *Claims) Decode(v any) error { return json.Unmarshal([]byte(c.Raw), v) }
 
 // ParseClaims decodes a JSON claims object strictly: member names are
-// case-sensitive, a name repeated at the top level or inside realm_access,
-// resource_access, resource_access.<client>, cnf, organization or events
-// (also when the repetition differs only in case) is refused, strings must be valid UTF-8,
-// nesting is bounded, NumericDates (exp, iat, nbf, auth_time) must be JSON
-// integers in (0, 1e11), aud is a string or an array of strings, roles are
-// arrays of strings. A null value counts as absent. Unknown members (for
+// case-sensitive, a name repeated in any object (also when the repetition
+// differs only in case, or hides behind an escape) is refused, strings must
+// be valid UTF-8, nesting is bounded, NumericDates (exp, iat, nbf,
+// auth_time) must be JSON integers in (0, 1e11), aud is a string or an
+// array of strings, roles and groups are arrays of strings, organization is
+// an array of aliases, an object keyed by alias, or an array mixing both. A
+// null value counts as absent. Unknown members (for
 // example RFC 7662 active, token_type, username) are validated and skipped.
 //
 // ParseClaims checks no signature and no claim values: it is the decoder
-// under Verifier, exported for introspection responses. The returned Claims
-// keeps a copy of payload for Raw and Decode.
+// under Verifier (and, in the same pass as the RFC 7662 members, under the
+// introspect package). The returned Claims keeps payload's text as Raw.
 func ParseClaims(payload []byte) (*Claims, error) {
-	if len(payload) > MaxTokenBytesLimit {
+	if len(payload) > maxTokenBytesLimit {
 		return nil, verr(ErrMalformed, "claims too large")
 	}
-	text := string(payload)
-	var x claimExtras
-	return decodeClaims([]byte(text), text, &x)
+	var x jose.Extras
+	return decodeClaims(string(payload), &x)
 }
 
-// claimExtras are members that decide the token kind but have no field in
-// Claims.
-type claimExtras struct {
-	events        bool // an events member is present
-	logoutEvent   bool // events contains the back-channel logout member (an object)
-	revokeOffline bool // events.revoke_offline_access is true
-	nonce         bool // a nonce member is present
-	hasExp        bool
-	hasIat        bool
-}
-
-const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
-
-// decodeClaims decodes text (the payload JSON; raw is the same bytes) into a
-// Claims. Strings without escapes point into text.
-func decodeClaims(raw []byte, text string, x *claimExtras) (*Claims, error) {
-	c := &Claims{raw: raw}
-	d := jsonReader{s: text}
-	if err := d.objStart(); err != nil {
-		return nil, verr(ErrMalformed, "claims are not a json object")
-	}
-	var nb [48]string
-	names := nameSet{list: nb[:0]}
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return nil, verr(ErrMalformed, "claims are not valid json")
-		}
-		if !more {
-			break
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return nil, verr(ErrMalformed, "duplicate claim")
-		}
-		if d.null() {
-			continue
-		}
-		switch name {
-		case "iss":
-			c.Issuer, err = d.str()
-		case "sub":
-			c.Subject, err = d.str()
-		case "aud":
-			if d.peek() == '"' {
-				var a string
-				if a, err = d.str(); err == nil {
-					c.Audience = []string{a}
-				}
-			} else {
-				c.Audience, err = d.strArray()
-			}
-		case "exp":
-			c.Expiry, err = d.numericDate()
-			x.hasExp = err == nil
-		case "iat":
-			c.IssuedAt, err = d.numericDate()
-			x.hasIat = err == nil
-		case "nbf":
-			c.NotBefore, err = d.numericDate()
-		case "auth_time":
-			c.AuthTime, err = d.numericDate()
-		case "jti":
-			c.ID, err = d.str()
-		case "sid":
-			c.SessionID, err = d.str()
-		case "azp":
-			c.AuthorizedParty, err = d.str()
-		case "client_id":
-			c.ClientID, err = d.str()
-		case "typ":
-			c.Type, err = d.str()
-		case "scope":
-			c.Scope, err = d.str()
-		case "preferred_username":
-			c.PreferredUsername, err = d.str()
-		case "email":
-			c.Email, err = d.str()
-		case "realm_access":
-			c.RealmRoles, err = d.rolesObject()
-		case "resource_access":
-			c.ClientRoles, err = d.resourceAccess()
-		case "organization":
-			c.Organizations, err = d.organizations()
-		case "groups":
-			c.Groups, err = d.strArray()
-		case "cnf":
-			c.Confirmation, err = d.confirmation()
-		case "events":
-			x.events = true
-			err = d.events(x)
-		case "nonce":
-			x.nonce = true
-			err = d.skip()
-		default:
-			err = d.skip()
-		}
-		if err != nil {
-			return nil, verr(ErrMalformed, "claim "+quoteUntrusted(name)+" has an invalid value")
-		}
-	}
-	if d.end() != nil {
-		return nil, verr(ErrMalformed, "trailing data after claims")
-	}
-	return c, nil
-}
-
-// numericDate reads an RFC 7519 NumericDate restricted to a JSON integer in
-// (0, 1e11): strings, fractions, exponents, negative and huge values are
-// refused. (RFC 7519 allows fractions; no supported issuer sends them, and
-// refusing them keeps 1e300-style values out.)
-func (d *jsonReader) numericDate() (time.Time, error) {
-	s, err := d.number()
+// decodeClaims decodes text (the payload JSON) into Claims. Strings without
+// escapes point into text.
+func decodeClaims(text string, x *jose.Extras) (*Claims, error) {
+	c, err := jose.DecodeClaims(text, x)
 	if err != nil {
-		return time.Time{}, err
+		return nil, fromJose(err)
 	}
-	if len(s) > 11 {
-		return time.Time{}, errJSON
-	}
-	var v int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return time.Time{}, errJSON
-		}
-		v = v*10 + int64(c-'0')
-	}
-	if v <= 0 {
-		return time.Time{}, errJSON
-	}
-	return time.Unix(v, 0), nil
-}
-
-// rolesObject reads {"roles":[...], ...} and returns roles.
-func (d *jsonReader) rolesObject() ([]string, error) {
-	if err := d.objStart(); err != nil {
-		return nil, err
-	}
-	var nb [8]string
-	names := nameSet{list: nb[:0]}
-	var roles []string
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			return roles, nil
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return nil, errJSON
-		}
-		if name == "roles" && !d.null() {
-			roles, err = d.strArray()
-		} else {
-			err = d.skip()
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-// resourceAccess reads {"<client>":{"roles":[...]}, ...}.
-func (d *jsonReader) resourceAccess() (map[string][]string, error) {
-	if err := d.objStart(); err != nil {
-		return nil, err
-	}
-	type entry struct {
-		client string
-		roles  []string
-	}
-	var eb [16]entry
-	entries := eb[:0]
-	var nb [16]string
-	names := nameSet{list: nb[:0]}
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			break
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return nil, errJSON
-		}
-		if d.null() {
-			continue
-		}
-		roles, err := d.rolesObject()
-		if err != nil {
-			return nil, err
-		}
-		entries = append(entries, entry{name, roles})
-	}
-	m := make(map[string][]string, len(entries))
-	for _, e := range entries {
-		m[e.client] = e.roles
-	}
-	return m, nil
-}
-
-// organizations reads Keycloak's organization claim: an array of aliases,
-// or an object whose member names are the aliases (their values, the id
-// and attributes, are skipped). An array may also hold such objects (two
-// organization mappers on one client).
-func (d *jsonReader) organizations() ([]string, error) {
-	if d.peek() != '[' {
-		return d.orgObject(nil)
-	}
-	if err := d.arrStart(); err != nil {
-		return nil, err
-	}
-	var aliases []string
-	first := true
-	for {
-		more, err := d.arrNext(&first)
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			return aliases, nil
-		}
-		if d.peek() == '{' {
-			aliases, err = d.orgObject(aliases)
-		} else {
-			var a string
-			a, err = d.str()
-			aliases = append(aliases, a)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-// orgObject reads {"<alias>":{...}, ...} and appends the aliases.
-func (d *jsonReader) orgObject(aliases []string) ([]string, error) {
-	if err := d.objStart(); err != nil {
-		return nil, err
-	}
-	var nb [8]string
-	names := nameSet{list: nb[:0]}
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			return aliases, nil
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return nil, errJSON
-		}
-		if err := d.skip(); err != nil {
-			return nil, err
-		}
-		aliases = append(aliases, name)
-	}
-}
-
-// confirmation reads the cnf object (RFC 7800).
-func (d *jsonReader) confirmation() (*Confirmation, error) {
-	if err := d.objStart(); err != nil {
-		return nil, err
-	}
-	cnf := &Confirmation{}
-	var nb [8]string
-	names := nameSet{list: nb[:0]}
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			return cnf, nil
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return nil, errJSON
-		}
-		switch name {
-		case "jkt":
-			cnf.JKT, err = d.str()
-		case "x5t#S256":
-			cnf.X5TSHA256, err = d.str()
-		default:
-			err = d.skip()
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-// events reads the events object of a logout token (OpenID Back-Channel
-// Logout 1.0 §2.4): the back-channel member must be a JSON object;
-// revoke_offline_access (Keycloak) must be a boolean; others are skipped.
-func (d *jsonReader) events(x *claimExtras) error {
-	if err := d.objStart(); err != nil {
-		return err
-	}
-	var nb [8]string
-	names := nameSet{list: nb[:0]}
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return err
-		}
-		if !more {
-			return nil
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return errJSON
-		}
-		switch name {
-		case backchannelLogoutEvent:
-			if d.peek() != '{' {
-				return errJSON
-			}
-			x.logoutEvent = true
-			err = d.skip()
-		case "revoke_offline_access":
-			x.revokeOffline, err = d.boolean()
-		default:
-			err = d.skip()
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return (*Claims)(c), nil
 }

@@ -22,9 +22,9 @@ func TestParseClaimsIntrospection(t *testing.T) {
 		c.Confirmation == nil || c.Confirmation.JKT != "abc" || c.Confirmation.X5TSHA256 != "def" {
 		t.Fatalf("claims: %+v", c)
 	}
-	raw := string(c.Raw())
+	raw := c.Raw
 	resp[2] = 'X' // the caller's buffer is not retained
-	if string(c.Raw()) != raw || raw[2] != 'a' {
+	if c.Raw != raw || raw[2] != 'a' {
 		t.Fatal("Raw aliases the caller's buffer")
 	}
 	var extra struct {

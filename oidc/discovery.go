@@ -11,18 +11,16 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // ErrDiscovery reports a failed OpenID Provider discovery.
 var ErrDiscovery = errors.New("oidc: discovery failed")
 
-// ErrIssuerMismatch reports a discovery document whose issuer is neither the
-// configured issuer nor, with an InternalURL, its internal spelling.
-var ErrIssuerMismatch = errors.New("oidc: issuer mismatch")
-
-// DefaultMaxDiscoveryBytes caps a discovery document. Keycloak's is about
+// defaultMaxDiscoveryBytes caps a discovery document. Keycloak's is about
 // 7 KiB.
-const DefaultMaxDiscoveryBytes = 256 << 10
+const defaultMaxDiscoveryBytes = 256 << 10
 
 // DiscoveryConfig configures Discover. The zero value of every field but
 // Issuer is a usable default.
@@ -40,7 +38,7 @@ type DiscoveryConfig struct {
 	// browser-facing endpoints keep the issuer's host. The document fetched
 	// this way may name either the issuer or its internal spelling as its
 	// issuer (Keycloak answers with the host it was called on unless its
-	// hostname is fixed); anything else is an ErrIssuerMismatch.
+	// hostname is fixed); anything else fails discovery.
 	InternalURL string
 
 	// HTTPClient makes the requests; nil means a private client with a
@@ -54,8 +52,7 @@ type DiscoveryConfig struct {
 	// Timeout bounds the discovery request. Default 10 s.
 	Timeout time.Duration
 
-	// MaxBodyBytes caps the discovery document. Default
-	// DefaultMaxDiscoveryBytes.
+	// MaxBodyBytes caps the discovery document. Default 256 KiB.
 	MaxBodyBytes int64
 
 	// Logger receives the endpoint rewrites made for InternalURL; nil
@@ -129,14 +126,15 @@ func KeycloakIssuer(baseURL, realm string) string {
 // NewProvider (whose Provider stays available from Provider) and decodes the
 // members go-oidc does not expose. The request is bounded by ctx, Timeout and
 // MaxBodyBytes; redirects to another host are refused. Errors wrap
-// ErrDiscovery and, where it applies, ErrIssuerMismatch, ErrInsecureURL,
-// ErrBodyTooLarge or ErrUpstreamStatus.
+// ErrDiscovery (and ErrInsecureURL for a URL that is not allowed); the text
+// says what failed: an issuer mismatch, the status, the body cap, a refused
+// redirect.
 func Discover(ctx context.Context, cfg DiscoveryConfig) (*Discovery, error) {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultFetchTimeout
+		cfg.Timeout = defaultFetchTimeout
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxDiscoveryBytes
+		cfg.MaxBodyBytes = defaultMaxDiscoveryBytes
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -185,23 +183,23 @@ func Discover(ctx context.Context, cfg DiscoveryConfig) (*Discovery, error) {
 		var mismatch *gooidc.IssuerMismatchError
 		switch {
 		case errors.As(err, &mismatch):
-			return nil, fmt.Errorf("%w: %w: %w", ErrDiscovery, ErrIssuerMismatch, err)
-		case errors.Is(err, ErrInsecureURL), errors.Is(err, ErrRedirect), errors.Is(err, ErrBodyTooLarge):
+			return nil, fmt.Errorf("%w: issuer mismatch: %w", ErrDiscovery, err)
+		case errors.Is(err, ErrInsecureURL), errors.Is(err, errRedirect), errors.Is(err, errBodyTooLarge):
 			return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
 		case st.tooLarge.Load():
-			return nil, fmt.Errorf("%w: %s: %w", ErrDiscovery, redactURL(pub), ErrBodyTooLarge)
+			return nil, fmt.Errorf("%w: %s: %w", ErrDiscovery, redactURL(pub), errBodyTooLarge)
 		case st.status.Load() != 0 && st.status.Load() != http.StatusOK:
-			return nil, fmt.Errorf("%w: %w: %s answered %d", ErrDiscovery, ErrUpstreamStatus, redactURL(pub), st.status.Load())
+			return nil, fmt.Errorf("%w: %s answered %d", ErrDiscovery, redactURL(pub), st.status.Load())
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrDiscovery, redactURL(pub), truncate(err.Error(), 256))
+		return nil, fmt.Errorf("%w: %s: %s", ErrDiscovery, redactURL(pub), jose.Truncate(err.Error(), 256))
 	}
 	var m discoveryMetadata
 	if err := p.Claims(&m); err != nil {
-		return nil, fmt.Errorf("%w: decoding metadata: %s", ErrDiscovery, truncate(err.Error(), 256))
+		return nil, fmt.Errorf("%w: decoding metadata: %s", ErrDiscovery, jose.Truncate(err.Error(), 256))
 	}
 	if m.Issuer != cfg.Issuer && (d.internal == nil || m.Issuer != fetchBase) {
-		return nil, fmt.Errorf("%w: %w: document at %s names issuer %q, want %q", ErrDiscovery, ErrIssuerMismatch,
-			redactURL(pub), truncate(m.Issuer, 256), cfg.Issuer)
+		return nil, fmt.Errorf("%w: issuer mismatch: document at %s names issuer %q, want %q", ErrDiscovery,
+			redactURL(pub), jose.Truncate(m.Issuer, 256), cfg.Issuer)
 	}
 	d.provider = p
 	d.AdvertisedIssuer = m.Issuer
@@ -300,7 +298,7 @@ func swapOrigin(u string, from, to *url.URL) string {
 // http. The caller must Close the result.
 func (d *Discovery) NewRemoteKeySet(cfg KeySetConfig) (*RemoteKeySet, error) {
 	if cfg.URL != "" && cfg.URL != d.JWKSURI {
-		return nil, fmt.Errorf("oidc: KeySetConfig.URL is %s but discovery says %s; leave it empty", truncate(cfg.URL, 256), d.JWKSURI)
+		return nil, fmt.Errorf("oidc: KeySetConfig.URL is %s but discovery says %s; leave it empty", jose.Truncate(cfg.URL, 256), d.JWKSURI)
 	}
 	cfg.URL = d.JWKSURI
 	if cfg.HTTPClient == nil {

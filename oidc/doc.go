@@ -52,7 +52,7 @@
 //     therefore costs at most one fetch per cooldown and bounded memory.
 //   - Fetches are shared by all waiters; each waiter is bounded by its own
 //     context, while the fetch runs on the key set's context with
-//     FetchTimeout and is never cancelled by one caller.
+//     Timeout and is never cancelled by one caller.
 //   - A failed fetch keeps the last good keys, served for StaleIfError past
 //     their lifetime; after that Key fails with ErrKeysUnavailable. A kid
 //     absent from the cached set while fetches fail (the fetch it joined or
@@ -68,11 +68,13 @@
 //
 // # Errors
 //
-// Failures wrap sentinel errors for errors.Is: ErrUnknownKey,
-// ErrKeysUnavailable, ErrInvalidJWKS, ErrKeySkipped (per key, as *KeyError),
-// ErrInvalidKey, ErrInsecureURL, ErrRedirect, ErrBodyTooLarge,
-// ErrUpstreamStatus, ErrDiscovery and ErrIssuerMismatch. No error carries a
-// token.
+// Failures wrap sentinel errors for errors.Is: ErrUnknownKey (no key has the
+// kid), ErrKeysUnavailable (no usable key set, or a fetch that could not reach
+// the JWKS), ErrInvalidJWKS (a document that is too large, malformed or holds
+// no usable key), ErrInsecureURL (a URL that is not allowed) and
+// ErrDiscovery. The text names the detail (status, cap, refused redirect,
+// issuer mismatch). ParseJWKS reports each key it leaves out as an error
+// whose text says why. No error carries a token.
 //
 // # Concurrency
 //
@@ -97,40 +99,54 @@
 // logout tokens are refused in both), the audience rule (aud contains one of
 // Audience and/or azp is one of AuthorizedParties), exp (required), nbf and
 // iat with a bounded
-// leeway (30 s by default). The JSON and base64url code is this package's
-// own, so the request path allocates little (about 20 allocations for a
-// Keycloak token) and no encoding/json runs on it.
+// leeway (30 s by default). The JSON and base64url code is the module's own
+// (shared with the introspect package), so the request path allocates
+// little (at most 20 allocations for a Keycloak token, half of them in
+// crypto/rsa) and no encoding/json runs on it.
 //
-// Claims are decoded case-sensitively; a member name that repeats, also
-// through escapes or Unicode case folding ("aud" and "AUD"), is refused at
-// the top level and inside realm_access, resource_access, cnf and events;
-// strings must be valid UTF-8; nesting is bounded; NumericDates must be JSON
-// integers in (0, 1e11): RFC 7519 permits fractions, but no supported issuer
-// sends them and refusing them keeps 1e300 and string dates out. ParseClaims
-// exposes the same decoder for introspection responses. VerifyJWS is the
-// signature layer alone, for payloads that are not JWT claims.
+// Headers and claims are decoded case-sensitively; a member name that
+// repeats in any object, also through escapes or Unicode case folding
+// ("aud" and "AUD", "sub" and "ſub"), is refused; strings must be valid
+// UTF-8; nesting is bounded; NumericDates must be JSON integers in
+// (0, 1e11): RFC 7519 permits fractions, but no supported issuer sends them
+// and refusing them keeps 1e300 and string dates out. Repeated names are
+// found in time linear in the number of members (a keyed hash of each
+// case-folded name), and what is read before any signature check is bounded
+// (256 members and array elements in a header), so a forged token whose
+// header, or whose payload peeked at by MultiVerifier, packs its bytes as
+// thousands of tiny members costs no more to refuse than a forged
+// signature on a token of its size. ParseClaims exposes the
+// claims decoder.
 //
 // # Verified-token cache
 //
 // Unless CacheConfig.Disabled, a verified token's *Claims is cached. The slot
 // is chosen with hash/maphash under a random per-verifier seed over the
-// token's length and its last 96 bytes (signature bytes, distinct for any two
-// verified tokens), and a hit requires the stored token to equal the
-// presented one byte for byte, so
-// neither a prefix, a respelling nor a hash collision can return another
-// token's claims. An entry lives at most until the token's exp and MaxTTL;
-// exp and nbf are checked again on every hit against Now; the cache is a
-// bounded LRU in 16 shards; a hit does not allocate and returns the same
-// immutable *Claims. Forget, ForgetFunc and ForgetAll evict on revocation.
+// token's signing input (header and payload: the content the signature
+// covers), and a hit requires the stored token to equal the presented one
+// byte for byte, so neither a prefix, a respelling nor a hash collision can
+// return claims without a full verification. An entry lives at most until
+// the token's exp and MaxTTL; exp and nbf are checked again on every hit
+// against Now; the cache is a bounded LRU in 16 shards; a hit does not
+// allocate and returns the same immutable *Claims. Forget, ForgetFunc and
+// ForgetAll evict on revocation.
+//
+// Base64url is canonical here, so an RS*, PS* or EdDSA token has exactly one
+// accepted spelling. An ES* token has two: ECDSA accepts both (r, s) and
+// (r, n−s) as a signature of one message, and anyone holding the token can
+// compute the other. Both verify; nothing keys a security decision on the
+// string (the deny-list keys on the verified iss, jti, sid and sub), and the
+// cache keys on the signing input, so Forget of either spelling forgets the
+// verified content and the next use of either is verified again.
 //
 // # Logout tokens and Keycloak admin messages
 //
 // Verifier.VerifyLogoutToken implements OpenID Connect Back-Channel Logout
 // 1.0 §2.6 with Keycloak's shape: header typ logout+jwt (absence only with
-// LogoutConfig.AllowMissingTyp), the same algorithm and key rules, exact iss,
+// LogoutTokenConfig.AllowMissingTyp), the same algorithm and key rules, exact iss,
 // aud containing a configured client id, an events object holding the
 // back-channel logout member (siblings such as revoke_offline_access are
-// read), jti, iat (bounded by LogoutConfig.MaxAge) and exp required, sub
+// read), jti, iat (bounded by LogoutTokenConfig.MaxAge) and exp required, sub
 // and/or sid, no nonce. Verifier.VerifyAdminAction verifies the body of
 // Keycloak's k_logout / k_push_not_before requests: a realm-signed compact
 // JWS whose action, expiration and resource are checked. Replay detection
@@ -138,10 +154,12 @@
 //
 // # Several issuers
 //
-// MultiVerifier reads iss from the unverified payload with the same bounded
-// decoder, then lets the Verifier configured for exactly that issuer verify
-// the whole token; an unknown issuer is refused with ErrWrongIssuer without
-// any key lookup.
+// MultiVerifier reads iss from the unverified payload (its top level
+// strictly, at most 1,024 members, no name repeated; values for their
+// structure only), then lets the Verifier configured for exactly that issuer
+// verify the whole token, which decodes the payload strictly once the
+// signature verified; an unknown issuer is refused with ErrWrongIssuer
+// without any key lookup.
 //
 // # Verification errors
 //

@@ -3,7 +3,6 @@ package oidc
 import (
 	"errors"
 	"strings"
-	"unicode/utf8"
 )
 
 // Categories of verification failure. Every error returned by the verifiers
@@ -69,35 +68,3 @@ func (e *ValidationError) Unwrap() []error {
 }
 
 func verr(kind error, detail string) error { return &ValidationError{Kind: kind, Detail: detail} }
-
-// quoteUntrusted renders an attacker-supplied value for an error message:
-// at most 32 runes, non-printable and non-ASCII bytes escaped.
-func quoteUntrusted(s string) string {
-	const maxRunes = 32
-	var b strings.Builder
-	b.WriteByte('"')
-	n := 0
-	for i := 0; i < len(s); {
-		if n == maxRunes {
-			b.WriteString("…")
-			break
-		}
-		_, size := utf8.DecodeRuneInString(s[i:])
-		c := s[i]
-		switch {
-		case size == 1 && c >= 0x20 && c < 0x7f && c != '"' && c != '\\':
-			b.WriteByte(c)
-		default:
-			const hex = "0123456789abcdef"
-			for j := 0; j < size; j++ {
-				b.WriteString(`\x`)
-				b.WriteByte(hex[s[i+j]>>4])
-				b.WriteByte(hex[s[i+j]&0xf])
-			}
-		}
-		i += size
-		n++
-	}
-	b.WriteByte('"')
-	return b.String()
-}

@@ -20,14 +20,14 @@ func BenchmarkKeySetKnownKid(b *testing.B) {
 	if _, err := ks.Key(ctx, "k1"); err != nil {
 		b.Fatal(err)
 	}
-	fetches := ks.Fetches()
+	fetches := ks.Stats().Fetches
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ks.Key(ctx, "k1"); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(ks.Fetches()-fetches), "fetches")
+	b.ReportMetric(float64(ks.Stats().Fetches-fetches), "fetches")
 }
 
 // BenchmarkKeySetKnownKidParallel is the hot path under contention.
@@ -78,7 +78,7 @@ func BenchmarkKeySetNegativeKid(b *testing.B) {
 	for _, k := range kids {
 		ks.neg.Add(k, gen)
 	}
-	fetches := ks.Fetches()
+	fetches := ks.Stats().Fetches
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -87,7 +87,7 @@ func BenchmarkKeySetNegativeKid(b *testing.B) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(ks.Fetches()-fetches), "fetches")
+	b.ReportMetric(float64(ks.Stats().Fetches-fetches), "fetches")
 }
 
 // BenchmarkKeySetUnknownKidCooldown measures an unknown kid never seen before
@@ -106,7 +106,7 @@ func BenchmarkKeySetUnknownKidCooldown(b *testing.B) {
 	for i := range kids {
 		kids[i] = "random-" + strconv.Itoa(i)
 	}
-	fetches := ks.Fetches()
+	fetches := ks.Stats().Fetches
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -115,7 +115,7 @@ func BenchmarkKeySetUnknownKidCooldown(b *testing.B) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(ks.Fetches()-fetches), "fetches")
+	b.ReportMetric(float64(ks.Stats().Fetches-fetches), "fetches")
 }
 
 func BenchmarkParseJWKS(b *testing.B) {

@@ -31,14 +31,11 @@ func ExampleParseJWKS() {
 		fmt.Println("key", k.ID, k.Algorithm)
 	}
 	for _, s := range skipped {
-		var ke *oidc.KeyError
-		if errors.As(s, &ke) {
-			fmt.Println("skipped", ke.KeyID, ke.Reason)
-		}
+		fmt.Println(s)
 	}
 	// Output:
 	// key sig-1 ES256
-	// skipped enc-1 not a signing key
+	// oidc: jwks key 0 (kid "enc-1") skipped: not a signing key: use "enc"
 }
 
 func ExampleRemoteKeySet() {
@@ -79,7 +76,7 @@ func ExampleDiscover() {
 	}
 	d, err := oidc.Discover(context.Background(), cfg)
 	if err != nil {
-		return // ErrDiscovery, ErrIssuerMismatch, ...
+		return // wraps ErrDiscovery; the text says what failed
 	}
 	keys, err := d.NewRemoteKeySet(oidc.KeySetConfig{})
 	if err != nil {

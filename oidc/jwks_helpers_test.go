@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
 )
 
@@ -109,9 +110,26 @@ func mustEC(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
 	return k
 }
 
-// verifyJWS checks a compact JWS against key with the algorithm pinned to
+// skipReason returns the reason and index of an error ParseJWKS reported
+// for a key it left out.
+func skipReason(t testing.TB, err error) (jose.SkipReason, int) {
+	t.Helper()
+	sk, ok := err.(*skippedKey)
+	if !ok || sk.skip == nil || sk.skip.Reason == "" {
+		t.Fatalf("skip error %T %v is not a skippedKey with a reason", err, err)
+	}
+	if !strings.Contains(err.Error(), string(sk.skip.Reason)) {
+		t.Fatalf("skip error %q does not say why", err)
+	}
+	return sk.skip.Reason, sk.index
+}
+
+// validateKey is the key check of NewStaticKeySet and the JWKS loader.
+func validateKey(k *Key) error { return jose.ValidateKey((*jose.Key)(k)) }
+
+// verifyWithKey checks a compact JWS against key with the algorithm pinned to
 // the key; it is a minimal reference verifier for the key tests.
-func verifyJWS(key *Key, compact string) error {
+func verifyWithKey(key *Key, compact string) error {
 	parts := strings.Split(compact, ".")
 	if len(parts) != 3 {
 		return errors.New("not three segments")
@@ -241,7 +259,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 func copyLimited(dst *strings.Builder, src io.Reader, limit int64) (int64, error) {
 	n, err := io.Copy(dst, io.LimitReader(src, limit+1))
 	if err == nil && n > limit {
-		return n, ErrBodyTooLarge
+		return n, errBodyTooLarge
 	}
 	return n, err
 }

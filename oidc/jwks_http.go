@@ -10,22 +10,22 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // ErrInsecureURL reports a JWKS or discovery URL that is not https (and
 // InsecureAllowHTTP is not set), or that is malformed or carries credentials.
 var ErrInsecureURL = errors.New("oidc: insecure or invalid url")
 
-// ErrRedirect reports a redirect to another scheme or host, or too many
-// redirects, while fetching a JWKS or discovery document.
-var ErrRedirect = errors.New("oidc: redirect refused")
-
-// ErrBodyTooLarge reports an upstream response larger than its cap.
-var ErrBodyTooLarge = errors.New("oidc: response body too large")
-
-// ErrUpstreamStatus reports a JWKS or discovery response with a status other
-// than 200.
-var ErrUpstreamStatus = errors.New("oidc: unexpected upstream status")
+// Details of a failed JWKS or discovery fetch, wrapped in ErrKeysUnavailable,
+// ErrInvalidJWKS or ErrDiscovery.
+var (
+	// errRedirect: a redirect to another scheme or host, or too many.
+	errRedirect = errors.New("redirect refused")
+	// errBodyTooLarge: a response larger than its cap.
+	errBodyTooLarge = errors.New("response body too large")
+)
 
 // defaultHTTPTimeout bounds a request made with the private client when the
 // caller supplies none.
@@ -47,7 +47,7 @@ func checkURL(raw string, allowHTTP bool) (*url.URL, error) {
 	case u.Scheme == "http":
 		return nil, fmt.Errorf("%w: %s is plain http; set InsecureAllowHTTP only for development", ErrInsecureURL, redactURL(u))
 	default:
-		return nil, fmt.Errorf("%w: scheme %q not allowed", ErrInsecureURL, truncate(u.Scheme, 16))
+		return nil, fmt.Errorf("%w: scheme %q not allowed", ErrInsecureURL, jose.Truncate(u.Scheme, 16))
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return nil, fmt.Errorf("%w: url has no host", ErrInsecureURL)
@@ -63,7 +63,7 @@ func checkURL(raw string, allowHTTP bool) (*url.URL, error) {
 
 // redactURL renders a URL for logs and errors: scheme, host and path only.
 func redactURL(u *url.URL) string {
-	return truncate(u.Scheme+"://"+u.Host+u.EscapedPath(), 256)
+	return jose.Truncate(u.Scheme+"://"+u.Host+u.EscapedPath(), 256)
 }
 
 // fetchState records what the guarded transport saw, so that errors lost by a
@@ -96,11 +96,11 @@ func guardedClient(base *http.Client, allowHTTP bool, maxBody int64, st *fetchSt
 	prev := c.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) > maxRedirects {
-			return fmt.Errorf("%w: more than %d redirects", ErrRedirect, maxRedirects)
+			return fmt.Errorf("%w: more than %d redirects", errRedirect, maxRedirects)
 		}
 		first := via[0].URL
 		if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
-			return fmt.Errorf("%w: %s redirects to another host or scheme", ErrRedirect, redactURL(first))
+			return fmt.Errorf("%w: %s redirects to another host or scheme", errRedirect, redactURL(first))
 		}
 		if prev != nil {
 			return prev(req, via)
@@ -146,7 +146,7 @@ func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if t.st != nil {
 			t.st.tooLarge.Store(true)
 		}
-		return nil, fmt.Errorf("%w: %d bytes announced, cap %d", ErrBodyTooLarge, resp.ContentLength, t.maxBody)
+		return nil, fmt.Errorf("%w: %d bytes announced, cap %d", errBodyTooLarge, resp.ContentLength, t.maxBody)
 	}
 	resp.Body = &cappedBody{rc: resp.Body, left: t.maxBody, st: t.st}
 	return resp, nil
@@ -162,7 +162,7 @@ type cappedBody struct {
 
 func (b *cappedBody) Read(p []byte) (int, error) {
 	if b.left < 0 {
-		return 0, ErrBodyTooLarge
+		return 0, errBodyTooLarge
 	}
 	if int64(len(p)) > b.left+1 {
 		p = p[:b.left+1]
@@ -173,7 +173,7 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 		if b.st != nil {
 			b.st.tooLarge.Store(true)
 		}
-		return n - int(-b.left), ErrBodyTooLarge
+		return n - int(-b.left), errBodyTooLarge
 	}
 	return n, err
 }

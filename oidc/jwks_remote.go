@@ -13,21 +13,25 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
-// ErrKeysUnavailable reports that a RemoteKeySet has no usable key set: the
+// ErrKeysUnavailable reports that a RemoteKeySet has no usable key set (the
 // first fetch has not succeeded, or every refresh failed for longer than the
-// stale-if-error window.
+// stale-if-error window), and is wrapped by a fetch that failed to reach the
+// JWKS (network, timeout, a status other than 200, a refused redirect) as
+// Refresh and FetchEvent.Err report it; the error text names the cause.
 var ErrKeysUnavailable = errors.New("oidc: signing keys unavailable")
 
-// Defaults of KeySetConfig.
+// Defaults of KeySetConfig and DiscoveryConfig, documented on their fields.
 const (
-	DefaultMinRefresh         = 5 * time.Minute
-	DefaultMaxRefresh         = time.Hour
-	DefaultUnknownKidCooldown = 15 * time.Second
-	DefaultStaleIfError       = time.Hour
-	DefaultFetchTimeout       = 10 * time.Second
-	DefaultNegativeCacheSize  = 1024
+	defaultMinRefresh         = 5 * time.Minute
+	defaultMaxRefresh         = time.Hour
+	defaultUnknownKidCooldown = 15 * time.Second
+	defaultStaleIfError       = time.Hour
+	defaultFetchTimeout       = 10 * time.Second
+	defaultNegativeCacheSize  = 1024
 )
 
 // KeySetConfig configures a RemoteKeySet. The zero value of every field but
@@ -73,14 +77,15 @@ type KeySetConfig struct {
 	// be learnt of anyway. Negative means no stale serving.
 	StaleIfError time.Duration
 
-	// FetchTimeout bounds one fetch, connection to last byte. Default 10 s.
-	FetchTimeout time.Duration
+	// Timeout bounds one fetch, connection to last byte. Default 10 s.
+	Timeout time.Duration
 
-	// MaxBodyBytes caps the JWKS response. Default DefaultMaxJWKSBytes (64 KiB).
+	// MaxBodyBytes caps the JWKS response. Default 64 KiB.
 	MaxBodyBytes int64
 
-	// Algorithms restricts the accepted key algorithms (see WithAlgorithms);
-	// empty means all of SupportedAlgorithms.
+	// Algorithms keeps only the keys pinned (or inferred to be pinned) to
+	// one of these algorithms, named like the algorithm constants; empty
+	// means all of them. An unknown name is a configuration error.
 	Algorithms []string
 
 	// MinRSABits raises the smallest accepted RSA modulus above 2048.
@@ -96,32 +101,33 @@ type KeySetConfig struct {
 	// Logger receives fetch failures and skipped keys; nil discards.
 	Logger *slog.Logger
 
-	// Observer, when set, is called after every fetch attempt, on the
+	// Observe, when set, is called after every fetch attempt, on the
 	// fetching goroutine; it must return quickly and must not call back into
 	// the key set. Metrics plug in here.
-	Observer func(FetchEvent)
+	Observe func(FetchEvent)
 }
 
-// FetchReason says why a RemoteKeySet fetched its JWKS.
-type FetchReason string
-
-// Fetch reasons reported in FetchEvent.
+// Why a RemoteKeySet fetched its JWKS (FetchEvent.Reason).
 const (
-	FetchInitial    FetchReason = "initial"     // first load, started by the constructor
-	FetchRefresh    FetchReason = "refresh"     // scheduled refresh-ahead or retry after a failure
-	FetchUnknownKid FetchReason = "unknown_kid" // a token named a kid the set lacks
-	FetchForced     FetchReason = "forced"      // a call to Refresh
+	fetchInitial    = "initial"
+	fetchRefresh    = "refresh"
+	fetchUnknownKid = "unknown_kid"
+	fetchForced     = "forced"
 )
 
 // FetchEvent describes one JWKS fetch attempt. It never carries a token.
 type FetchEvent struct {
-	URL      string        // scheme, host and path of the JWKS URL
-	Reason   FetchReason   // why it was fetched
+	URL string // scheme, host and path of the JWKS URL
+	// Reason says why it was fetched: "initial" (the first load, started by
+	// the constructor), "refresh" (scheduled refresh-ahead, or a retry after
+	// a failure), "unknown_kid" (a token named a kid the set lacks) or
+	// "forced" (a call to Refresh).
+	Reason   string
 	Start    time.Time     // when the fetch started (Now)
 	Duration time.Duration // wall-clock duration
 	Status   int           // HTTP status, 0 when no response
 	Keys     int           // usable keys loaded; 0 on failure
-	Skipped  int           // keys left out by ParseJWKS
+	Skipped  int           // keys left out (see ParseJWKS)
 	TTL      time.Duration // lifetime given to the new set; 0 on failure
 	Err      error         // nil on success
 }
@@ -165,7 +171,7 @@ type RemoteKeySet struct {
 	cfg    KeySetConfig
 	url    string // redacted, for logs and events
 	client *http.Client
-	opts   []JWKSOption
+	policy jose.Policy
 	now    func() time.Time
 	log    *slog.Logger
 
@@ -201,32 +207,36 @@ func NewRemoteKeySet(cfg KeySetConfig) (*RemoteKeySet, error) {
 		return nil, err
 	}
 	if cfg.MinRefresh <= 0 {
-		cfg.MinRefresh = DefaultMinRefresh
+		cfg.MinRefresh = defaultMinRefresh
 	}
 	if cfg.MaxRefresh <= 0 {
-		cfg.MaxRefresh = DefaultMaxRefresh
+		cfg.MaxRefresh = defaultMaxRefresh
 	}
 	if cfg.MaxRefresh < cfg.MinRefresh {
 		cfg.MaxRefresh = cfg.MinRefresh
 	}
 	if cfg.UnknownKidCooldown == 0 {
-		cfg.UnknownKidCooldown = DefaultUnknownKidCooldown
+		cfg.UnknownKidCooldown = defaultUnknownKidCooldown
 	} else if cfg.UnknownKidCooldown < 0 {
 		cfg.UnknownKidCooldown = 0
 	}
 	if cfg.StaleIfError == 0 {
-		cfg.StaleIfError = DefaultStaleIfError
+		cfg.StaleIfError = defaultStaleIfError
 	} else if cfg.StaleIfError < 0 {
 		cfg.StaleIfError = 0
 	}
-	if cfg.FetchTimeout <= 0 {
-		cfg.FetchTimeout = DefaultFetchTimeout
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = defaultFetchTimeout
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxJWKSBytes
+		cfg.MaxBodyBytes = defaultMaxJWKSBytes
 	}
 	if cfg.NegativeCacheSize <= 0 {
-		cfg.NegativeCacheSize = DefaultNegativeCacheSize
+		cfg.NegativeCacheSize = defaultNegativeCacheSize
+	}
+	algs, err := newAlgSet(cfg.Algorithms)
+	if err != nil {
+		return nil, err
 	}
 	cfg.Algorithms = append([]string(nil), cfg.Algorithms...)
 	neg, err := lru.New[string, uint64](cfg.NegativeCacheSize)
@@ -237,15 +247,11 @@ func NewRemoteKeySet(cfg KeySetConfig) (*RemoteKeySet, error) {
 		cfg:    cfg,
 		url:    redactURL(u),
 		client: guardedClient(cfg.HTTPClient, cfg.InsecureAllowHTTP, cfg.MaxBodyBytes, nil),
-		opts: []JWKSOption{
-			WithAlgorithms(cfg.Algorithms...),
-			WithMinRSABits(cfg.MinRSABits),
-			WithMaxJWKSBytes(int(cfg.MaxBodyBytes)),
-		},
-		now:  cfg.Now,
-		log:  cfg.Logger,
-		neg:  neg,
-		kick: make(chan struct{}, 1),
+		policy: jose.Policy{Algs: algs, MinRSABits: cfg.MinRSABits},
+		now:    cfg.Now,
+		log:    cfg.Logger,
+		neg:    neg,
+		kick:   make(chan struct{}, 1),
 	}
 	if ks.now == nil {
 		ks.now = time.Now
@@ -257,7 +263,7 @@ func NewRemoteKeySet(cfg KeySetConfig) (*RemoteKeySet, error) {
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
 
 	ks.mu.Lock()
-	first := ks.startFetchLocked(FetchInitial)
+	first := ks.startFetchLocked(fetchInitial)
 	ks.mu.Unlock()
 	ks.wg.Add(1)
 	go ks.refreshLoop(first)
@@ -290,7 +296,7 @@ func (ks *RemoteKeySet) Key(ctx context.Context, kid string) (*Key, error) {
 
 // slowKey handles a kid absent from the current snapshot.
 func (ks *RemoteKeySet) slowKey(ctx context.Context, kid string) (*Key, error) {
-	if len(kid) > maxKIDLen {
+	if len(kid) > jose.MaxKeyIDBytes {
 		return nil, ks.errUnknown // cannot be in any set we load
 	}
 	ks.mu.Lock()
@@ -323,7 +329,7 @@ func (ks *RemoteKeySet) slowKey(ctx context.Context, kid string) (*Key, error) {
 		}
 		ks.lastUnknownFetch = now
 		ks.unknownFetches.Add(1)
-		call = ks.startFetchLocked(FetchUnknownKid)
+		call = ks.startFetchLocked(fetchUnknownKid)
 	}
 	ks.mu.Unlock()
 
@@ -377,27 +383,23 @@ func (ks *RemoteKeySet) unavailable(s *keySnapshot) error {
 }
 
 // VerifySignature verifies a compact JWS with this key set and returns its
-// payload (VerifyJWS with every supported algorithm). It makes a RemoteKeySet
-// a go-oidc KeySet, so that go-oidc's IDTokenVerifier can use this cache for
-// ID tokens instead of go-oidc's own, which refetches on every bad signature.
+// payload, without interpreting it: the header must name a supported
+// algorithm equal to the key's pinned one; crit, b64 and zip are refused,
+// embedded keys ignored. It makes a RemoteKeySet a go-oidc KeySet, so that
+// go-oidc's IDTokenVerifier can use this cache for ID tokens instead of
+// go-oidc's own, which refetches on every bad signature.
 func (ks *RemoteKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	return VerifyJWS(ctx, ks, nil, jwt)
+	return verifyJWS(ctx, ks, jwt)
 }
 
 // Refresh fetches the JWKS now (joining a fetch already in flight) and waits
 // for the result, bounded by ctx. It is not rate-limited: do not wire it to
 // anything an attacker can trigger.
 func (ks *RemoteKeySet) Refresh(ctx context.Context) error {
-	ks.mu.Lock()
-	if ks.closed {
-		ks.mu.Unlock()
+	call := ks.joinFetch(fetchForced)
+	if call == nil {
 		return fmt.Errorf("%w: key set closed", ErrKeysUnavailable)
 	}
-	call := ks.inflight
-	if call == nil {
-		call = ks.startFetchLocked(FetchForced)
-	}
-	ks.mu.Unlock()
 	select {
 	case <-call.done:
 		return call.err
@@ -430,9 +432,6 @@ func (ks *RemoteKeySet) generation() uint64 {
 	return 0
 }
 
-// Fetches returns the number of fetch attempts so far.
-func (ks *RemoteKeySet) Fetches() uint64 { return ks.fetches.Load() }
-
 // Stats returns a snapshot of the counters and of the current key set.
 func (ks *RemoteKeySet) Stats() KeySetStats {
 	st := KeySetStats{
@@ -455,8 +454,22 @@ func (ks *RemoteKeySet) Stats() KeySetStats {
 	return st
 }
 
+// joinFetch returns the fetch in flight, or starts one for reason; nil once
+// the set is closed.
+func (ks *RemoteKeySet) joinFetch(reason string) *fetchCall {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	switch {
+	case ks.closed:
+		return nil
+	case ks.inflight != nil:
+		return ks.inflight
+	}
+	return ks.startFetchLocked(reason)
+}
+
 // startFetchLocked starts a fetch; ks.mu is held and no fetch is in flight.
-func (ks *RemoteKeySet) startFetchLocked(reason FetchReason) *fetchCall {
+func (ks *RemoteKeySet) startFetchLocked(reason string) *fetchCall {
 	call := &fetchCall{done: make(chan struct{})}
 	ks.inflight = call
 	ks.wg.Add(1)
@@ -469,7 +482,7 @@ func (ks *RemoteKeySet) startFetchLocked(reason FetchReason) *fetchCall {
 		ks.mu.Unlock()
 		call.err = err
 		close(call.done)
-		if reason != FetchInitial && reason != FetchRefresh {
+		if reason != fetchInitial && reason != fetchRefresh {
 			// Let the refresh loop reschedule from the new state.
 			select {
 			case ks.kick <- struct{}{}:
@@ -512,16 +525,10 @@ func (ks *RemoteKeySet) refreshLoop(first *fetchCall) {
 			t.Stop()
 			return
 		}
-		ks.mu.Lock()
-		if ks.closed {
-			ks.mu.Unlock()
+		call := ks.joinFetch(fetchRefresh)
+		if call == nil {
 			return
 		}
-		call := ks.inflight
-		if call == nil {
-			call = ks.startFetchLocked(FetchRefresh)
-		}
-		ks.mu.Unlock()
 		select {
 		case <-call.done:
 			err = call.err
@@ -550,9 +557,9 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // fetch performs one GET of the JWKS and installs the result. It runs on the
-// key set's own context (cancelled by Close) with FetchTimeout, never on a
+// key set's own context (cancelled by Close) with Timeout, never on a
 // caller's context.
-func (ks *RemoteKeySet) fetch(reason FetchReason) error {
+func (ks *RemoteKeySet) fetch(reason string) error {
 	ks.fetches.Add(1)
 	start := ks.now()
 	wall := time.Now()
@@ -563,16 +570,16 @@ func (ks *RemoteKeySet) fetch(reason FetchReason) error {
 	if err != nil {
 		ks.fetchErrors.Add(1)
 		ks.log.LogAttrs(ks.ctx, slog.LevelWarn, "oidc: jwks fetch failed",
-			slog.String("url", ks.url), slog.String("reason", string(reason)), slog.String("error", err.Error()))
+			slog.String("url", ks.url), slog.String("reason", reason), slog.String("error", err.Error()))
 	}
-	if ks.cfg.Observer != nil {
-		ks.cfg.Observer(ev)
+	if ks.cfg.Observe != nil {
+		ks.cfg.Observe(ev)
 	}
 	return err
 }
 
 func (ks *RemoteKeySet) doFetch(ev *FetchEvent) error {
-	ctx, cancel := context.WithTimeout(ks.ctx, ks.cfg.FetchTimeout)
+	ctx, cancel := context.WithTimeout(ks.ctx, ks.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.cfg.URL, nil)
 	if err != nil {
@@ -581,24 +588,29 @@ func (ks *RemoteKeySet) doFetch(ev *FetchEvent) error {
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := ks.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("oidc: jwks fetch %s: %w", ks.url, err)
+		if errors.Is(err, errBodyTooLarge) {
+			return fmt.Errorf("%w: jwks %s: %w", ErrInvalidJWKS, ks.url, err)
+		}
+		return fmt.Errorf("%w: jwks fetch %s: %w", ErrKeysUnavailable, ks.url, err)
 	}
 	defer resp.Body.Close()
 	ev.Status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return fmt.Errorf("%w: jwks %s answered %d", ErrUpstreamStatus, ks.url, resp.StatusCode)
+		return fmt.Errorf("%w: jwks %s answered %d", ErrKeysUnavailable, ks.url, resp.StatusCode)
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("oidc: jwks read %s: %w", ks.url, err)
+		if errors.Is(err, errBodyTooLarge) {
+			return fmt.Errorf("%w: jwks %s: %w", ErrInvalidJWKS, ks.url, err)
+		}
+		return fmt.Errorf("%w: jwks read %s: %w", ErrKeysUnavailable, ks.url, err)
 	}
-	keys, skipped, err := ParseJWKS(body, ks.opts...)
+	keys, skipped, err := parseJWKS(body, ks.policy, int(ks.cfg.MaxBodyBytes))
 	ev.Skipped = len(skipped)
 	for _, s := range skipped {
-		var ke *KeyError
 		level := slog.LevelDebug
-		if errors.As(s, &ke) && ke.Reason == SkipPrivateKey {
+		if sk, ok := s.(*skippedKey); ok && sk.skip.Reason == jose.SkipPrivateKey {
 			level = slog.LevelError
 		}
 		ks.log.LogAttrs(ks.ctx, level, "oidc: jwks key skipped", slog.String("url", ks.url), slog.String("detail", s.Error()))

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -13,6 +14,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 func TestParseJWKSKeyFiltering(t *testing.T) {
@@ -35,8 +38,8 @@ func TestParseJWKSKeyFiltering(t *testing.T) {
 	tests := []struct {
 		name    string
 		jwk     map[string]any
-		wantAlg string     // set when the key must load
-		want    SkipReason // set when the key must be skipped
+		wantAlg string          // set when the key must load
+		want    jose.SkipReason // set when the key must be skipped
 		check   func(*Key) error
 	}{
 		{"rsa RS256", rsaJWK(rpub, "k", nil), RS256, "", nil},
@@ -52,43 +55,43 @@ func TestParseJWKSKeyFiltering(t *testing.T) {
 		{"okp Ed25519 inferred", edJWK(edPub, "k", nil), EdDSA, "", nil},
 		{"okp Ed25519 EdDSA", edJWK(edPub, "k", map[string]any{"alg": "EdDSA", "use": "sig"}), EdDSA, "", nil},
 
-		{"use enc (Keycloak RSA-OAEP)", rsaJWK(rpub, "k", map[string]any{"use": "enc", "alg": "RSA-OAEP"}), "", SkipNotSigning, nil},
-		{"use unknown", rsaJWK(rpub, "k", map[string]any{"use": "SIG"}), "", SkipNotSigning, nil},
-		{"key_ops without verify", rsaJWK(rpub, "k", map[string]any{"key_ops": []string{"encrypt"}}), "", SkipNotSigning, nil},
-		{"key_ops not an array", rsaJWK(rpub, "k", map[string]any{"key_ops": "verify"}), "", SkipMalformed, nil},
-		{"oct HS256", map[string]any{"kty": "oct", "kid": "k", "alg": "HS256", "k": b64(make([]byte, 32))}, "", SkipSymmetric, nil},
-		{"oct without alg", map[string]any{"kty": "oct", "kid": "k", "k": b64(make([]byte, 32))}, "", SkipSymmetric, nil},
-		{"alg none", rsaJWK(rpub, "k", map[string]any{"alg": "none"}), "", SkipUnsupported, nil},
-		{"alg HS256 on rsa", rsaJWK(rpub, "k", map[string]any{"alg": "HS256"}), "", SkipUnsupported, nil},
-		{"alg RS256 lower case", rsaJWK(rpub, "k", map[string]any{"alg": "rs256"}), "", SkipUnsupported, nil},
-		{"unknown kty", map[string]any{"kty": "XYZ", "kid": "k"}, "", SkipUnsupported, nil},
-		{"kty missing", map[string]any{"kid": "k", "n": "AQAB"}, "", SkipMalformed, nil},
-		{"kty not a string", map[string]any{"kty": 1, "kid": "k"}, "", SkipMalformed, nil},
-		{"kid not a string", rsaJWK(rpub, "k", map[string]any{"kid": 7}), "", SkipMalformed, nil},
-		{"kid too long", rsaJWK(rpub, strings.Repeat("a", 513), nil), "", SkipLongKeyID, nil},
-		{"rsa 1024 bits", rsaJWK(&small.PublicKey, "k", nil), "", SkipWeakKey, nil},
-		{"rsa exponent 1", rsaJWK(rpub, "k", map[string]any{"e": "AQ"}), "", SkipWeakKey, nil},
-		{"rsa exponent even", rsaJWK(rpub, "k", map[string]any{"e": b64(big.NewInt(65536).Bytes())}), "", SkipWeakKey, nil},
-		{"rsa exponent huge", rsaJWK(rpub, "k", map[string]any{"e": b64(make([]byte, 9))}), "", SkipWeakKey, nil},
-		{"rsa modulus even", rsaJWK(rpub, "k", map[string]any{"n": b64(new(big.Int).Lsh(rpub.N, 1).Bytes()[1:])}), "", SkipWeakKey, nil},
-		{"rsa n missing", rsaJWK(rpub, "k", map[string]any{"n": nil}), "", SkipMalformed, nil},
-		{"rsa n padded base64", rsaJWK(rpub, "k", map[string]any{"n": b64(rpub.N.Bytes()) + "=="}), "", SkipMalformed, nil},
-		{"rsa n std base64", rsaJWK(rpub, "k", map[string]any{"n": strings.NewReplacer("-", "+", "_", "/").Replace(b64(rpub.N.Bytes())) + "+"}), "", SkipMalformed, nil},
-		{"rsa with ES256", rsaJWK(rpub, "k", map[string]any{"alg": "ES256"}), "", SkipAlgMismatch, nil},
-		{"rsa private d", rsaJWK(rpub, "k", map[string]any{"d": b64(rk.D.Bytes())}), "", SkipPrivateKey, nil},
-		{"ec private d", ecJWK(t, &p256.PublicKey, "k", map[string]any{"d": b64(p256.D.Bytes())}), "", SkipPrivateKey, nil},
-		{"ec alg/curve mismatch ES384 on P-256", ecJWK(t, &p256.PublicKey, "k", map[string]any{"alg": "ES384"}), "", SkipAlgMismatch, nil},
-		{"ec RS256 on EC", ecJWK(t, &p256.PublicKey, "k", map[string]any{"alg": "RS256"}), "", SkipAlgMismatch, nil},
-		{"ec crv P-384 with P-256 coordinates", ecJWK(t, &p256.PublicKey, "k", map[string]any{"crv": "P-384"}), "", SkipInvalidPoint, nil},
-		{"ec point off curve", offCurve, "", SkipInvalidPoint, nil},
-		{"ec short coordinate", ecJWK(t, &p256.PublicKey, "k", map[string]any{"x": b64(make([]byte, 31))}), "", SkipInvalidPoint, nil},
-		{"ec unknown curve", ecJWK(t, &p256.PublicKey, "k", map[string]any{"crv": "secp256k1"}), "", SkipUnsupported, nil},
-		{"ec y missing", ecJWK(t, &p256.PublicKey, "k", map[string]any{"y": nil}), "", SkipMalformed, nil},
-		{"okp X25519", edJWK(edPub, "k", map[string]any{"crv": "X25519"}), "", SkipUnsupported, nil},
-		{"okp Ed448", edJWK(edPub, "k", map[string]any{"crv": "Ed448"}), "", SkipUnsupported, nil},
-		{"okp wrong length", edJWK(edPub[:31], "k", nil), "", SkipInvalidPoint, nil},
-		{"okp private d", edJWK(edPub, "k", map[string]any{"d": b64(make([]byte, 32))}), "", SkipPrivateKey, nil},
-		{"okp with ES256", edJWK(edPub, "k", map[string]any{"alg": "ES256"}), "", SkipAlgMismatch, nil},
+		{"use enc (Keycloak RSA-OAEP)", rsaJWK(rpub, "k", map[string]any{"use": "enc", "alg": "RSA-OAEP"}), "", jose.SkipNotSigning, nil},
+		{"use unknown", rsaJWK(rpub, "k", map[string]any{"use": "SIG"}), "", jose.SkipNotSigning, nil},
+		{"key_ops without verify", rsaJWK(rpub, "k", map[string]any{"key_ops": []string{"encrypt"}}), "", jose.SkipNotSigning, nil},
+		{"key_ops not an array", rsaJWK(rpub, "k", map[string]any{"key_ops": "verify"}), "", jose.SkipMalformed, nil},
+		{"oct HS256", map[string]any{"kty": "oct", "kid": "k", "alg": "HS256", "k": b64(make([]byte, 32))}, "", jose.SkipSymmetric, nil},
+		{"oct without alg", map[string]any{"kty": "oct", "kid": "k", "k": b64(make([]byte, 32))}, "", jose.SkipSymmetric, nil},
+		{"alg none", rsaJWK(rpub, "k", map[string]any{"alg": "none"}), "", jose.SkipUnsupported, nil},
+		{"alg HS256 on rsa", rsaJWK(rpub, "k", map[string]any{"alg": "HS256"}), "", jose.SkipUnsupported, nil},
+		{"alg RS256 lower case", rsaJWK(rpub, "k", map[string]any{"alg": "rs256"}), "", jose.SkipUnsupported, nil},
+		{"unknown kty", map[string]any{"kty": "XYZ", "kid": "k"}, "", jose.SkipUnsupported, nil},
+		{"kty missing", map[string]any{"kid": "k", "n": "AQAB"}, "", jose.SkipMalformed, nil},
+		{"kty not a string", map[string]any{"kty": 1, "kid": "k"}, "", jose.SkipMalformed, nil},
+		{"kid not a string", rsaJWK(rpub, "k", map[string]any{"kid": 7}), "", jose.SkipMalformed, nil},
+		{"kid too long", rsaJWK(rpub, strings.Repeat("a", 513), nil), "", jose.SkipLongKeyID, nil},
+		{"rsa 1024 bits", rsaJWK(&small.PublicKey, "k", nil), "", jose.SkipWeakKey, nil},
+		{"rsa exponent 1", rsaJWK(rpub, "k", map[string]any{"e": "AQ"}), "", jose.SkipWeakKey, nil},
+		{"rsa exponent even", rsaJWK(rpub, "k", map[string]any{"e": b64(big.NewInt(65536).Bytes())}), "", jose.SkipWeakKey, nil},
+		{"rsa exponent huge", rsaJWK(rpub, "k", map[string]any{"e": b64(make([]byte, 9))}), "", jose.SkipWeakKey, nil},
+		{"rsa modulus even", rsaJWK(rpub, "k", map[string]any{"n": b64(new(big.Int).Lsh(rpub.N, 1).Bytes()[1:])}), "", jose.SkipWeakKey, nil},
+		{"rsa n missing", rsaJWK(rpub, "k", map[string]any{"n": nil}), "", jose.SkipMalformed, nil},
+		{"rsa n padded base64", rsaJWK(rpub, "k", map[string]any{"n": b64(rpub.N.Bytes()) + "=="}), "", jose.SkipMalformed, nil},
+		{"rsa n std base64", rsaJWK(rpub, "k", map[string]any{"n": strings.NewReplacer("-", "+", "_", "/").Replace(b64(rpub.N.Bytes())) + "+"}), "", jose.SkipMalformed, nil},
+		{"rsa with ES256", rsaJWK(rpub, "k", map[string]any{"alg": "ES256"}), "", jose.SkipAlgMismatch, nil},
+		{"rsa private d", rsaJWK(rpub, "k", map[string]any{"d": b64(rk.D.Bytes())}), "", jose.SkipPrivateKey, nil},
+		{"ec private d", ecJWK(t, &p256.PublicKey, "k", map[string]any{"d": b64(p256.D.Bytes())}), "", jose.SkipPrivateKey, nil},
+		{"ec alg/curve mismatch ES384 on P-256", ecJWK(t, &p256.PublicKey, "k", map[string]any{"alg": "ES384"}), "", jose.SkipAlgMismatch, nil},
+		{"ec RS256 on EC", ecJWK(t, &p256.PublicKey, "k", map[string]any{"alg": "RS256"}), "", jose.SkipAlgMismatch, nil},
+		{"ec crv P-384 with P-256 coordinates", ecJWK(t, &p256.PublicKey, "k", map[string]any{"crv": "P-384"}), "", jose.SkipInvalidPoint, nil},
+		{"ec point off curve", offCurve, "", jose.SkipInvalidPoint, nil},
+		{"ec short coordinate", ecJWK(t, &p256.PublicKey, "k", map[string]any{"x": b64(make([]byte, 31))}), "", jose.SkipInvalidPoint, nil},
+		{"ec unknown curve", ecJWK(t, &p256.PublicKey, "k", map[string]any{"crv": "secp256k1"}), "", jose.SkipUnsupported, nil},
+		{"ec y missing", ecJWK(t, &p256.PublicKey, "k", map[string]any{"y": nil}), "", jose.SkipMalformed, nil},
+		{"okp X25519", edJWK(edPub, "k", map[string]any{"crv": "X25519"}), "", jose.SkipUnsupported, nil},
+		{"okp Ed448", edJWK(edPub, "k", map[string]any{"crv": "Ed448"}), "", jose.SkipUnsupported, nil},
+		{"okp wrong length", edJWK(edPub[:31], "k", nil), "", jose.SkipInvalidPoint, nil},
+		{"okp private d", edJWK(edPub, "k", map[string]any{"d": b64(make([]byte, 32))}), "", jose.SkipPrivateKey, nil},
+		{"okp with ES256", edJWK(edPub, "k", map[string]any{"alg": "ES256"}), "", jose.SkipAlgMismatch, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,8 +113,8 @@ func TestParseJWKSKeyFiltering(t *testing.T) {
 				if got.Algorithm != tt.wantAlg {
 					t.Fatalf("alg %q, want %q", got.Algorithm, tt.wantAlg)
 				}
-				if err := ValidateKey(got); err != nil {
-					t.Fatalf("loaded key fails ValidateKey: %v", err)
+				if err := validateKey(got); err != nil {
+					t.Fatalf("loaded key fails the key check: %v", err)
 				}
 				if len(skipped) != 0 {
 					t.Fatalf("unexpected skips %v", skipped)
@@ -124,12 +127,8 @@ func TestParseJWKSKeyFiltering(t *testing.T) {
 			if len(skipped) != 1 {
 				t.Fatalf("skipped %d keys, want 1: %v", len(skipped), skipped)
 			}
-			var ke *KeyError
-			if !errors.As(skipped[0], &ke) || !errors.Is(skipped[0], ErrKeySkipped) {
-				t.Fatalf("skip error %T %v is not a *KeyError wrapping ErrKeySkipped", skipped[0], skipped[0])
-			}
-			if ke.Reason != tt.want || ke.Index != 0 {
-				t.Fatalf("skip %q at %d (%s), want %q at 0", ke.Reason, ke.Index, ke.Detail, tt.want)
+			if r, i := skipReason(t, skipped[0]); r != tt.want || i != 0 {
+				t.Fatalf("skip %q at %d (%v), want %q at 0", r, i, skipped[0], tt.want)
 			}
 			if len(keys) != 1 || keys[0].ID != "other" {
 				t.Fatalf("the valid key was not kept: %v", keys)
@@ -153,14 +152,14 @@ func TestParseJWKSDuplicateKid(t *testing.T) {
 	if len(keys) != 1 || keys[0].ID != "c" {
 		t.Fatalf("keys %v, want only c (an enc key sharing its kid is no ambiguity)", keys)
 	}
-	var reasons []SkipReason
+	var reasons []jose.SkipReason
 	var idx []int
 	for _, s := range skipped {
-		ke := s.(*KeyError)
-		reasons = append(reasons, ke.Reason)
-		idx = append(idx, ke.Index)
+		r, i := skipReason(t, s)
+		reasons = append(reasons, r)
+		idx = append(idx, i)
 	}
-	want := []SkipReason{SkipDuplicateKeyID, SkipDuplicateKeyID, SkipNotSigning, SkipDuplicateKeyID, SkipDuplicateKeyID}
+	want := []jose.SkipReason{jose.SkipDuplicateKeyID, jose.SkipDuplicateKeyID, jose.SkipNotSigning, jose.SkipDuplicateKeyID, jose.SkipDuplicateKeyID}
 	wantIdx := []int{0, 2, 3, 4, 5}
 	if len(reasons) != len(want) {
 		t.Fatalf("skips %v at %v, want %v at %v", reasons, idx, want, wantIdx)
@@ -184,7 +183,7 @@ func TestParseJWKSDocument(t *testing.T) {
 	tests := []struct {
 		name    string
 		doc     string
-		opts    []JWKSOption
+		opts    *jwksOpts
 		wantErr error
 		keys    int
 	}{
@@ -204,16 +203,19 @@ func TestParseJWKSDocument(t *testing.T) {
 		{"only bad keys", `{"keys":[1,"x",null,{"kty":"oct","k":"AA"}]}`, nil, ErrInvalidJWKS, 0},
 		{"duplicate member in key", `{"keys":[` + strings.Replace(goodKey, `"kty":"RSA"`, `"kty":"RSA","kty":"EC"`, 1) + `]}`, nil, ErrInvalidJWKS, 0},
 		{"Kty case variant not a kty", `{"keys":[` + strings.Replace(goodKey, `"kty":"RSA"`, `"KTY":"RSA"`, 1) + `]}`, nil, ErrInvalidJWKS, 0},
-		{"over the size cap", `{"pad":"` + strings.Repeat("a", DefaultMaxJWKSBytes) + `","keys":[` + goodKey + `]}`, nil, ErrInvalidJWKS, 0},
-		{"raised size cap", `{"pad":"` + strings.Repeat("a", DefaultMaxJWKSBytes) + `","keys":[` + goodKey + `]}`, []JWKSOption{WithMaxJWKSBytes(1 << 20)}, nil, 1},
-		{"allow-list excludes RS256", good, []JWKSOption{WithAlgorithms(ES256)}, ErrInvalidJWKS, 0},
-		{"allow-list ignores HS256", good, []JWKSOption{WithAlgorithms("HS256", RS256)}, nil, 1},
-		{"min RSA bits 3072", good, []JWKSOption{WithMinRSABits(3072)}, ErrInvalidJWKS, 0},
-		{"min RSA bits below floor ignored", good, []JWKSOption{WithMinRSABits(512)}, nil, 1},
+		{"over the size cap", `{"pad":"` + strings.Repeat("a", defaultMaxJWKSBytes) + `","keys":[` + goodKey + `]}`, nil, ErrInvalidJWKS, 0},
+		{"raised size cap", `{"pad":"` + strings.Repeat("a", defaultMaxJWKSBytes) + `","keys":[` + goodKey + `]}`, &jwksOpts{max: 1 << 20}, nil, 1},
+		{"allow-list excludes RS256", good, &jwksOpts{p: jose.Policy{Algs: jose.SetOf(jose.ES256)}}, ErrInvalidJWKS, 0},
+		{"allow-list has RS256", good, &jwksOpts{p: jose.Policy{Algs: jose.SetOf(jose.ES256, jose.RS256)}}, nil, 1},
+		{"min RSA bits 3072", good, &jwksOpts{p: jose.Policy{MinRSABits: 3072}}, ErrInvalidJWKS, 0},
+		{"min RSA bits below floor ignored", good, &jwksOpts{p: jose.Policy{MinRSABits: 512}}, nil, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			keys, _, err := ParseJWKS([]byte(tt.doc), tt.opts...)
+			keys, _, err := ParseJWKS([]byte(tt.doc))
+			if tt.opts != nil {
+				keys, _, err = parseJWKS([]byte(tt.doc), tt.opts.p, cmp.Or(tt.opts.max, defaultMaxJWKSBytes))
+			}
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
 				t.Fatalf("err %v, want %v", err, tt.wantErr)
 			}
@@ -239,8 +241,11 @@ func TestParseJWKSKeycloakShape(t *testing.T) {
 	if len(keys) != 1 || keys[0].ID != "sig-kid" || keys[0].Algorithm != RS256 {
 		t.Fatalf("keys %+v", keys)
 	}
-	if len(skipped) != 1 || skipped[0].(*KeyError).Reason != SkipNotSigning || skipped[0].(*KeyError).KeyID != "enc-kid" {
+	if len(skipped) != 1 || !strings.Contains(skipped[0].Error(), `(kid "enc-kid")`) {
 		t.Fatalf("skipped %v", skipped)
+	}
+	if r, _ := skipReason(t, skipped[0]); r != jose.SkipNotSigning {
+		t.Fatalf("skipped as %s", r)
 	}
 	if !keys[0].Public.(*rsa.PublicKey).Equal(&testRSAKey(t, 0).PublicKey) {
 		t.Fatal("wrong public key")
@@ -276,10 +281,10 @@ func TestParseJWKSKeysVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := verifyJWS(byID["rs"], h+"."+b64(sig)); err != nil {
+		if err := verifyWithKey(byID["rs"], h+"."+b64(sig)); err != nil {
 			t.Fatalf("PS256: %v", err)
 		}
-		if err := verifyJWS(byID["rs"], sign("RS256", sig)); err == nil {
+		if err := verifyWithKey(byID["rs"], sign("RS256", sig)); err == nil {
 			t.Fatal("a PS256 key verified an RS256 header")
 		}
 	}
@@ -294,7 +299,7 @@ func TestParseJWKSKeysVerify(t *testing.T) {
 		sig := make([]byte, 96)
 		r.FillBytes(sig[:48])
 		s.FillBytes(sig[48:])
-		if err := verifyJWS(byID["es"], h+"."+b64(sig)); err != nil {
+		if err := verifyWithKey(byID["es"], h+"."+b64(sig)); err != nil {
 			t.Fatalf("ES384: %v", err)
 		}
 	}
@@ -302,7 +307,7 @@ func TestParseJWKSKeysVerify(t *testing.T) {
 	{
 		h := b64([]byte(`{"alg":"EdDSA"}`)) + "." + b64([]byte(`{}`))
 		sig := ed25519.Sign(edPriv, []byte(h))
-		if err := verifyJWS(byID["ed"], h+"."+b64(sig)); err != nil {
+		if err := verifyWithKey(byID["ed"], h+"."+b64(sig)); err != nil {
 			t.Fatalf("EdDSA: %v", err)
 		}
 	}
@@ -310,3 +315,10 @@ func TestParseJWKSKeysVerify(t *testing.T) {
 
 func sha256Sum(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 func sha384Sum(b []byte) []byte { h := sha512.Sum384(b); return h[:] }
+
+// jwksOpts are the policy and size cap a RemoteKeySet passes to the JWKS
+// parser (KeySetConfig.Algorithms, MinRSABits, MaxBodyBytes).
+type jwksOpts struct {
+	p   jose.Policy
+	max int
+}

@@ -7,13 +7,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 )
 
-func TestValidateKey(t *testing.T) {
+// TestStaticKeySetKeyCheck: NewStaticKeySet keeps exactly the keys fit for
+// their algorithm, and explains a key it left out.
+func TestStaticKeySetKeyCheck(t *testing.T) {
 	rk := &testRSAKey(t, 0).PublicKey
 	p256 := &mustEC(t, elliptic.P256()).PublicKey
 	p384 := &mustEC(t, elliptic.P384()).PublicKey
@@ -44,30 +46,19 @@ func TestValidateKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ValidateKey(tt.key)
-			if tt.ok != (err == nil) {
-				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			// NewStaticKeySet keeps a valid key and, asked for the kid of
+			// a key it left out, says why.
+			got, err := NewStaticKeySet(tt.key).Key(context.Background(), "a")
+			if tt.ok != (err == nil) || (tt.ok && got != tt.key) {
+				t.Fatalf("Key: %v, %v; want ok=%v", got, err, tt.ok)
 			}
-			if err != nil && !errors.Is(err, ErrInvalidKey) {
-				t.Fatalf("%v does not wrap ErrInvalidKey", err)
+			if err != nil {
+				var d *droppedKey
+				if !errors.Is(err, ErrUnknownKey) || (tt.key != nil && (!errors.As(err, &d) || d.why == "")) {
+					t.Fatalf("%v: not ErrUnknownKey with a reason", err)
+				}
 			}
 		})
-	}
-}
-
-func TestROCAFingerprint(t *testing.T) {
-	// The Wycheproof ROCA key (json_web_key_test.json tcId 7).
-	n, err := base64.RawURLEncoding.DecodeString("AanFpofbj7KjD4Lf-N2hVMKR7yewSyXhhbirIMTGpfYEhZ_lnt5UoK98DnKIgArXGTu3MaW_HhFw16HGaTDUHqPrId7fe4r11CqRw09yBFuW79V8sYIwHdzCaWflUI6auImYbVfoN9_nD5n8N8SY9DwXw7mwZM9wREPXoDPgOoIWl6q_MPsp7n0zs3Z5ZaiQWOOzl1S9OhwAfSiiOwz6efnXEaxuTEtPd7BjSx7NaFka8Dx9U7YqXy2RFj1O9PjyaDGuRh7YXsX3iMUSP_wSyHQg_c_qHRtKUsNSGCT7OZg0hzm2KphtjnayKJvC64vAbROBR4Ubg6Bxg9IQVZ-QYyE")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rocaFingerprint(new(big.Int).SetBytes(n)) {
-		t.Fatal("ROCA key not detected")
-	}
-	for i := range 3 {
-		if rocaFingerprint(testRSAKey(t, i).N) {
-			t.Fatalf("random key %d flagged as ROCA", i)
-		}
 	}
 }
 
@@ -113,4 +104,21 @@ func TestStaticKeySet(t *testing.T) {
 	}
 	var _ KeySource = NewStaticKeySet()
 	var _ KeySource = (*RemoteKeySet)(nil)
+}
+
+// TestStaticKeySetDroppedKeyExplained: a token naming the kid of a key the
+// static set left out is refused as ErrUnknownKey, and the error says why the
+// key was left out.
+func TestStaticKeySetDroppedKeyExplained(t *testing.T) {
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newTestVerifier(t, func(c *VerifierConfig) {
+		c.Keys = NewStaticKeySet(&Key{ID: testKID, Algorithm: RS256, Public: &weak.PublicKey})
+	})
+	_, err = v.Verify(context.Background(), accessToken(t, nil))
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "rsa modulus of 1024 bits") {
+		t.Fatalf("err = %v, want ErrUnknownKey saying the key is too short", err)
+	}
 }

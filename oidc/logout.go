@@ -3,6 +3,8 @@ package oidc
 import (
 	"context"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // LogoutClaims are the claims of a verified back-channel logout token.
@@ -21,55 +23,31 @@ type LogoutClaims struct {
 
 // VerifyLogoutToken verifies a logout token as OpenID Connect Back-Channel
 // Logout 1.0 §2.6 asks, with Keycloak's shape: header typ "logout+jwt"
-// (unless LogoutConfig.AllowMissingTyp and the typ is absent), the same
+// (unless LogoutTokenConfig.AllowMissingTyp and the typ is absent), the same
 // algorithm and key rules as Verify, exact iss, aud containing one of the
 // logout audience client ids, required iat (not in the future beyond the
-// leeway, not older than LogoutConfig.MaxAge), exp and jti, sub and/or sid,
+// leeway, not older than LogoutTokenConfig.MaxAge), exp and jti, sub and/or sid,
 // an events object containing the back-channel logout member (an object;
 // siblings such as revoke_offline_access are allowed), no nonce, and a
 // payload typ, when present, of "Logout". Replay of jti is for the caller
 // to detect (the verifier keeps no state).
 func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutClaims, error) {
 	now := v.now()
-	cp, err := splitCompact(raw, v.maxBytes)
+	var x jose.Extras
+	c, err := v.openClaims(ctx, raw, v.logoutTyp, &x)
 	if err != nil {
 		return nil, err
-	}
-	if !v.algs.has(cp.alg) {
-		return nil, verr(ErrAlgorithm, "alg "+quoteUntrusted(cp.hdr.alg)+" not allowed")
-	}
-	if cp.hdr.hasTyp {
-		if !typIs(cp.hdr.typ, "logout+jwt") {
-			return nil, verr(ErrWrongType, "header typ is not logout+jwt")
-		}
-	} else if !v.logoutNoTyp {
-		return nil, verr(ErrWrongType, "header typ logout+jwt missing")
-	}
-	if err := checkJWS(ctx, v.keys, v.algs, &cp); err != nil {
-		return nil, err
-	}
-	payload, text, err := cp.payload()
-	if err != nil {
-		return nil, err
-	}
-	var x claimExtras
-	c, err := decodeClaims(payload, text, &x)
-	if err != nil {
-		return nil, err
-	}
-	if c.Issuer != v.issuer {
-		return nil, verr(ErrWrongIssuer, "")
 	}
 	switch {
 	case c.Type != "" && c.Type != "Logout":
 		return nil, verr(ErrWrongType, "payload typ is not Logout")
-	case !x.events || !x.logoutEvent:
+	case !x.Events || !x.LogoutEvent:
 		return nil, verr(ErrWrongType, "no back-channel logout event")
-	case x.nonce:
+	case x.Nonce:
 		return nil, verr(ErrWrongType, "logout token carries a nonce")
-	case !x.hasIat:
+	case !x.HasIat:
 		return nil, verr(ErrMalformed, "missing iat")
-	case !x.hasExp:
+	case !x.HasExp:
 		return nil, verr(ErrMalformed, "missing exp")
 	case c.ID == "":
 		return nil, verr(ErrMalformed, "missing jti")
@@ -93,6 +71,18 @@ func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 		ID:                  c.ID,
 		IssuedAt:            c.IssuedAt,
 		Expiry:              c.Expiry,
-		RevokeOfflineAccess: x.revokeOffline,
+		RevokeOfflineAccess: x.RevokeOffline,
 	}, nil
+}
+
+// logoutTyp requires the header typ logout+jwt (its absence only with
+// LogoutTokenConfig.AllowMissingTyp).
+func (v *Verifier) logoutTyp(h *jose.Header) error {
+	switch {
+	case h.HasTyp && !typIs(h.Typ, "logout+jwt"):
+		return verr(ErrWrongType, "header typ is not logout+jwt")
+	case !h.HasTyp && !v.logoutNoTyp:
+		return verr(ErrWrongType, "header typ logout+jwt missing")
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 const logoutHeader = `{"alg":"RS256","typ":"logout+jwt","kid":"rsa-1"}`
@@ -24,8 +26,8 @@ func logoutJSON(t testing.TB, over map[string]any) string {
 		"typ": "Logout",
 		"sid": "0b6d1b9e-7c1e-4b39-a7d8-3a4f0e7c9d21",
 		"events": map[string]any{
-			backchannelLogoutEvent:  map[string]any{},
-			"revoke_offline_access": true,
+			jose.BackchannelLogoutEvent: map[string]any{},
+			"revoke_offline_access":     true,
 		},
 	}
 	for k, v := range over {
@@ -66,7 +68,7 @@ func TestVerifyLogoutToken(t *testing.T) {
 
 func TestVerifyLogoutTokenRejects(t *testing.T) {
 	k := keys(t)
-	bcOnly := map[string]any{backchannelLogoutEvent: map[string]any{}}
+	bcOnly := map[string]any{jose.BackchannelLogoutEvent: map[string]any{}}
 	tests := []struct {
 		name   string
 		header string
@@ -90,9 +92,9 @@ func TestVerifyLogoutTokenRejects(t *testing.T) {
 		{"wrong aud", logoutHeader, map[string]any{"aud": "other"}, nil, ErrWrongAudience},
 		{"no events", logoutHeader, map[string]any{"events": nil}, nil, ErrWrongType},
 		{"wrong event", logoutHeader, map[string]any{"events": map[string]any{"http://schemas.openid.net/event/other": map[string]any{}}}, nil, ErrWrongType},
-		{"event not an object", logoutHeader, map[string]any{"events": map[string]any{backchannelLogoutEvent: true}}, nil, ErrMalformed},
-		{"events not an object", logoutHeader, map[string]any{"events": []string{backchannelLogoutEvent}}, nil, ErrMalformed},
-		{"revoke_offline_access not a bool", logoutHeader, map[string]any{"events": map[string]any{backchannelLogoutEvent: map[string]any{}, "revoke_offline_access": "true"}}, nil, ErrMalformed},
+		{"event not an object", logoutHeader, map[string]any{"events": map[string]any{jose.BackchannelLogoutEvent: true}}, nil, ErrMalformed},
+		{"events not an object", logoutHeader, map[string]any{"events": []string{jose.BackchannelLogoutEvent}}, nil, ErrMalformed},
+		{"revoke_offline_access not a bool", logoutHeader, map[string]any{"events": map[string]any{jose.BackchannelLogoutEvent: map[string]any{}, "revoke_offline_access": "true"}}, nil, ErrMalformed},
 		{"nonce present", logoutHeader, map[string]any{"nonce": "n-0S6_WzA2Mj"}, nil, ErrWrongType},
 		{"payload typ Bearer", logoutHeader, map[string]any{"typ": "Bearer"}, nil, ErrWrongType},
 		{"no sub and no sid", logoutHeader, map[string]any{"sub": nil, "sid": nil}, nil, ErrMalformed},
@@ -113,6 +115,12 @@ func TestVerifyLogoutTokenRejects(t *testing.T) {
 				t.Fatal("claims returned with an error")
 			}
 		})
+	}
+	// A nonce member is forbidden (§2.4), also with the value null.
+	for _, nonce := range []string{`"nonce":null,`, `"nonce" : null ,`, `"nonce":"",`} {
+		tok := sign(t, k, RS256, logoutHeader, strings.Replace(logoutJSON(t, nil), "{", "{"+nonce, 1))
+		_, err := newTestVerifier(t, nil).VerifyLogoutToken(context.Background(), tok)
+		wantErr(t, err, ErrWrongType, tok)
 	}
 	// A forged signature on a valid-looking logout token.
 	tok := sign(t, k, RS256, logoutHeader, logoutJSON(t, nil))

@@ -3,6 +3,9 @@ package oidc
 import (
 	"context"
 	"errors"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
+	"github.com/tokenwarden/tokenwarden/internal/strictjson"
 )
 
 // MultiVerifier verifies tokens of several issuers (several Keycloak realms,
@@ -67,12 +70,10 @@ func (m *MultiVerifier) VerifyLogoutToken(ctx context.Context, raw string) (*Log
 }
 
 // Forget removes token from every verifier's cache.
-func (m *MultiVerifier) Forget(token string) bool {
-	found := false
+func (m *MultiVerifier) Forget(token string) {
 	for _, v := range m.list {
-		found = v.Forget(token) || found
+		v.Forget(token)
 	}
-	return found
 }
 
 // ForgetFunc removes matching tokens from every verifier's cache.
@@ -103,68 +104,45 @@ func (m *MultiVerifier) pick(token string) (*Verifier, error) {
 	return v, nil
 }
 
+// maxPeekMembers bounds the top-level members of a payload peeked at before
+// its signature is verified; no issuer puts a thousand claims in a token.
+const maxPeekMembers = 1024
+
 // peekIssuer returns the iss claim of an unverified token. It applies the
-// size, shape and base64url rules of splitCompact to the payload segment and
-// reads only the top level of the payload.
+// size, shape and base64url rules of the verifier to the payload segment and
+// reads the top level of the payload strictly (a repeated or case-variant
+// name is refused, in linear time; at most maxPeekMembers members), and
+// member values for their structure only: the Verifier the issuer selects
+// decodes the whole payload strictly once its signature verified. Refusing
+// a forged payload therefore costs about what verifying a signature over it
+// does, however it packs its bytes.
 func peekIssuer(token string, maxBytes int) (string, error) {
-	if len(token) > maxBytes {
-		return "", verr(ErrMalformed, "token too large")
+	d1, d2, err := jose.Segments(token, maxBytes)
+	if err != nil {
+		return "", fromJose(err)
 	}
-	var seg [3]int
-	n := 0
-	for i := 0; i < len(token); i++ {
-		if token[i] == '.' {
-			if n == 2 {
-				return "", verr(ErrMalformed, "not a compact jws")
-			}
-			seg[n] = i
-			n++
-		}
+	text, err := jose.DecodeSegmentString(token[d1+1 : d2])
+	if err != nil {
+		return "", fromJose(err)
 	}
-	if n != 2 {
-		return "", verr(ErrMalformed, "not a compact jws")
-	}
-	ps := token[seg[0]+1 : seg[1]]
-	pl := b64Len(len(ps))
-	if pl < 0 {
-		return "", verr(ErrMalformed, "segment is not base64url")
-	}
-	buf := make([]byte, pl)
-	if !b64Decode(buf, ps) {
-		return "", verr(ErrMalformed, "segment is not canonical base64url")
-	}
-	d := jsonReader{s: string(buf)}
-	bad := verr(ErrMalformed, "claims are not valid json")
-	if d.objStart() != nil {
-		return "", bad
-	}
-	var nb [48]string
-	names := nameSet{list: nb[:0]}
+	r := strictjson.NewReader(text)
+	r.Limit(maxPeekMembers)
 	iss := ""
-	first := true
-	for {
-		name, more, err := d.objNext(&first)
-		if err != nil {
-			return "", bad
+	err = r.Object(func(name string) error {
+		if name != "iss" {
+			return r.SkipStructure()
 		}
-		if !more {
-			break
-		}
-		var ok bool
-		if names, ok = names.add(name); !ok {
-			return "", verr(ErrMalformed, "duplicate claim")
-		}
-		if name == "iss" {
-			iss, err = d.str()
-		} else {
-			err = d.skip()
-		}
-		if err != nil {
-			return "", bad
-		}
-	}
-	if d.end() != nil {
-		return "", bad
+		var err error
+		iss, err = r.String()
+		return err
+	})
+	switch {
+	case err == strictjson.ErrDuplicate:
+		return "", verr(ErrMalformed, "duplicate claim")
+	case err == strictjson.ErrTooMany:
+		return "", verr(ErrMalformed, "too many claims")
+	case err != nil || r.End() != nil:
+		return "", verr(ErrMalformed, "claims are not valid json")
 	}
 	return iss, nil
 }

@@ -2,6 +2,9 @@ package oidc
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -69,7 +72,11 @@ func TestMultiVerifier(t *testing.T) {
 	if _, err := m.VerifyLogoutToken(context.Background(), lt); err != nil {
 		t.Fatal(err)
 	}
-	if !m.Forget(tokA) || m.ForgetFunc(func(*Claims) bool { return true }) != 0 {
+	if a.cache.len() != 1 {
+		t.Fatal("tokA not cached")
+	}
+	m.Forget(tokA)
+	if a.cache.len() != 0 || m.ForgetFunc(func(*Claims) bool { return true }) != 0 {
 		t.Fatal("Forget")
 	}
 	if _, err := m.Verify(context.Background(), tokA); err != nil {
@@ -79,4 +86,42 @@ func TestMultiVerifier(t *testing.T) {
 	if a.cache.len() != 0 {
 		t.Fatal("ForgetAll left entries")
 	}
+}
+
+// TestMultiVerifierPeekBounds: before any signature check the issuer peek
+// reads at most 1,024 top-level members and skips values for their
+// structure only; a signed token with many nested values still verifies, and
+// a signed token whose nested values are not strict JSON is refused by the
+// full decoding after the signature check.
+func TestMultiVerifierPeekBounds(t *testing.T) {
+	k := keys(t)
+	ck := &countingKeys{inner: k.keySet()}
+	v := newTestVerifier(t, func(c *VerifierConfig) { c.Keys = ck; c.MaxTokenBytes = 64 << 10 })
+	m, err := NewMultiVerifier(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	payload := claimsJSON(t, nil)
+	many := sign(t, k, RS256, rsHeader, strings.TrimSuffix(payload, "}")+manyMembersT(1100)+"}")
+	if _, err := m.Verify(ctx, many); !errors.Is(err, ErrMalformed) || ck.calls != 0 {
+		t.Fatalf("1,100 top-level members: %v, %d key lookups", err, ck.calls)
+	}
+	big := sign(t, k, RS256, rsHeader, strings.TrimSuffix(payload, "}")+`,"x":[0`+strings.Repeat(",0", 5000)+`]}`)
+	if _, err := m.Verify(ctx, big); err != nil {
+		t.Fatalf("a signed token with 5,000 nested values: %v", err)
+	}
+	loose := sign(t, k, RS256, rsHeader, strings.TrimSuffix(payload, "}")+`,"x":[tru,01]}`)
+	if _, err := m.Verify(ctx, loose); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("nested values that are not JSON: %v", err)
+	}
+}
+
+// manyMembersT renders n distinct members ,"m0":0 ….
+func manyMembersT(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `,"m%d":0`, i)
+	}
+	return b.String()
 }

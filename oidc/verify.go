@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // Mode selects the rules that tell an access token from the other JWTs an
@@ -24,13 +26,13 @@ const (
 	ModeRFC9068
 )
 
-// Defaults and bounds of VerifierConfig.
+// Defaults and bounds of VerifierConfig, documented on its fields.
 const (
-	DefaultLeeway        = 30 * time.Second
-	MaxLeeway            = 5 * time.Minute
-	DefaultCacheEntries  = 4096
-	DefaultCacheTTL      = 5 * time.Minute
-	DefaultLogoutMaxAge  = 5 * time.Minute
+	defaultLeeway        = 30 * time.Second
+	maxLeeway            = 5 * time.Minute
+	defaultCacheEntries  = 4096
+	defaultCacheTTL      = 5 * time.Minute
+	defaultLogoutMaxAge  = 5 * time.Minute
 	maxCacheEntriesLimit = 1 << 22
 )
 
@@ -64,12 +66,13 @@ type VerifierConfig struct {
 	// Mode selects how an access token is recognised; zero is ModeKeycloak.
 	Mode Mode
 
-	// Leeway tolerates clock skew for exp, nbf and iat. Zero means
-	// DefaultLeeway (30 s), a negative value means none, at most MaxLeeway.
+	// Leeway tolerates clock skew for exp, nbf and iat. Zero means 30 s, a
+	// negative value means none; at most 5 minutes.
 	Leeway time.Duration
 	// MaxTokenBytes caps a token's length, checked before any decoding.
-	// Zero means DefaultMaxTokenBytes (16 KiB); at most MaxTokenBytesLimit.
-	// The encoded header is capped at 8 KiB in any case.
+	// Zero means 16 KiB (Keycloak access tokens with many roles stay well
+	// below it); at most 64 KiB. The encoded header is capped at 8 KiB in
+	// any case.
 	MaxTokenBytes int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -77,7 +80,7 @@ type VerifierConfig struct {
 	// Cache configures the verified-token cache.
 	Cache CacheConfig
 	// Logout configures VerifyLogoutToken.
-	Logout LogoutConfig
+	Logout LogoutTokenConfig
 	// AdminResources are the client ids accepted as the resource of a
 	// Keycloak admin message (VerifyAdminAction). Empty means Audience and
 	// AuthorizedParties.
@@ -85,30 +88,30 @@ type VerifierConfig struct {
 }
 
 // CacheConfig configures the verified-token cache that answers repeats of a
-// token without crypto. An entry is found only by the full token string
-// (a keyed hash selects the slot, then the whole string is compared), lives
-// at most until the token's exp and MaxTTL, and exp and nbf are checked
-// again on every hit. An entry costs about the token size times 2.5 of
-// memory.
+// token without crypto. An entry is found by a keyed hash of the token's
+// signing input (header and payload) and answers only the exact token that
+// was verified (the whole string is compared), lives at most until the
+// token's exp and MaxTTL, and exp and nbf are checked again on every hit.
+// An entry costs about the token size times 2.5 of memory.
 type CacheConfig struct {
 	// Disabled turns the cache off.
 	Disabled bool
-	// MaxEntries bounds the number of cached tokens; zero means
-	// DefaultCacheEntries. The least recently used entry is evicted.
+	// MaxEntries bounds the number of cached tokens; zero means 4096. The
+	// least recently used entry is evicted.
 	MaxEntries int
-	// MaxTTL bounds an entry's lifetime; zero means DefaultCacheTTL.
+	// MaxTTL bounds an entry's lifetime; zero means 5 minutes.
 	MaxTTL time.Duration
 }
 
-// LogoutConfig configures VerifyLogoutToken.
-type LogoutConfig struct {
+// LogoutTokenConfig configures VerifyLogoutToken.
+type LogoutTokenConfig struct {
 	// Audience: the logout token's aud must contain one of these client ids
 	// (Keycloak sends the id of the client whose back-channel logout URL
 	// was called). Empty means VerifierConfig.Audience and
 	// AuthorizedParties.
 	Audience []string
-	// MaxAge bounds how old iat may be; zero means DefaultLogoutMaxAge.
-	// Keycloak sets exp = iat + 120 s.
+	// MaxAge bounds how old iat may be; zero means 5 minutes. Keycloak sets
+	// exp = iat + 120 s.
 	MaxAge time.Duration
 	// AllowMissingTyp accepts a logout token without a header typ, for
 	// providers that predate "logout+jwt". Keycloak 25+ always sends it.
@@ -125,7 +128,7 @@ type Verifier struct {
 	parties       []string
 	both          bool
 	skipAudience  bool
-	algs          algSet
+	algs          jose.AlgSet
 	mode          Mode
 	leeway        time.Duration
 	maxBytes      int
@@ -163,7 +166,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		now:          cfg.Now,
 	}
 	if cfg.Algorithms == nil {
-		v.algs = 1 << algRS256
+		v.algs = jose.SetOf(jose.RS256)
 	} else {
 		set, err := newAlgSet(cfg.Algorithms)
 		if err != nil {
@@ -179,18 +182,18 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	switch {
 	case cfg.Leeway == 0:
-		v.leeway = DefaultLeeway
+		v.leeway = defaultLeeway
 	case cfg.Leeway < 0:
 		v.leeway = 0
-	case cfg.Leeway > MaxLeeway:
+	case cfg.Leeway > maxLeeway:
 		return nil, errors.New("oidc: leeway larger than 5 minutes")
 	default:
 		v.leeway = cfg.Leeway
 	}
 	switch {
 	case cfg.MaxTokenBytes == 0:
-		v.maxBytes = DefaultMaxTokenBytes
-	case cfg.MaxTokenBytes < 0 || cfg.MaxTokenBytes > MaxTokenBytesLimit:
+		v.maxBytes = jose.DefaultMaxTokenBytes
+	case cfg.MaxTokenBytes < 0 || cfg.MaxTokenBytes > maxTokenBytesLimit:
 		return nil, errors.New("oidc: MaxTokenBytes out of range")
 	default:
 		v.maxBytes = cfg.MaxTokenBytes
@@ -204,10 +207,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if !cfg.Cache.Disabled {
 		n, ttl := cfg.Cache.MaxEntries, cfg.Cache.MaxTTL
 		if n == 0 {
-			n = DefaultCacheEntries
+			n = defaultCacheEntries
 		}
 		if ttl == 0 {
-			ttl = DefaultCacheTTL
+			ttl = defaultCacheTTL
 		}
 		if n < 0 || n > maxCacheEntriesLimit || ttl < 0 {
 			return nil, errors.New("oidc: cache configuration out of range")
@@ -220,7 +223,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	v.logoutMaxAge = cfg.Logout.MaxAge
 	if v.logoutMaxAge == 0 {
-		v.logoutMaxAge = DefaultLogoutMaxAge
+		v.logoutMaxAge = defaultLogoutMaxAge
 	}
 	if v.logoutMaxAge < 0 {
 		return nil, errors.New("oidc: negative logout max age")
@@ -238,8 +241,9 @@ func (v *Verifier) Issuer() string { return v.issuer }
 
 // Verify verifies an access token and returns its claims. The checks, in
 // this order, all of which must pass: size and shape (three segments, header
-// ≤ 8 KiB, canonical base64url without whitespace); the header (alg in the
-// allow-list, no crit/b64/zip, typ per Mode); the key named by kid (from
+// ≤ 8 KiB, canonical base64url without whitespace); the header (at most 256
+// members and array elements, alg in the allow-list, no crit/b64/zip, typ
+// per Mode); the key named by kid (from
 // Keys) with its pinned alg; the signature; then the payload: strict claims
 // decoding, exact iss, token kind per Mode (ID, refresh, offline and logout
 // tokens are refused), audience rule, exp (required), nbf and iat against Now
@@ -287,13 +291,14 @@ func (v *Verifier) cached(token string, now time.Time) *Claims {
 }
 
 // Forget removes token from the verified-token cache, so that its next use
-// is verified again (and meets the deny-list). It reports whether an entry
-// was removed.
-func (v *Verifier) Forget(token string) bool {
-	if v.cache == nil {
-		return false
+// is verified again (and meets the deny-list). It forgets the verified
+// content, the token's header and payload, whatever signature the cached
+// spelling carries: an ES256 signature (r, s) has a twin (r, n−s) that
+// verifies too, and forgetting either spelling forgets both.
+func (v *Verifier) Forget(token string) {
+	if v.cache != nil {
+		v.cache.forget(token)
 	}
-	return v.cache.forget(token)
 }
 
 // ForgetFunc removes every cached token whose claims satisfy match (for
@@ -324,39 +329,12 @@ func typIs(typ, want string) bool {
 }
 
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, error) {
-	cp, err := splitCompact(token, v.maxBytes)
+	var x jose.Extras
+	c, err := v.openClaims(ctx, token, v.accessTyp, &x)
 	if err != nil {
 		return nil, err
 	}
-	if !v.algs.has(cp.alg) {
-		return nil, verr(ErrAlgorithm, "alg "+quoteUntrusted(cp.hdr.alg)+" not allowed")
-	}
-	switch v.mode {
-	case ModeKeycloak:
-		if cp.hdr.hasTyp && !typIs(cp.hdr.typ, "JWT") && !typIs(cp.hdr.typ, "at+jwt") {
-			return nil, verr(ErrWrongType, "header typ is not an access token type")
-		}
-	case ModeRFC9068:
-		if !cp.hdr.hasTyp || !typIs(cp.hdr.typ, "at+jwt") {
-			return nil, verr(ErrWrongType, "header typ is not at+jwt")
-		}
-	}
-	if err := checkJWS(ctx, v.keys, v.algs, &cp); err != nil {
-		return nil, err
-	}
-	raw, text, err := cp.payload()
-	if err != nil {
-		return nil, err
-	}
-	var x claimExtras
-	c, err := decodeClaims(raw, text, &x)
-	if err != nil {
-		return nil, err
-	}
-	if c.Issuer != v.issuer {
-		return nil, verr(ErrWrongIssuer, "")
-	}
-	if x.events {
+	if x.Events {
 		return nil, verr(ErrWrongType, "logout token is not an access token")
 	}
 	switch v.mode {
@@ -364,7 +342,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		if c.Type != "Bearer" && c.Type != "DPoP" {
 			return nil, verr(ErrWrongType, "payload typ is not Bearer or DPoP")
 		}
-		if !x.hasIat {
+		if !x.HasIat {
 			return nil, verr(ErrMalformed, "missing iat")
 		}
 	case ModeRFC9068:
@@ -372,7 +350,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 			return nil, verr(ErrWrongType, "payload typ is not Bearer or DPoP")
 		}
 		switch {
-		case !x.hasIat:
+		case !x.HasIat:
 			return nil, verr(ErrMalformed, "missing iat")
 		case c.Subject == "":
 			return nil, verr(ErrMalformed, "missing sub")
@@ -384,7 +362,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 			return nil, verr(ErrMalformed, "missing aud")
 		}
 	}
-	if !x.hasExp {
+	if !x.HasExp {
 		return nil, verr(ErrMalformed, "missing exp")
 	}
 	if !v.audienceOK(c) {
@@ -394,6 +372,39 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		return nil, err
 	}
 	return c, nil
+}
+
+// openClaims opens a token of this issuer: the signature layer with the
+// header typ checked by typ, then the strict claims decoder and the exact
+// issuer.
+func (v *Verifier) openClaims(ctx context.Context, token string, typ func(*jose.Header) error, x *jose.Extras) (*Claims, error) {
+	text, err := openJWS(ctx, v.keys, token, v.maxBytes, v.algs, typ)
+	if err != nil {
+		return nil, err
+	}
+	c, err := decodeClaims(text, x)
+	if err != nil {
+		return nil, err
+	}
+	if c.Issuer != v.issuer {
+		return nil, verr(ErrWrongIssuer, "")
+	}
+	return c, nil
+}
+
+// accessTyp checks the header typ of an access token per Mode.
+func (v *Verifier) accessTyp(h *jose.Header) error {
+	switch v.mode {
+	case ModeKeycloak:
+		if h.HasTyp && !typIs(h.Typ, "JWT") && !typIs(h.Typ, "at+jwt") {
+			return verr(ErrWrongType, "header typ is not an access token type")
+		}
+	case ModeRFC9068:
+		if !h.HasTyp || !typIs(h.Typ, "at+jwt") {
+			return verr(ErrWrongType, "header typ is not at+jwt")
+		}
+	}
+	return nil
 }
 
 func (v *Verifier) audienceOK(c *Claims) bool {

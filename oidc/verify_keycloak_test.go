@@ -110,20 +110,20 @@ func TestKeycloakKeyRotation(t *testing.T) {
 	if _, err := v.Verify(ctx, old.AccessToken); err != nil {
 		t.Fatal(err)
 	}
-	before := ks.Fetches()
+	before := ks.Stats().Fetches
 	kc.RotateKeys(t)
 	fresh := kc.PasswordToken(t, "mobile", "", "alice", "alice-password")
 	if _, err := v.Verify(ctx, fresh.AccessToken); err != nil {
 		t.Fatal(err)
 	}
-	if got := ks.Fetches() - before; got != 1 {
+	if got := ks.Stats().Fetches - before; got != 1 {
 		t.Fatalf("%d JWKS fetches after rotation, want exactly 1", got)
 	}
 	v.ForgetAll()
 	if _, err := v.Verify(ctx, old.AccessToken); err != nil {
 		t.Fatalf("token signed by the previous key: %v", err)
 	}
-	if got := ks.Fetches() - before; got != 1 {
+	if got := ks.Stats().Fetches - before; got != 1 {
 		t.Fatalf("%d JWKS fetches, want still 1", got)
 	}
 }
@@ -231,11 +231,11 @@ func TestKeycloakKeyRemoval(t *testing.T) {
 	kc := keycloaktest.New(t).IsolatedRealm(t, "")
 	const minRefresh = 2 * time.Second
 	var mu sync.Mutex
-	fetches := map[oidc.FetchReason]int{}
-	count := func() (map[oidc.FetchReason]int, int) {
+	fetches := map[string]int{}
+	count := func() (map[string]int, int) {
 		mu.Lock()
 		defer mu.Unlock()
-		m, n := map[oidc.FetchReason]int{}, 0
+		m, n := map[string]int{}, 0
 		for k, v := range fetches {
 			m[k] = v
 			n += v
@@ -244,7 +244,7 @@ func TestKeycloakKeyRemoval(t *testing.T) {
 	}
 	ks, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{
 		URL: kc.IssuerURL() + "/protocol/openid-connect/certs", InsecureAllowHTTP: true, MinRefresh: minRefresh,
-		Observer: func(ev oidc.FetchEvent) {
+		Observe: func(ev oidc.FetchEvent) {
 			mu.Lock()
 			fetches[ev.Reason]++
 			mu.Unlock()
@@ -340,8 +340,8 @@ func TestKeycloakKeyRemoval(t *testing.T) {
 		t.Fatalf("new key: %v", err)
 	}
 	after, total2 := count()
-	unknown := after[oidc.FetchUnknownKid] - before[oidc.FetchUnknownKid]
-	refreshes := after[oidc.FetchRefresh] - before[oidc.FetchRefresh]
+	unknown := after["unknown_kid"] - before["unknown_kid"]
+	refreshes := after["refresh"] - before["refresh"]
 	t.Logf("fetches while waiting and for 200 more presentations: %d (%d scheduled, %d unknown kid)", total2-total, refreshes, unknown)
 	if unknown > 1 || total2-total != refreshes+unknown {
 		t.Fatalf("fetch storm: %v -> %v", before, after)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 func TestVerifyKeycloakAccessToken(t *testing.T) {
@@ -200,7 +202,7 @@ func TestSecurityAttacks(t *testing.T) {
 		{"offline token", withClaims(map[string]any{"typ": "Offline"}), ErrWrongType, false},
 		{"logout token", sign(t, k, RS256, `{"alg":"RS256","kid":"rsa-1","typ":"logout+jwt"}`, logoutJSON(t, nil)), ErrWrongType, true},
 		{"logout payload with JWT typ", sign(t, k, RS256, rsHeader, logoutJSON(t, nil)), ErrWrongType, false},
-		{"events in a Bearer token", withClaims(map[string]any{"events": map[string]any{backchannelLogoutEvent: map[string]any{}}}), ErrWrongType, false},
+		{"events in a Bearer token", withClaims(map[string]any{"events": map[string]any{jose.BackchannelLogoutEvent: map[string]any{}}}), ErrWrongType, false},
 		{"missing typ", withClaims(map[string]any{"typ": nil}), ErrWrongType, false},
 		{"typ bearer lower case", withClaims(map[string]any{"typ": "bearer"}), ErrWrongType, false},
 		{"header typ logout+jwt", sign(t, k, RS256, `{"alg":"RS256","kid":"rsa-1","typ":"logout+jwt"}`, payload), ErrWrongType, true},

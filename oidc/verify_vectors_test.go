@@ -66,7 +66,7 @@ var wycheproofDefects = map[int]string{
 }
 
 // TestWycheproofJWS runs every case of json_web_signature_test.json through
-// the JWS signature layer (VerifyJWS, every asymmetric algorithm allowed).
+// the JWS signature layer (verifyJWS, every asymmetric algorithm allowed).
 // Rules: a "valid" case on an asymmetric signing key must verify and return
 // the payload; a "valid" case keyed with a symmetric (oct) key must be
 // refused with ErrAlgorithm (this verifier never accepts HS*); every
@@ -105,7 +105,7 @@ func TestWycheproofJWS(t *testing.T) {
 		ks := publicJWKS(t, jwk)
 		for _, tc := range g.Tests {
 			ran++
-			payload, err := VerifyJWS(context.Background(), ks, nil, tc.JWS)
+			payload, err := verifyJWS(context.Background(), ks, tc.JWS)
 			reason, defect := wycheproofDefects[tc.TcID]
 			switch {
 			case defect:
@@ -187,7 +187,7 @@ func TestJOSECookbook(t *testing.T) {
 				t.Fatal(err)
 			}
 			jwk["alg"] = alg
-			payload, err := VerifyJWS(context.Background(), publicJWKS(t, jwk), nil, compact(t, ex))
+			payload, err := verifyJWS(context.Background(), publicJWKS(t, jwk), compact(t, ex))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +202,7 @@ func TestJOSECookbook(t *testing.T) {
 		if err := json.Unmarshal(ex.Input.Key, &jwk); err != nil {
 			t.Fatal(err)
 		}
-		_, err := VerifyJWS(context.Background(), publicJWKS(t, jwk), nil, compact(t, ex))
+		_, err := verifyJWS(context.Background(), publicJWKS(t, jwk), compact(t, ex))
 		wantErr(t, err, ErrAlgorithm, "")
 	})
 	for _, name := range []string{"jws/4_6.protecting_specific_header_fields.json", "jws/4_7.protecting_content_only.json", "jws/4_8.multiple_signatures.json"} {
@@ -218,7 +218,7 @@ func TestJOSECookbook(t *testing.T) {
 					continue
 				}
 				n++
-				_, err := VerifyJWS(context.Background(), NewStaticKeySet(), nil, string(raw))
+				_, err := verifyJWS(context.Background(), NewStaticKeySet(), string(raw))
 				wantErr(t, err, ErrMalformed, "")
 			}
 			if n == 0 {
@@ -240,7 +240,7 @@ func TestJOSECookbook(t *testing.T) {
 		n := 0
 		for _, raw := range ex.Output {
 			n++
-			_, err := VerifyJWS(context.Background(), keys(t).keySet(), nil, string(raw))
+			_, err := verifyJWS(context.Background(), keys(t).keySet(), string(raw))
 			wantErr(t, err, ErrMalformed, "")
 		}
 		// The compact form of the example (unencoded payload) is refused,
@@ -249,14 +249,14 @@ func TestJOSECookbook(t *testing.T) {
 		if err := json.Unmarshal(ex.Output["json_flat"], &flat); err != nil || flat.Protected == "" {
 			t.Fatalf("json_flat: %v", err)
 		}
-		_, err = VerifyJWS(context.Background(), keys(t).keySet(), nil, flat.Protected+"."+flat.Payload+"."+flat.Signature)
+		_, err = verifyJWS(context.Background(), keys(t).keySet(), flat.Protected+"."+flat.Payload+"."+flat.Signature)
 		wantErr(t, err, ErrMalformed, "")
 		hdr, _ := base64.RawURLEncoding.DecodeString(flat.Protected)
 		h := strings.Replace(string(hdr), `"HS256"`, `"RS256","kid":"rsa-1"`, 1)
 		if h == string(hdr) {
 			t.Fatalf("unexpected header %s", hdr)
 		}
-		_, err = VerifyJWS(context.Background(), keys(t).keySet(), nil, sign(t, keys(t), RS256, h, flat.Payload))
+		_, err = verifyJWS(context.Background(), keys(t).keySet(), sign(t, keys(t), RS256, h, flat.Payload))
 		wantErr(t, err, ErrMalformed, "")
 		if n == 0 {
 			t.Fatal("no output in the example")

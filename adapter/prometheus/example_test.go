@@ -28,8 +28,8 @@ func Example() {
 	}
 	defer auth.Close()
 	// Parts built by hand take the methods as their hooks:
-	// oidc.KeySetConfig{Observer: m.KeySetFetch},
-	// introspect.CacheConfig{OnEvent: m.IntrospectionCache}.
+	// oidc.KeySetConfig{Observe: m.KeySetFetch},
+	// introspect.CacheConfig{Observe: m.IntrospectionCache}.
 	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	http.Handle("/api/", auth.Middleware(http.NotFoundHandler()))
 }

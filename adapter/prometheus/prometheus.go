@@ -124,8 +124,8 @@ func (m *Metrics) Decision(o adapter.Outcome, r adapter.Reason) {
 // IntrospectionCache implements adapter.Metrics: a hit or negative hit of
 // the introspection cache counts as a hit, a miss as a miss (a coalesced
 // call already counted as the miss it was).
-func (m *Metrics) IntrospectionCache(ev introspect.CacheEvent) {
-	switch ev {
+func (m *Metrics) IntrospectionCache(ev introspect.Event) {
+	switch ev.Kind {
 	case introspect.CacheHit, introspect.CacheNegativeHit:
 		m.introHit.Inc()
 	case introspect.CacheMiss:

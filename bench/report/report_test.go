@@ -145,7 +145,7 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"- Command: `make bench`",
 		"| gocloak | github.com/Nerzal/gocloak/v13 | v13.9.0 | iss aud typ alg-allow-list |",
-		"| first-seen RS256 ≤ 1.3× floor | `Verify/RS256/tokenwarden-first-seen` | 1.17× floor | met |",
+		"| first-seen RS256 ≤ 1.25× floor (medians of the interleaved rounds) | `Verify/RS256/tokenwarden-first-seen` | 1.17× floor | met |",
 		"| 1 upstream call for 1,000 concurrent identical introspections (0 ms) | `IntrospectWaiters/0ms/tokenwarden` | not measured: row missing | – |",
 		"| HTTP cached path ≥ 90% of bare req/s | `HTTP/tokenwarden-cached` | 96% of bare | met |",
 		"| `HTTP/tokenwarden-cached` | 18000 | ±∞ | 0.96× | ±∞ | 42 µs | 1.05× | 51 µs | ",
@@ -241,4 +241,44 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestClientAndInstructionRows: the rows measured with the server in a child
+// process and the callgrind counts get their ratios and targets.
+func TestClientAndInstructionRows(t *testing.T) {
+	const in = `BenchmarkIntrospectClient/0ms/gocloak-2 	 2000	 190000 ns/op	 140000 client-cpu-ns/op	 1.000 upstream/op	 15944 B/op	 120 allocs/op
+BenchmarkIntrospectClient/0ms/tokenwarden-miss-2 	 2000	 125000 ns/op	 77000 client-cpu-ns/op	 1.000 upstream/op	 13413 B/op	 98 allocs/op
+BenchmarkIntrospectClient/0ms/tokenwarden-vs-gocloak-2 	 2000	 300000 ns/op	 90000 client-cpu-ns/op	 120000 gocloak-client-cpu-ns/op	 0.75 x-gocloak-cpu
+BenchmarkInstructions/Verify/RS256/floor 100 544603 instr/op
+BenchmarkInstructions/Verify/RS256/tokenwarden-first-seen 100 632319 instr/op
+`
+	run, err := report.Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := report.Summarize(run, map[string]string{"count": "1"})
+	if r := sum.Rows["Instructions/Verify/RS256/tokenwarden-first-seen"]; !near(r.RatioFloorInstr, 632319.0/544603) || !near(r.InstrOp, 632319) {
+		t.Errorf("instructions row: %+v", r)
+	}
+	var buf bytes.Buffer
+	if err := report.Markdown(&buf, sum, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, want := range []string{
+		"| first-seen RS256 ≤ 1.25× floor in instructions (callgrind) | `Instructions/Verify/RS256/tokenwarden-first-seen` | 1.16× floor | met |",
+		"| introspection miss: client CPU ≤ 0.7× gocloak's (server in a child process, calls interleaved) | `IntrospectClient/0ms/tokenwarden-vs-gocloak` | 0.75× gocloak | missed |",
+		"| introspection miss: allocs ≤ gocloak's | `IntrospectClient/0ms/tokenwarden-miss` | 98 allocs, gocloak 120 | met |",
+		"| `IntrospectClient/0ms/tokenwarden-miss` | 125 µs | ±∞ | 77 µs | 0.55× | 98 | 13413 | 1 |",
+		"| `IntrospectClient/0ms/tokenwarden-vs-gocloak` | 300 µs | ±∞ | 90 µs | 0.75× | – | – | – |",
+		"| `Instructions/Verify/RS256/floor` | 544603 | – |",
+		"| `Instructions/Verify/RS256/tokenwarden-first-seen` | 632319 | 1.16× |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(md)
+	}
 }

@@ -28,6 +28,13 @@ const (
 	UnitRatioBareCPU = "x-bare-server-cpu"
 	UnitServerCPU    = "server-cpu-ns/op"
 	UnitClientCPU    = "client-cpu-ns/op"
+
+	// Instructions per operation, counted by callgrind (instructions.sh).
+	UnitInstr = "instr/op"
+
+	// Client CPU of tokenwarden's introspection ÷ gocloak's, in calls
+	// interleaved one by one (BenchmarkIntrospectClient).
+	UnitRatioGocloakCPU = "x-gocloak-cpu"
 )
 
 // Row is the summary of one benchmark. Pointer fields are nil when the
@@ -61,6 +68,9 @@ type Row struct {
 	ClientCPUNsOp   *float64 `json:"client_cpu_ns_op,omitempty"`
 	P50Ns           *float64 `json:"p50_ns,omitempty"`
 	P99Ns           *float64 `json:"p99_ns,omitempty"`
+
+	InstrOp         *float64 `json:"instr_op,omitempty"`
+	RatioFloorInstr *float64 `json:"ratio_floor_instr,omitempty"` // instr/op ÷ the floor's instr/op in the row's group
 
 	Extra map[string]float64 `json:"extra,omitempty"` // other units, medians
 }
@@ -189,6 +199,8 @@ func Summarize(run *Run, meta map[string]string) *Summary {
 				r.ServerCPUNsOp = ptr(m)
 			case UnitClientCPU:
 				r.ClientCPUNsOp = ptr(m)
+			case UnitInstr:
+				r.InstrOp = ptr(m)
 			default:
 				if ptr(m) == nil {
 					continue
@@ -249,6 +261,9 @@ func (sum *Summary) ratios() {
 		if b, ok := best[g]; ok && r.NsOp != nil && Role(name) != RoleFloor {
 			r.RatioBestPeer = ptr(*r.NsOp / *sum.Rows[b].NsOp)
 			r.BestPeer = b[strings.LastIndexByte(b, '/')+1:]
+		}
+		if f := sum.Rows[g+"/floor"]; r.InstrOp != nil && Role(name) != RoleFloor && f != nil && f.InstrOp != nil && *f.InstrOp > 0 {
+			r.RatioFloorInstr = ptr(*r.InstrOp / *f.InstrOp)
 		}
 	}
 }

@@ -192,7 +192,7 @@ func runVerify(ctx context.Context, x *invocation) int {
 	if err != nil {
 		return x.report(err)
 	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Algorithms: splitList(o.algorithms), FetchTimeout: o.timeout})
+	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Algorithms: splitList(o.algorithms), Timeout: o.timeout})
 	if err != nil {
 		return x.report(err)
 	}
@@ -381,7 +381,7 @@ func runStatus(ctx context.Context, x *invocation) int {
 	if err != nil {
 		return x.report(err)
 	}
-	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{FetchTimeout: o.timeout})
+	keys, err := disc.NewRemoteKeySet(oidc.KeySetConfig{Timeout: o.timeout})
 	if err != nil {
 		return x.report(err)
 	}

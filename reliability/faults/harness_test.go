@@ -238,7 +238,7 @@ func newAPI(t *testing.T, realm *keycloaktest.Keycloak, hc *http.Client, store r
 	a := &api{keyClock: &skewClock{}}
 	oidcURL := realm.IssuerURL() + "/protocol/openid-connect"
 	keys, err := oidc.NewRemoteKeySet(oidc.KeySetConfig{URL: oidcURL + "/certs", HTTPClient: hc,
-		InsecureAllowHTTP: true, FetchTimeout: hc.Timeout, UnknownKidCooldown: -1,
+		InsecureAllowHTTP: true, Timeout: hc.Timeout, UnknownKidCooldown: -1,
 		StaleIfError: 10 * time.Minute, Now: a.keyClock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func newAPI(t *testing.T, realm *keycloaktest.Keycloak, hc *http.Client, store r
 		InsecureAllowHTTP: true, HTTPClient: hc,
 		ClientID: keycloaktest.BackendClientID, ClientSecret: keycloaktest.BackendClientSecret,
 		Issuer: realm.IssuerURL(), Audience: []string{keycloaktest.BackendClientID},
-		OnUpstream: func(ev introspect.UpstreamEvent) {
+		Observe: func(ev introspect.Event) {
 			if ev.Endpoint == introspect.EndpointIntrospection {
 				a.upstream.Add(1)
 			}
@@ -263,7 +263,7 @@ func newAPI(t *testing.T, realm *keycloaktest.Keycloak, hc *http.Client, store r
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := introspect.NewCache(backend, introspect.CacheConfig{CallTimeout: hc.Timeout})
+	cache, err := introspect.NewCache(backend, introspect.CacheConfig{Timeout: hc.Timeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,13 +128,13 @@ func TestKeycloakHTTPFaults(t *testing.T) {
 		f    httpFault
 		want error
 	}{
-		{"500", httpFault{status: 500, body: "boom"}, oidc.ErrUpstreamStatus},
-		{"503", httpFault{status: 503, body: "busy"}, oidc.ErrUpstreamStatus},
+		{"500", httpFault{status: 500, body: "boom"}, oidc.ErrKeysUnavailable},
+		{"503", httpFault{status: 503, body: "busy"}, oidc.ErrKeysUnavailable},
 		{"html instead of JSON", httpFault{status: 200, ctype: "text/html", body: "<html>maintenance</html>"}, oidc.ErrInvalidJWKS},
 		{"truncated JSON", httpFault{status: 200, ctype: "application/json", body: `{"keys":[{"kty":"RSA","kid":"x","n":"`}, oidc.ErrInvalidJWKS},
 		{"no usable key", httpFault{status: 200, ctype: "application/json",
 			body: `{"keys":[{"kty":"oct","kid":"h","alg":"HS256","k":"c2VjcmV0"}]}`}, oidc.ErrInvalidJWKS},
-		{"huge JSON", httpFault{status: 200, ctype: "application/json", body: huge(`{"keys":[],`)}, oidc.ErrBodyTooLarge},
+		{"huge JSON", httpFault{status: 200, ctype: "application/json", body: huge(`{"keys":[],`)}, oidc.ErrInvalidJWKS},
 	}
 	for _, jf := range jwksFaults {
 		scenario(t, kc, "jwks "+jf.name, func(t *testing.T) {

@@ -91,9 +91,9 @@ func TestKeycloakTCPFaults(t *testing.T) {
 			// Cached keys keep verifying, within and past their lifetime.
 			a.expect(t, "fault, cached token", "/plain", used.AccessToken, 200)
 			a.keyClock.advance(6 * time.Minute) // lifetime 5 min (Keycloak sends no max-age)
-			fetches := a.keys.Fetches()
+			fetches := a.keys.Stats().Fetches
 			a.expect(t, "fault, known kid, keys past their lifetime", "/plain", fresh.AccessToken, 200)
-			if n := a.keys.Fetches() - fetches; n != 0 {
+			if n := a.keys.Stats().Fetches - fetches; n != 0 {
 				t.Fatalf("fault, known kid: %d JWKS fetches, want 0", n)
 			}
 			// The introspected route cannot know: 503, never 401.

@@ -75,9 +75,10 @@ func startReplica(t *testing.T, name string, realm *keycloaktest.Keycloak, redis
 		t.Fatalf("%s: discovery: %v", name, err)
 	}
 	r.keys, err = disc.NewRemoteKeySet(oidc.KeySetConfig{InsecureAllowHTTP: true, Logger: log,
-		Observer: func(ev oidc.FetchEvent) {
+		UnknownKidCooldown: unknownKidCooldown,
+		Observe: func(ev oidc.FetchEvent) {
 			r.jwksFetches.Add(1)
-			if ev.Reason == oidc.FetchUnknownKid {
+			if ev.Reason == "unknown_kid" {
 				r.lastUnknownKid.Store(ev.Start.UnixNano())
 				r.unknownKid.Add(1)
 			}
@@ -87,7 +88,7 @@ func startReplica(t *testing.T, name string, realm *keycloaktest.Keycloak, redis
 	}
 	verifier, err := oidc.NewVerifier(oidc.VerifierConfig{Issuer: realm.IssuerURL(), Keys: r.keys,
 		Audience: []string{keycloaktest.BackendClientID}, Leeway: verifierLeeway,
-		Logout: oidc.LogoutConfig{Audience: []string{keycloaktest.MobileClientID}}})
+		Logout: oidc.LogoutTokenConfig{Audience: []string{keycloaktest.MobileClientID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func startReplica(t *testing.T, name string, realm *keycloaktest.Keycloak, redis
 	backend, err := introspect.New(introspect.ConfigFromDiscovery(disc, introspect.Config{
 		ClientID: keycloaktest.BackendClientID, ClientSecret: keycloaktest.BackendClientSecret,
 		Audience: []string{keycloaktest.BackendClientID}, InsecureAllowHTTP: true, Logger: log,
-		OnUpstream: func(ev introspect.UpstreamEvent) {
+		Observe: func(ev introspect.Event) {
 			if ev.Endpoint == introspect.EndpointIntrospection {
 				r.introspections.Add(1)
 			}
@@ -293,8 +294,8 @@ func (h *countingHandler) snapshot() []logRecord {
 
 // mayRotate reports whether a key rotated in now will be fetched by this
 // replica at its first token: the previous rotations' keys have been
-// fetched (one unknown-kid fetch each) and oidc.DefaultUnknownKidCooldown
-// (plus a margin) has passed since the last such fetch. A key rotated in
+// fetched (one unknown-kid fetch each) and unknownKidCooldown (plus a
+// margin) has passed since the last such fetch. A key rotated in
 // sooner is refused (401) until the cooldown ends: the documented price of
 // bounding the fetches an attacker's random kids can cause. Keycloak
 // publishes a key before it signs with it when rotated the recommended
@@ -304,5 +305,9 @@ func (r *replica) mayRotate(rotations int, now time.Time) bool {
 		return false
 	}
 	last := r.lastUnknownKid.Load()
-	return last == 0 || now.Sub(time.Unix(0, last)) > oidc.DefaultUnknownKidCooldown+5*time.Second
+	return last == 0 || now.Sub(time.Unix(0, last)) > unknownKidCooldown+5*time.Second
 }
+
+// unknownKidCooldown is the replicas' KeySetConfig.UnknownKidCooldown (the
+// default).
+const unknownKidCooldown = 15 * time.Second

@@ -6,7 +6,13 @@
 // writes it to -token-out, prints the server's URL on one line, and serves
 // until its standard input ends. callgrind.sh uses it.
 //
+// With -row keycloak it serves the fake Keycloak instead (JWKS, discovery,
+// introspection, request counters at fixture.StatsPath) and prints its base
+// URL: the introspection benchmarks run it as a child process, so that the
+// CPU time of the benchmark process is the client's alone.
+//
 //	serve -row tokenwarden-cached -token-out /tmp/token
+//	serve -row keycloak
 package main
 
 import (
@@ -34,15 +40,22 @@ func main() {
 }
 
 func run() error {
-	row := flag.String("row", "bare", "bare or tokenwarden-cached")
-	tokenOut := flag.String("token-out", "", "file to write the fixture token to (required)")
+	row := flag.String("row", "bare", "bare, tokenwarden-cached or keycloak")
+	tokenOut := flag.String("token-out", "", "file to write the fixture token to (required but for -row keycloak)")
 	flag.Parse()
-	if *tokenOut == "" {
-		return errors.New("-token-out is required")
-	}
 	keys, err := fixture.NewKeys()
 	if err != nil {
 		return err
+	}
+	if *row == "keycloak" {
+		kc := fixture.NewServer(keys)
+		defer kc.Close()
+		fmt.Println(kc.URL)
+		_, err = io.Copy(io.Discard, os.Stdin)
+		return err
+	}
+	if *tokenOut == "" {
+		return errors.New("-token-out is required")
 	}
 	tok, err := keys.Sign(fixture.RS256, fixture.Claims(time.Now(), time.Hour))
 	if err != nil {
@@ -69,7 +82,7 @@ func run() error {
 		defer a.Close()
 		h = a.Middleware(okHandler)
 	default:
-		return fmt.Errorf("-row %q: want bare or tokenwarden-cached", *row)
+		return fmt.Errorf("-row %q: want bare, tokenwarden-cached or keycloak", *row)
 	}
 	api := httptest.NewServer(h)
 	defer api.Close()
