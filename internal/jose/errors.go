@@ -44,8 +44,10 @@ var (
 
 // Quote renders an attacker-supplied value for an error message: at most 32
 // runes, quoted, with non-printable and non-ASCII bytes escaped.
-func Quote(s string) string {
-	const maxRunes = 32
+func Quote(s string) string { return QuoteN(s, 32) }
+
+// QuoteN is Quote with at most maxRunes runes (a URL needs more than 32).
+func QuoteN(s string, maxRunes int) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	n := 0
