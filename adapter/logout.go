@@ -94,21 +94,40 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	token, err := h.cfg.Extractor.extract(r, true)
+	token, sch, err := h.cfg.Extractor.extract(r, true)
+	// Every refusal offers the challenges of the route's schemes, the
+	// error in the one the request used.
+	refuse := func(e *AuthError) {
+		e.used, e.dpopOnly = sch, h.dpopRequired(r)
+		h.refuse(w, r, e)
+	}
 	if err != nil {
-		h.refuse(w, r, extractError(err))
+		refuse(extractError(err))
+		return
+	}
+	if sch == schemeBearer && h.dpopRequired(r) {
+		refuse(&AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+			Description: "DPoP-bound token required", Reason: ReasonDPoPRequired})
 		return
 	}
 	c, err := h.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
 		e := verifyError(err)
 		e.RetryAfter = h.retry
-		h.refuse(w, r, e)
+		refuse(e)
 		return
+	}
+	if sch == schemeDPoP || bound(c) {
+		// A DPoP-bound token logs out only with its key's proof: a copied
+		// token cannot end the session either.
+		if e := h.bind(r, token, sch, c, c); e != nil {
+			refuse(e)
+			return
+		}
 	}
 	refresh, e := h.refreshToken(w, r)
 	if e != nil {
-		h.refuse(w, r, e)
+		refuse(e)
 		return
 	}
 	t := TokenOf(c)
@@ -116,7 +135,7 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rv == nil {
 		h.logLimited(ctx, slog.LevelWarn, "adapter: logout: no revoker for the token's client: add it to Config.Clients or Config.Revokers",
 			slog.String("client", t.ClientID))
-		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
+		refuse(&AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "logout not available for this client", Reason: ReasonMalformedRequest})
 		return
 	}
@@ -137,20 +156,20 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if t.ID == "" {
 		// Nothing identifies this token alone: refuse rather than claim it
 		// is revoked.
-		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
+		refuse(&AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "token has neither jti nor sid", Reason: ReasonMalformedRequest})
 		return
 	}
 	h.forget(token)
 
 	if err := rv.Revoke(ctx, refresh, introspect.HintRefreshToken); err != nil {
-		h.upstreamFailed(w, r, "refresh token", err)
+		h.upstreamFailed(w, r, sch, "refresh token", err)
 		return
 	}
 	if h.cfg.Logout.AccessToken != RevokeAccessNever {
 		if err := rv.Revoke(ctx, token, introspect.HintAccessToken); err != nil {
 			if h.cfg.Logout.AccessToken == RevokeAccessRequired {
-				h.upstreamFailed(w, r, "access token", err)
+				h.upstreamFailed(w, r, sch, "access token", err)
 				return
 			}
 			h.log.LogAttrs(ctx, slog.LevelWarn, "adapter: logout: access token revocation failed; deny-listed locally",
@@ -180,13 +199,14 @@ func (h logoutHandler) storeFailed(w http.ResponseWriter, r *http.Request, what 
 
 // upstreamFailed maps a revocation error: the server refusing this token
 // (4xx) is the client's problem; anything else is an outage.
-func (h logoutHandler) upstreamFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
+func (h logoutHandler) upstreamFailed(w http.ResponseWriter, r *http.Request, sch scheme, what string, err error) {
 	var ie *introspect.Error
 	if errors.As(err, &ie) && ie.Status >= 400 && ie.Status < 500 && !errors.Is(err, introspect.ErrClientAuth) {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "adapter: logout: "+what+" refused by the authorization server",
 			slog.String("error", err.Error()))
 		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
-			Description: what + " not accepted", Reason: ReasonMalformedRequest, Err: err})
+			Description: what + " not accepted", Reason: ReasonMalformedRequest, Err: err,
+			used: sch, dpopOnly: h.dpopRequired(r)})
 		return
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelError, "adapter: logout: "+what+" revocation failed", slog.String("error", err.Error()))
