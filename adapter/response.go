@@ -37,7 +37,7 @@ const (
 	ReasonKeysUnavailable   = Reason("keys_unavailable")
 	ReasonIntrospectionDown = Reason("introspection_unavailable")
 	ReasonStoreUnavailable  = Reason("store_unavailable")
-	ReasonNotConfigured     = Reason("not_configured") // a part the request needs is missing from Config
+	ReasonNotConfigured     = Reason("not_configured")     // a part the request needs is missing from Config
 	ReasonInvalidDPoPProof  = Reason("invalid_dpop_proof") // missing, invalid or replayed DPoP proof, or one by another key
 	ReasonUseDPoPNonce      = Reason("use_dpop_nonce")     // the DPoP proof lacks the current server nonce
 	ReasonDPoPRequired      = Reason("dpop_required")      // a DPoP-bound token sent as Bearer, or Bearer where DPoP is required
