@@ -16,25 +16,19 @@ type Revoker interface {
 	Revoke(ctx context.Context, token, hint string) error
 }
 
-// AccessRevocation says whether LogoutHandler also revokes the access token
-// at the authorization server (so that introspecting resource servers see
-// it at once; this API's replicas learn it from the deny-list).
-type AccessRevocation int
-
-const (
-	// RevokeAccessBestEffort tries, and logs a failure without failing the
-	// logout. It is the default.
-	RevokeAccessBestEffort AccessRevocation = iota
-	// RevokeAccessRequired fails the logout (503) when it fails.
-	RevokeAccessRequired
-	// RevokeAccessNever does not send the access token.
-	RevokeAccessNever
-)
-
 // LogoutOptions configures LogoutHandler.
 type LogoutOptions struct {
-	// AccessToken says whether the access token is also revoked upstream.
-	AccessToken AccessRevocation
+	// By default LogoutHandler also revokes the access token at the
+	// authorization server, so that introspecting resource servers see it
+	// at once (this API's replicas learn it from the deny-list), best
+	// effort: a failure is logged and the logout succeeds.
+	//
+	// SkipAccessTokenRevocation does not send the access token there (it
+	// is still deny-listed here).
+	SkipAccessTokenRevocation bool
+	// RequireAccessTokenRevocation fails the logout (503) when that
+	// revocation fails. SkipAccessTokenRevocation wins over it.
+	RequireAccessTokenRevocation bool
 	// RevokeSession also refuses every token of the access token's
 	// session (sid) on every replica, not only this access token: every
 	// token issued up to 5 minutes (the largest leeway an oidc.Verifier
@@ -62,7 +56,7 @@ const maxClockSkew = 5 * time.Minute
 //     it;
 //  3. revokes the refresh token at the authorization server (RFC 7009)
 //     with the revoker of the access token's client (azp), then the access
-//     token (per Logout.AccessToken);
+//     token (unless Logout.SkipAccessTokenRevocation);
 //  4. evicts the access token from the verifier's and introspector's
 //     caches;
 //  5. answers 204.
@@ -166,9 +160,9 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.upstreamFailed(w, r, sch, "refresh token", err)
 		return
 	}
-	if h.cfg.Logout.AccessToken != RevokeAccessNever {
+	if !h.cfg.Logout.SkipAccessTokenRevocation {
 		if err := rv.Revoke(ctx, token, introspect.HintAccessToken); err != nil {
-			if h.cfg.Logout.AccessToken == RevokeAccessRequired {
+			if h.cfg.Logout.RequireAccessTokenRevocation {
 				h.upstreamFailed(w, r, sch, "access token", err)
 				return
 			}
