@@ -102,7 +102,7 @@ func (r *replica) start(t *testing.T, kc *keycloaktest.Keycloak, redisURL, prefi
 		Issuer:            kc.IssuerURL(),
 		InternalURL:       r.kcVia,
 		Audience:          keycloaktest.BackendClientID,
-		Clients:           []string{keycloaktest.MobileClientID},
+		Clients:           []string{keycloaktest.MobileClientID, keycloaktest.DPoPClientID},
 		ClientSecret:      keycloaktest.BackendClientSecret,
 		HTTPClient:        &http.Client{Transport: countingTransport{r}, Timeout: 10 * time.Second},
 		InsecureAllowHTTP: true,
