@@ -3,7 +3,10 @@ package dpop
 import (
 	"context"
 	"crypto"
+	"crypto/elliptic"
+	"encoding/base64"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -328,4 +331,25 @@ func TestNewVerifierConfig(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// TestVerifyReplayRespelt: an ES256 proof has a second valid signature,
+// (r, n−s); the replay record keys on what was signed (the key and the
+// jti), not on the proof's text, so the respelt proof is a replay too.
+func TestVerifyReplayRespelt(t *testing.T) {
+	f := newFixture(t, Config{})
+	proof := f.sign(f.parts())
+	if err := f.verify(proof); err != nil {
+		t.Fatal(err)
+	}
+	i := strings.LastIndexByte(proof, '.')
+	sig, _ := base64.RawURLEncoding.DecodeString(proof[i+1:])
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	s.FillBytes(sig[32:])
+	twin := proof[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+	if twin == proof {
+		t.Fatal("no twin")
+	}
+	refusal(t, f.verify(twin), codeInvalidProof, "replay")
 }
