@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/tokenwarden/tokenwarden/dpop"
-	"github.com/tokenwarden/tokenwarden/internal/testenv"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
 )
 
@@ -29,27 +28,7 @@ func dpopCall(t *testing.T, r *replica, key *dpop.Key, method, path, proofPath, 
 // sendDPoP sends a request with a given proof.
 func sendDPoP(t *testing.T, r *replica, method, path, token, proof string, form url.Values) (int, http.Header) {
 	t.Helper()
-	var body *strings.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	} else {
-		body = strings.NewReader("")
-	}
-	req, err := http.NewRequest(method, r.srv.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Authorization", "DPoP "+token)
-	req.Header.Set("DPoP", proof)
-	resp, err := r.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header
+	return sendDPoPAs(t, r, "", method, path, token, proof, form)
 }
 
 // challenge returns the DPoP challenge of an answer.
@@ -67,15 +46,7 @@ func dpopChallenge(h http.Header) string {
 // notifications reach replica A, and DPoP-bound tokens that Keycloak 26
 // issued to a key of the test.
 func TestKeycloakDPoP(t *testing.T) {
-	kc := keycloaktest.New(t)
-	redisURL := testenv.Redis(t)
-	a, b := &replica{name: "A"}, &replica{name: "B"}
-	a.srv, a.mux = newServer(t)
-	b.srv, b.mux = newServer(t)
-	realm := kc.IsolatedRealm(t, a.srv.URL)
-	prefix := randomName("tw-adapter-dpop-")
-	a.start(t, realm, redisURL, prefix)
-	b.start(t, realm, redisURL, prefix)
+	realm, a, b := twoReplicas(t, "tw-adapter-dpop-")
 	both := []*replica{a, b}
 
 	key, err := dpop.GenerateKey()
@@ -122,10 +93,10 @@ func TestKeycloakDPoP(t *testing.T) {
 		// fresh proof for that name passes on B, so the refusal below is
 		// the replay alone.
 		fresh, _ := key.Proof(http.MethodGet, a.srv.URL+"/api/orders", tok.AccessToken, "")
-		if s, h := sendDPoPAs(t, b, a.srv.URL, http.MethodGet, "/api/orders", tok.AccessToken, fresh); s != http.StatusOK {
+		if s, h := sendDPoPAs(t, b, a.srv.URL, http.MethodGet, "/api/orders", tok.AccessToken, fresh, nil); s != http.StatusOK {
 			t.Fatalf("fresh proof on B behind A's name: %d %q", s, dpopChallenge(h))
 		}
-		s, h := sendDPoPAs(t, b, a.srv.URL, http.MethodGet, "/api/orders", tok.AccessToken, proof)
+		s, h := sendDPoPAs(t, b, a.srv.URL, http.MethodGet, "/api/orders", tok.AccessToken, proof, nil)
 		if s != http.StatusUnauthorized || !strings.Contains(dpopChallenge(h), `error="invalid_dpop_proof"`) {
 			t.Fatalf("replay on B: %d %q", s, dpopChallenge(h))
 		}
@@ -234,15 +205,24 @@ func TestKeycloakDPoP(t *testing.T) {
 	})
 }
 
-// sendDPoPAs sends a request to r whose Host header is that of origin, as a
-// load balancer in front of both replicas forwards it.
-func sendDPoPAs(t *testing.T, r *replica, origin, method, path, token, proof string) (int, http.Header) {
+// sendDPoPAs sends a request to r; with origin, its Host header is that
+// of origin, as a load balancer in front of both replicas forwards it.
+func sendDPoPAs(t *testing.T, r *replica, origin, method, path, token, proof string, form url.Values) (int, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, r.srv.URL+path, nil)
+	body := strings.NewReader("")
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, r.srv.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Host = strings.TrimPrefix(origin, "http://")
+	if origin != "" {
+		req.Host = strings.TrimPrefix(origin, "http://")
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	req.Header.Set("Authorization", "DPoP "+token)
 	req.Header.Set("DPoP", proof)
 	resp, err := r.srv.Client().Do(req)
