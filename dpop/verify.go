@@ -236,7 +236,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken, jkt
 		return p, e
 	}
 	if jkt != "" && p.JKT != jkt {
-		return p, &Error{Code: codeInvalidToken, Check: "jkt", Expected: jose.Quote(jkt), Presented: jose.Quote(p.JKT)}
+		return p, &Error{Code: codeInvalidToken, Check: "jkt", Expected: jose.QuoteN(jkt, 64), Presented: jose.QuoteN(p.JKT, 64)}
 	}
 	if err := c.VerifySignature(key); err != nil {
 		e := invalid("sig", "a signature by the jwk", "")
