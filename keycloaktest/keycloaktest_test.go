@@ -185,6 +185,51 @@ func TestDPoPLogins(t *testing.T) {
 	}
 }
 
+// TestDPoPFeatureOn: the server info admin endpoint lists Keycloak's DPoP
+// feature as a default one, enabled: no start option is needed, and
+// discovery advertises the proof algorithms.
+func TestDPoPFeatureOn(t *testing.T) {
+	kc := keycloaktest.New(t)
+	req, _ := http.NewRequest(http.MethodGet, kc.BaseURL+"/admin/serverinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+kc.AdminToken(t))
+	resp, err := kc.HTTPClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info struct {
+		Features []struct {
+			Name    string `json:"name"`
+			Type    string `json:"type"`
+			Enabled bool   `json:"enabled"`
+		} `json:"features"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(info.Features, func(f struct {
+		Name    string `json:"name"`
+		Type    string `json:"type"`
+		Enabled bool   `json:"enabled"`
+	}) bool {
+		return f.Name == "DPOP"
+	})
+	if i < 0 || !info.Features[i].Enabled || info.Features[i].Type != "DEFAULT" {
+		t.Fatalf("DPOP feature: %+v", info.Features)
+	}
+	disc, err := kc.HTTPClient.Get(kc.IssuerURL() + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disc.Body.Close()
+	var d struct {
+		Algs []string `json:"dpop_signing_alg_values_supported"`
+	}
+	if err := json.NewDecoder(disc.Body).Decode(&d); err != nil || !slices.Contains(d.Algs, "ES256") {
+		t.Fatalf("dpop_signing_alg_values_supported %v (%v)", d.Algs, err)
+	}
+}
+
 func TestCreateUserLogoutAndDeleteSession(t *testing.T) {
 	kc := keycloaktest.New(t)
 	_, u := kc.CreateUser(t, keycloaktest.User{RealmRoles: []string{"user"}, ClientRoles: map[string][]string{"backend": {"writer"}}})
