@@ -78,6 +78,10 @@ func openJWS(ctx context.Context, keys KeySource, token string, maxBytes int, al
 	return text, nil
 }
 
+// maxKidRunes bounds the kid an explanation shows: a Keycloak kid (the
+// base64url SHA-256 of the key) has 43 characters.
+const maxKidRunes = 64
+
 // kidLister is a KeySource that can say which kids it holds, for the
 // explanation of an unknown kid.
 type kidLister interface{ knownKids() string }
@@ -96,7 +100,7 @@ func lookupKey(ctx context.Context, ks KeySource, kid string) (*Key, error) {
 		// returned unchanged so that callers can answer 503, not 401.
 		return nil, err
 	}
-	e := &ValidationError{Kind: ErrUnknownKey, Check: "kid", Presented: jose.Quote(kid)}
+	e := &ValidationError{Kind: ErrUnknownKey, Check: "kid", Presented: jose.QuoteN(kid, maxKidRunes)}
 	if l, ok := ks.(kidLister); ok {
 		e.Expected = l.knownKids()
 	}
