@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tokenwarden/tokenwarden/adapter"
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
 	"github.com/tokenwarden/tokenwarden/revocation"
