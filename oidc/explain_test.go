@@ -42,7 +42,7 @@ func TestValidationErrorExplains(t *testing.T) {
 			`the alg pinned to key "rsa-1": "RS256"`, `"PS256"`},
 		{"unknown kid", hdr(`{"alg":"RS256","kid":"gone"}`), nil, ErrUnknownKey, "kid",
 			`one of ["ec-1", "ec-521", "ed-1", "rsa-1", "rsa-ps"] (static key set)`, `"gone"`},
-		{"bad signature", tamperSig(at(nil)), nil, ErrBadSignature, "sig", "", ""},
+		{"bad signature", tamperSig(at(nil)), nil, ErrBadSignature, "sig", `a signature by key "rsa-1" (RS256)`, ""},
 		{"header typ", hdr(`{"alg":"RS256","kid":"rsa-1","typ":"logout+jwt"}`), nil, ErrWrongType, "header.typ",
 			`"JWT", "at+jwt" or absent`, `"logout+jwt"`},
 		{"payload typ", at(map[string]any{"typ": "Refresh"}), nil, ErrWrongType, "typ", `"Bearer" or "DPoP"`, `"Refresh"`},

@@ -65,11 +65,12 @@ func openJWS(ctx context.Context, keys KeySource, token string, maxBytes int, al
 			jose.Quote(c.Header.Alg))
 	}
 	if err := c.VerifySignature((*jose.Key)(k)); err != nil {
-		check := "sig"
 		if e, ok := err.(*jose.Error); ok && e.Kind == jose.Algorithm {
-			check = "key" // the key does not fit its pinned algorithm
+			return "", fromJose(err, "key") // the key does not fit its pinned algorithm
 		}
-		return "", fromJose(err, check)
+		ve := fromJose(err, "sig").(*ValidationError)
+		ve.Expected = "a signature by key " + jose.QuoteN(k.ID, maxKidRunes) + " (" + k.Algorithm + ")"
+		return "", ve
 	}
 	text, err := c.Payload()
 	if err != nil {

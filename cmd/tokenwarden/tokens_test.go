@@ -66,7 +66,7 @@ func (r *realm) login(t testing.TB) fake.Tokens {
 }
 
 // stable replaces what differs between runs (the server's address, the
-// token's jti and sid) with fixed text, for golden files.
+// token's jti and sid, the realm's kid) with fixed text, for golden files.
 func (r *realm) stable(t testing.TB, out string, tok fake.Tokens) string {
 	t.Helper()
 	var c struct {
@@ -76,7 +76,7 @@ func (r *realm) stable(t testing.TB, out string, tok fake.Tokens) string {
 		t.Fatal(err)
 	}
 	return strings.NewReplacer(r.BaseURL, "https://sso.example.com", c.JTI, "onrtro:6b0d3c8e-5a1f-4e59-a7c1-9d1f2e3a4b5c",
-		tok.SessionID, "crlYuJbbZY-co9uK3rSMiaoF").Replace(out)
+		tok.SessionID, "crlYuJbbZY-co9uK3rSMiaoF", r.KeyID(), "realm-key").Replace(out)
 }
 
 // tamper changes one character of the signature.
