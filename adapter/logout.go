@@ -101,9 +101,7 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := h.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
-		e := verifyError(err)
-		e.RetryAfter = h.retry
-		h.refuse(w, r, e)
+		h.refuse(w, r, h.verifyFailed(r, token, err))
 		return
 	}
 	refresh, e := h.refreshToken(w, r)
@@ -111,7 +109,7 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, e)
 		return
 	}
-	t := TokenOf(c)
+	t := tokenOf(c)
 	rv := h.revokers[t.ClientID]
 	if rv == nil {
 		h.logLimited(ctx, slog.LevelWarn, "adapter: logout: no revoker for the token's client: add it to Config.Clients or Config.Revokers",

@@ -51,6 +51,15 @@ const (
 // degraded) is 503 with Retry-After and no challenge, never a misleading
 // 401; so is a part the request needs but Config lacks, and the error log
 // names the field to set.
+//
+// Check, Expected, Presented and Setting explain a refusal to the operator,
+// never to the client: the check that failed (as oidc.ValidationError names
+// it: "iss", "aud", "kid", "exp", …), the value the configuration accepts,
+// the value the token presented (quoted; never token text, never signature
+// bytes) and the configuration field that decides, e.g.
+// "adapter.Config.Audience". The Authenticator logs them (rate-limited, at
+// info when the refusal looks like a configuration mistake) and puts them
+// in the audit event's Detail.
 type AuthError struct {
 	Status int // 400, 401, 403 or 503
 	// Code is the RFC 6750 error code: "invalid_request",
@@ -62,6 +71,11 @@ type AuthError struct {
 	Reason      Reason // for metrics and audit; not sent
 	RetryAfter  time.Duration
 	Err         error // the cause, never sent to the client
+
+	Check     string // the failed check; "" when not a token check
+	Expected  string // what the configuration accepts; may be empty
+	Presented string // what the token carries; may be empty
+	Setting   string // the configuration field that decides; may be empty
 }
 
 func (e *AuthError) Error() string {

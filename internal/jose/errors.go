@@ -44,8 +44,11 @@ var (
 
 // Quote renders an attacker-supplied value for an error message: at most 32
 // runes, quoted, with non-printable and non-ASCII bytes escaped.
-func Quote(s string) string {
-	const maxRunes = 32
+func Quote(s string) string { return QuoteN(s, 32) }
+
+// QuoteN is Quote with at most maxRunes runes: explanations quote whole
+// issuer URLs and client ids, which the operator compares byte for byte.
+func QuoteN(s string, maxRunes int) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	n := 0
