@@ -107,6 +107,14 @@ type Config struct {
 
 	// Logger receives operational messages (never a token); nil discards.
 	Logger *slog.Logger
+	// RequireKeysAtStart makes New wait, bounded by its ctx, until the key
+	// set it builds holds a usable key, and fail (wrapping
+	// oidc.ErrKeysUnavailable) when it cannot: a process that could only
+	// answer 503 then fails to start. Without it the first fetch runs in
+	// the background, and an unreachable JWKS shows as keys_unavailable on
+	// requests and in Ready. It needs the key set New builds (Verifier nil).
+	RequireKeysAtStart bool
+
 	// Metrics receives counters and the events of the parts New builds;
 	// nil discards them.
 	Metrics Metrics
@@ -146,7 +154,11 @@ type Authenticator struct {
 	metrics Metrics
 	audit   *auditor
 	now     func() time.Time
-	lastLog atomic.Int64 // unix nanoseconds of the last rate-limited log line
+	logs    logLimiter
+
+	builtVerifier bool               // New built the Verifier: settings are named by Config field
+	keys          *oidc.RemoteKeySet // the key set New built, for Ready; nil otherwise
+	readyFetch    atomic.Int64       // unix nanoseconds of Ready's last fetch
 
 	closers   []func() error // what New built, in order
 	closeOnce sync.Once
@@ -202,6 +214,12 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	if f, ok := a.cfg.Introspector.(forgetter); ok {
 		a.caches = append(a.caches, f)
 	}
+	if cfg.RequireKeysAtStart {
+		if err := a.requireKeys(ctx); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
 	a.cfg.Require = append([]Requirement(nil), cfg.Require...)
 	switch len(a.cfg.Require) {
 	case 0:
@@ -250,6 +268,7 @@ func (a *Authenticator) discover(ctx context.Context) error {
 			return err
 		}
 		a.closers = append(a.closers, func() error { keys.Close(); return nil })
+		a.keys = keys
 		v, err := oidc.NewVerifier(oidc.VerifierConfig{
 			Issuer:         disc.Issuer,
 			Keys:           keys,
@@ -262,6 +281,7 @@ func (a *Authenticator) discover(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		cfg.Verifier = v
+		a.builtVerifier = true
 	}
 
 	base := introspect.Config{HTTPClient: cfg.HTTPClient, InsecureAllowHTTP: cfg.InsecureAllowHTTP,
@@ -323,6 +343,84 @@ func (a *Authenticator) useVerifier() {
 	if a.adminIssuer == "" {
 		a.adminIssuer = a.cfg.Issuer
 	}
+}
+
+// readyRefreshInterval is the least time between two fetches Ready starts.
+const readyRefreshInterval = 5 * time.Second
+
+// requireKeys waits for the key set New built to hold a usable key.
+func (a *Authenticator) requireKeys(ctx context.Context) error {
+	if a.keys == nil {
+		return fmt.Errorf("%w: RequireKeysAtStart needs the key set New builds from Config.Issuer (Config.Verifier nil); "+
+			"with a Verifier of your own, refresh its key set (oidc.RemoteKeySet.Refresh) before New", ErrConfig)
+	}
+	if err := a.keysReady(ctx); err != nil {
+		return fmt.Errorf("adapter: RequireKeysAtStart: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether the Authenticator can decide requests now, for a
+// readiness probe: nil when it can, else an error that says what is
+// missing. It checks
+//
+//   - discovery: done by New, which fails without it;
+//   - the key set New built: it must hold at least one usable key within
+//     its lifetime or stale-if-error window; when it holds none, Ready
+//     fetches the JWKS (bounded by ctx; at most once per 5 seconds however
+//     often Ready is called) before it answers, and fails with an error
+//     wrapping oidc.ErrKeysUnavailable;
+//   - the store: a degraded deny-list (Store().Health() says why) is not
+//     an error while requests can still be decided, each one confirmed by
+//     introspection; it is one, wrapping revocation.ErrUnavailable, when
+//     there is no Introspector to do that (every request would get 503).
+//
+// A Verifier passed in Config is not looked into: check its key set
+// yourself (oidc.RemoteKeySet.Refresh). Ready is cheap when all is well
+// and safe to call from several goroutines.
+func (a *Authenticator) Ready(ctx context.Context) error {
+	var errs []error
+	if a.keys != nil {
+		errs = append(errs, a.keysReady(ctx))
+	}
+	if h := a.cfg.Store.Health(); h.Degraded && a.cfg.Introspector == nil && !a.cfg.Policy.UnsafeTrustDegradedStore {
+		errs = append(errs, fmt.Errorf("%w: the deny-list is degraded (%s) and no Introspector can confirm tokens meanwhile: "+
+			"set Config.ClientSecret or Config.Introspector", revocation.ErrUnavailable, h.Reason))
+	}
+	return errors.Join(errs...)
+}
+
+// keysReady checks that the key set New built holds a usable key, and
+// fetches the JWKS when it holds none.
+func (a *Authenticator) keysReady(ctx context.Context) error {
+	usable := func() bool {
+		st := a.keys.Stats()
+		return st.Keys > 0 && !a.now().After(st.StaleUntil)
+	}
+	if usable() {
+		return nil
+	}
+	now := a.now().UnixNano()
+	last := a.readyFetch.Load()
+	if now-last < int64(readyRefreshInterval) || !a.readyFetch.CompareAndSwap(last, now) {
+		// A probe, or anyone who reaches it, must not turn into a stream of
+		// fetches: the key set retries on its own meanwhile.
+		why := "no usable signing key"
+		if st := a.keys.Stats(); st.LastError != "" {
+			why += ": " + st.LastError
+		}
+		return fmt.Errorf("%w: %s", oidc.ErrKeysUnavailable, why)
+	}
+	if err := a.keys.Refresh(ctx); err != nil {
+		if errors.Is(err, oidc.ErrKeysUnavailable) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", oidc.ErrKeysUnavailable, err)
+	}
+	if !usable() {
+		return fmt.Errorf("%w: the JWKS holds no usable signing key", oidc.ErrKeysUnavailable)
+	}
+	return nil
 }
 
 // Store returns the deny-list the Authenticator checks and its handlers
@@ -399,17 +497,6 @@ func (a *Authenticator) succeed(w http.ResponseWriter, status int) {
 	w.WriteHeader(status)
 }
 
-// logLimited logs an outage message at most once a second: an outage
-// touches every request, and one line says it.
-func (a *Authenticator) logLimited(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	now := a.now().UnixNano()
-	last := a.lastLog.Load()
-	if now-last < int64(time.Second) || !a.lastLog.CompareAndSwap(last, now) {
-		return
-	}
-	a.log.LogAttrs(ctx, level, msg, attrs...)
-}
-
 func (a *Authenticator) event(r *http.Request, k AuditKind, reason Reason, c *oidc.Claims) AuditEvent {
 	ev := AuditEvent{Kind: k, Reason: reason, Method: r.Method, RemoteAddr: r.RemoteAddr}
 	if r.URL != nil {
@@ -447,19 +534,25 @@ func (a *Authenticator) accept(w http.ResponseWriter, r *http.Request, missing s
 	return true
 }
 
-// refuseMessage answers a logout token or an admin message (what) that did
-// not verify: 503 when the keys could not be had, else 400, audited as a
-// failed verification with detail.
-func (a *Authenticator) refuseMessage(w http.ResponseWriter, r *http.Request, err error, what, detail string) {
+// refuseMessage answers a logout token or an admin message (about) that
+// did not verify: 503 when the keys could not be had, else 400, logged
+// with its explanation and audited as a failed verification whose Detail
+// starts with detail.
+func (a *Authenticator) refuseMessage(w http.ResponseWriter, r *http.Request, err error, raw, about, detail string) {
 	ctx := r.Context()
 	if !isTokenFault(err) {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "adapter: "+what+": keys unavailable", slog.String("error", err.Error()))
+		a.logLimited(ctx, slog.LevelWarn, "adapter: "+about+": keys unavailable", slog.String("error", err.Error()))
 		a.fail(w, http.StatusServiceUnavailable, "", ReasonKeysUnavailable)
 		return
 	}
-	a.log.LogAttrs(ctx, slog.LevelInfo, "adapter: invalid "+what, slog.String("error", err.Error()))
+	e := &AuthError{Reason: ReasonInvalidToken, Err: err}
+	a.explain(e, err, about)
+	a.logRefusal(ctx, r, about, e, raw)
 	ev := a.event(r, AuditVerificationFailed, ReasonInvalidToken, nil)
 	ev.Detail = detail
+	if x := e.explanation(); x != "" {
+		ev.Detail += " " + x
+	}
 	a.audit.emit(ctx, ev)
-	a.fail(w, http.StatusBadRequest, "invalid "+what, ReasonInvalidToken)
+	a.fail(w, http.StatusBadRequest, "invalid "+about, ReasonInvalidToken)
 }

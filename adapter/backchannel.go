@@ -24,8 +24,9 @@ import (
 // largest leeway an oidc.Verifier accepts): it covers every token of the
 // session, even one dated by a clock running ahead, and depends on the
 // logout token alone, so a replay (refused with 400) changes nothing. The
-// offline session that Keycloak keeps under the same id survives (see
-// TokenOf) unless the logout token carries Keycloak's
+// offline session that Keycloak keeps under the same id (its tokens carry
+// offline_access in scope and are deny-listed under a session key of their
+// own) survives unless the logout token carries Keycloak's
 // events.revoke_offline_access.
 //
 // Any invalid request or token is 400 with a JSON error body (§2.8). A
@@ -61,7 +62,7 @@ func (h backchannelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	lc, err := h.logoutTokens.VerifyLogoutToken(ctx, raw)
 	if err != nil {
-		h.refuseMessage(w, r, err, "logout token", "logout_token")
+		h.refuseMessage(w, r, err, raw, aboutLogoutToken, "logout_token")
 		return
 	}
 
@@ -76,7 +77,7 @@ func (h backchannelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cut := lc.IssuedAt.Add(maxClockSkew)
 		err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, lc.SessionID, cut)
 		if err == nil && lc.RevokeOfflineAccess {
-			// The offline session of the same id too (TokenOf).
+			// The offline session of the same id too (tokenOf).
 			err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, offlineSession(lc.SessionID), cut)
 		}
 	} else {

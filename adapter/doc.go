@@ -22,11 +22,16 @@
 // k_logout); with a Redis store, one replica's revocation reaches all.
 //
 // A refusal is an RFC 6750 answer ([AuthError]) whose [Reason] reaches
-// [Metrics] and [AuditFunc]; a dependency that cannot answer is 503, never a
-// misleading 401, and failing open takes an option whose name starts with
-// Unsafe. No token ever reaches a log line, a metric label or an audit event. The
-// repository's docs/how-it-works.md draws the pipeline, and
-// docs/troubleshooting.md maps every reason to the setting to change.
+// [Metrics] and [AuditFunc]; the operator, never the client, also gets its
+// explanation (the check that failed, the setting that decides, the
+// expected and presented values) in the log and the audit event. A
+// dependency that cannot answer is 503, never a misleading 401, and failing
+// open takes an option whose name starts with Unsafe;
+// [Authenticator.Ready] tells a readiness probe whether requests can be
+// decided. No token ever reaches a log line, a metric label or an audit
+// event. The repository's docs/how-it-works.md draws the pipeline, and
+// docs/troubleshooting.md maps every reason and log line to the setting to
+// change.
 //
 // Everything in this package is safe for concurrent use.
 package adapter

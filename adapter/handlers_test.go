@@ -130,7 +130,7 @@ func TestLogoutHandler(t *testing.T) {
 			if got := strings.Join(rv.revoked, " "); got != strings.Join(tt.wantRevoked, " ") {
 				t.Fatalf("revoked upstream %q, want %q", got, tt.wantRevoked)
 			}
-			denied := e.s.Check(TokenOf(testClaims("jti-good"))) == revocation.TokenMatch
+			denied := e.s.Check(tokenOf(testClaims("jti-good"))) == revocation.TokenMatch
 			if denied != tt.wantDenied {
 				t.Fatalf("deny-listed = %v, want %v", denied, tt.wantDenied)
 			}

@@ -78,9 +78,10 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, "body too large", ReasonMalformedRequest)
 		return
 	}
-	act, err := h.adminActions.VerifyAdminAction(ctx, strings.TrimSpace(string(body)))
+	msg := strings.TrimSpace(string(body))
+	act, err := h.adminActions.VerifyAdminAction(ctx, msg)
 	if err != nil {
-		h.refuseMessage(w, r, err, "admin message", "admin_action")
+		h.refuseMessage(w, r, err, msg, aboutAdminMessage, "admin_action")
 		return
 	}
 	if act.Action != want {

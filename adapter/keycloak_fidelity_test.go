@@ -500,8 +500,8 @@ func TestKeycloakTokenExchange(t *testing.T) {
 	}
 	a.expect(t, "/api/me", ex.AccessToken, http.StatusUnauthorized)
 	// The session revocation covers the original's sid too.
-	if m := a.auth.Store().Check(adapter.TokenOf(&oidc.Claims{Issuer: realm.IssuerURL(), SessionID: orig.SessionID,
-		IssuedAt: time.Now()})); m != revocation.SessionMatch {
+	if m := a.auth.Store().Check(revocation.Token{Issuer: realm.IssuerURL(), SessionID: orig.SessionID,
+		IssuedAt: time.Now()}); m != revocation.SessionMatch {
 		t.Fatalf("original's session: %v", m)
 	}
 }

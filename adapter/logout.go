@@ -106,9 +106,7 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := h.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
-		e := verifyError(err)
-		e.RetryAfter = h.retry
-		refuse(e)
+		refuse(h.verifyFailed(r, token, err))
 		return
 	}
 	if sch == schemeDPoP || bound(c) {
@@ -124,7 +122,7 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(e)
 		return
 	}
-	t := TokenOf(c)
+	t := tokenOf(c)
 	rv := h.revokers[t.ClientID]
 	if rv == nil {
 		h.logLimited(ctx, slog.LevelWarn, "adapter: logout: no revoker for the token's client: add it to Config.Clients or Config.Revokers",

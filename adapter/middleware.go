@@ -171,23 +171,11 @@ func (a *Authenticator) pipeline(r *http.Request, token string, sch scheme, forc
 		if a.strictJWS && !isB64Token(token) {
 			return nil, extractError(errMalformedBearer)
 		}
-		e := verifyError(err)
-		e.RetryAfter = a.retry
-		if errors.Is(err, oidc.ErrWrongAudience) {
-			// Configuration-shaped: say which setting decides.
-			a.logLimited(ctx, slog.LevelInfo, "adapter: access token refused: its aud does not contain Config.Audience; "+
-				"an audience mapper on the app's client adds it (for Keycloak lightweight access tokens with lightweight.claim)")
-		}
-		if e.Status == http.StatusUnauthorized {
-			a.audit.emit(ctx, a.event(r, AuditVerificationFailed, e.Reason, nil))
-		} else {
-			a.logLimited(ctx, slog.LevelWarn, "adapter: token verification unavailable", slog.String("error", err.Error()))
-		}
-		return nil, e
+		return nil, a.verifyFailed(r, token, err)
 	}
 
 	// Deny-list: O(1), in memory.
-	reason := a.cfg.Store.Check(TokenOf(c))
+	reason := a.cfg.Store.Check(tokenOf(c))
 	degraded := a.cfg.Store.Degraded()
 	a.metrics.StoreDegraded(degraded)
 	if reason.Revoked() {
@@ -216,7 +204,7 @@ func (a *Authenticator) pipeline(r *http.Request, token string, sch scheme, forc
 			// The answer may name what the token did not (its sub): the
 			// deny-list is asked again, so that a revocation of the user
 			// reaches a lightweight token too.
-			if m := a.cfg.Store.Check(TokenOf(ic)); m.Revoked() {
+			if m := a.cfg.Store.Check(tokenOf(ic)); m.Revoked() {
 				return nil, a.revoked(r, ic, m)
 			}
 		}
@@ -238,6 +226,27 @@ func (a *Authenticator) pipeline(r *http.Request, token string, sch scheme, forc
 		}
 	}
 	return c, nil
+}
+
+// verifyFailed returns the refusal of a token the verifier did not accept:
+// explained, logged and audited when the token is at fault, logged as an
+// outage when the keys could not be had.
+func (a *Authenticator) verifyFailed(r *http.Request, token string, err error) *AuthError {
+	ctx := r.Context()
+	e := verifyError(err)
+	e.RetryAfter = a.retry
+	if e.Status != http.StatusUnauthorized {
+		a.logLimited(ctx, slog.LevelWarn, "adapter: token verification unavailable", slog.String("error", err.Error()))
+		return e
+	}
+	a.explain(e, err, aboutAccessToken)
+	a.logRefusal(ctx, r, aboutAccessToken, e, token)
+	if a.audit != nil {
+		ev := a.event(r, AuditVerificationFailed, e.Reason, nil)
+		ev.Detail = e.explanation()
+		a.audit.emit(ctx, ev)
+	}
+	return e
 }
 
 // revoked audits a deny-listed token and returns its refusal.
@@ -331,11 +340,11 @@ func sameToken(local, ic *oidc.Claims) bool {
 // inactive: by (iss, jti); without jti by its session, up to its iat (the
 // token and the session's earlier ones: Keycloak answers inactive for
 // every token of an ended session); without either by (iss, the digest of
-// its verified payload) that TokenOf puts in place of the jti. A Claims
+// its verified payload) that tokenOf puts in place of the jti. A Claims
 // without its payload (from a custom verifier that does not keep it)
 // cannot be keyed: the introspector's negative entry is all there is.
 func (a *Authenticator) denyInactive(ctx context.Context, c *oidc.Claims) error {
-	t := TokenOf(c)
+	t := tokenOf(c)
 	switch {
 	case c.ID == "" && t.SessionID != "":
 		at := c.IssuedAt

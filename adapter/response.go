@@ -60,6 +60,17 @@ const (
 // store while degraded) is 503 with Retry-After and no challenge, never a
 // misleading 401; so is a part the request needs but Config lacks, and the
 // error log names the field to set.
+//
+// Check, Expected, Presented and Setting explain a refusal to the operator,
+// never to the client: the check that failed (as oidc.ValidationError or,
+// for a DPoP proof, dpop.Error names it: "iss", "aud", "kid", "exp", "htu",
+// "iat", …), the value the configuration accepts, the value the token or
+// proof presented (quoted; never token or proof text, never signature
+// bytes) and the configuration field that decides, e.g.
+// "adapter.Config.Audience" or "adapter.Config.DPoP.Proof.ExternalURL".
+// The Authenticator logs them (rate-limited per kind of refusal, at info
+// when the refusal looks like a configuration mistake) and puts them in the
+// audit event's Detail.
 type AuthError struct {
 	Status int // 400, 401, 403 or 503
 	// Code is the RFC 6750 or RFC 9449 error code: "invalid_request",
@@ -71,7 +82,12 @@ type AuthError struct {
 	Scope       string // for insufficient_scope: the scope(s) needed, space-separated
 	Reason      Reason // for metrics and audit; not sent
 	RetryAfter  time.Duration
-	Err         error // the cause, never sent to the client (a DPoP refusal: a *dpop.Error that explains it)
+	Err         error // the cause, never sent to the client (for a DPoP proof a *dpop.Error)
+
+	Check     string // the failed check; "" when not a token or proof check
+	Expected  string // what the configuration accepts; may be empty
+	Presented string // what the token or proof carries; may be empty
+	Setting   string // the configuration field that decides; may be empty
 
 	used     scheme // the scheme of the request's token: its challenge carries the error
 	dpopOnly bool   // the route refuses Bearer: only the DPoP challenge

@@ -9,7 +9,7 @@ import (
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
-// TokenOf returns the verified identity of c as the deny-list keys it:
+// tokenOf returns the verified identity of c as the deny-list keys it:
 // (iss, jti), (iss, sid), (iss, sub), and the client (azp, else client_id).
 //
 // The session of a token minted from an offline session (its scope holds
@@ -25,7 +25,7 @@ import (
 // of what was signed, not of the token string: a token respelt (another
 // valid signature of the same payload, such as ECDSA's (r, n−s)) has the
 // same digest. Without a payload (claims built by hand) the ID stays empty.
-func TokenOf(c *oidc.Claims) revocation.Token {
+func tokenOf(c *oidc.Claims) revocation.Token {
 	client := c.AuthorizedParty
 	if client == "" {
 		client = c.ClientID

@@ -57,19 +57,20 @@ func (v *Verifier) VerifyAdminAction(ctx context.Context, body string) (*AdminAc
 	switch act.Action {
 	case AdminActionLogout, AdminActionPushNotBefore, AdminActionTestAvailable:
 	default:
-		return nil, verr(ErrWrongType, "unknown admin action")
+		return nil, explain(ErrWrongType, "action", `"LOGOUT", "PUSH_NOT_BEFORE" or "TEST_AVAILABLE"`, quoteClaim(act.Action))
 	}
 	if act.Expiration.IsZero() {
-		return nil, verr(ErrMalformed, "missing expiration")
+		return nil, missing("expiration")
 	}
 	if !slices.Contains(v.adminResource, act.Resource) {
-		return nil, verr(ErrWrongAudience, "admin message for another resource")
+		return nil, explain(ErrWrongAudience, "resource", jose.OneOf(v.adminResource), quoteClaim(act.Resource))
 	}
 	if !now.Before(act.Expiration.Add(v.leeway)) {
-		return nil, verr(ErrExpired, "admin message expired")
+		return nil, explain(ErrExpired, "expiration", jose.After(now, v.leeway), jose.Time(act.Expiration))
 	}
 	if act.Expiration.Sub(now) > maxAdminLifetime+v.leeway {
-		return nil, verr(ErrMalformed, "admin message expiration too far ahead")
+		return nil, explain(ErrMalformed, "expiration", jose.NotAfter(now, maxAdminLifetime+v.leeway)+", at most "+
+			maxAdminLifetime.String()+" ahead", jose.Time(act.Expiration))
 	}
 	return act, nil
 }
@@ -77,7 +78,7 @@ func (v *Verifier) VerifyAdminAction(ctx context.Context, body string) (*AdminAc
 // adminTyp allows an admin message's header typ to be JWT or absent.
 func adminTyp(h *jose.Header) error {
 	if h.HasTyp && !typIs(h.Typ, "JWT") {
-		return verr(ErrWrongType, "header typ is not JWT")
+		return explain(ErrWrongType, "header.typ", `"JWT" or absent`, headerTyp(h))
 	}
 	return nil
 }
@@ -115,7 +116,7 @@ func decodeAdminAction(text string) (*AdminAction, error) {
 		return err
 	})
 	if err != nil || r.End() != nil {
-		return nil, verr(ErrMalformed, "admin message is not valid")
+		return nil, verr(ErrMalformed, "claims", "admin message is not valid")
 	}
 	return act, nil
 }

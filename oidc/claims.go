@@ -119,7 +119,7 @@ func (c *Claims) Decode(v any) error { return json.Unmarshal([]byte(c.Raw), v) }
 // introspect package). The returned Claims keeps payload's text as Raw.
 func ParseClaims(payload []byte) (*Claims, error) {
 	if len(payload) > maxTokenBytesLimit {
-		return nil, verr(ErrMalformed, "claims too large")
+		return nil, verr(ErrMalformed, "claims", "claims too large")
 	}
 	var x jose.Extras
 	return decodeClaims(string(payload), &x)
@@ -130,7 +130,7 @@ func ParseClaims(payload []byte) (*Claims, error) {
 func decodeClaims(text string, x *jose.Extras) (*Claims, error) {
 	c, err := jose.DecodeClaims(text, x)
 	if err != nil {
-		return nil, fromJose(err)
+		return nil, fromJose(err, "claims")
 	}
 	return (*Claims)(c), nil
 }

@@ -39,10 +39,28 @@ var (
 // sentinel errors above (or ErrUnknownKey), and errors.Is(err, Kind) holds.
 // Cause, when set, is the underlying error (for example from the KeySource)
 // and is also reachable through errors.Is / errors.As.
+//
+// Check, Expected and Presented explain the refusal to an operator: which
+// check failed and, where it helps, the value the configuration expects and
+// the value the token presented, e.g. Check "aud", Expected
+// `one of ["backend"]`, Presented `["account"]`; for exp, nbf and iat the
+// rule with the clock and the leeway. Values copied from a token are quoted,
+// escaped and truncated; nothing else of the token appears, never its text
+// or its signature. They are meant for logs and audit trails, not for the
+// client.
 type ValidationError struct {
 	Kind   error  // the category sentinel
 	Detail string // a short description without token text
 	Cause  error  // optional underlying error
+
+	// Check names the check that failed: "jws" (size, shape, base64url,
+	// header), "alg", "header.typ", "kid", "key", "sig", "claims", "iss",
+	// "typ", "events", "aud", "azp", "exp", "nbf", "iat", "nonce", "jti",
+	// "sub", "sid", "client_id", and for admin messages "action",
+	// "resource", "expiration", "id".
+	Check     string
+	Expected  string // what the configuration accepts; may be empty
+	Presented string // what the token carries; may be empty
 }
 
 func (e *ValidationError) Error() string {
@@ -51,6 +69,21 @@ func (e *ValidationError) Error() string {
 	if e.Detail != "" {
 		b.WriteString(": ")
 		b.WriteString(e.Detail)
+	}
+	if e.Check != "" && (e.Expected != "" || e.Presented != "") {
+		b.WriteString(": ")
+		b.WriteString(e.Check)
+		if e.Expected != "" {
+			b.WriteString(" expected ")
+			b.WriteString(e.Expected)
+		}
+		if e.Presented != "" {
+			if e.Expected != "" {
+				b.WriteByte(',')
+			}
+			b.WriteString(" presented ")
+			b.WriteString(e.Presented)
+		}
 	}
 	if e.Cause != nil {
 		b.WriteString(": ")
@@ -67,4 +100,20 @@ func (e *ValidationError) Unwrap() []error {
 	return []error{e.Kind}
 }
 
-func verr(kind error, detail string) error { return &ValidationError{Kind: kind, Detail: detail} }
+// verr is a refusal without expected and presented values.
+func verr(kind error, check, detail string) error {
+	return &ValidationError{Kind: kind, Check: check, Detail: detail}
+}
+
+// explain is a refusal of check with the expected and presented values.
+func explain(kind error, check, expected, presented string) error {
+	return &ValidationError{Kind: kind, Check: check, Expected: expected, Presented: presented}
+}
+
+// absent is the presented value of a missing claim.
+const absent = "absent"
+
+// missing refuses a token without a required claim.
+func missing(claim string) error {
+	return &ValidationError{Kind: ErrMalformed, Check: claim, Expected: "present", Presented: absent}
+}

@@ -151,6 +151,7 @@ type KeySetStats struct {
 // keySnapshot is one immutable loaded key set.
 type keySnapshot struct {
 	keys       map[string]*Key
+	kids       string // the explanation of an unknown kid: the kids held
 	gen        uint64
 	loadedAt   time.Time
 	expiresAt  time.Time
@@ -422,6 +423,15 @@ func (ks *RemoteKeySet) Close() {
 	})
 }
 
+// knownKids renders the kids of the current set for the explanation of an
+// unknown kid.
+func (ks *RemoteKeySet) knownKids() string {
+	if s := ks.snap.Load(); s != nil {
+		return s.kids
+	}
+	return "a key of jwks " + ks.url + " (none loaded)"
+}
+
 // generation is the number of the current key set's load (0 before the
 // first): the Verifier's cache keeps an entry only while it is unchanged, so
 // that a key removed from the JWKS stops verifying cached tokens too.
@@ -627,9 +637,10 @@ func (ks *RemoteKeySet) doFetch(ev *FetchEvent) error {
 	for _, k := range keys {
 		m[k.ID] = k
 	}
+	kids := kidsOf(m) + " (jwks " + ks.url + ")"
 	ks.mu.Lock()
 	ks.gen++
-	s := &keySnapshot{keys: m, gen: ks.gen, loadedAt: now, expiresAt: now.Add(ttl)}
+	s := &keySnapshot{keys: m, kids: kids, gen: ks.gen, loadedAt: now, expiresAt: now.Add(ttl)}
 	s.staleUntil = s.expiresAt.Add(ks.cfg.StaleIfError)
 	ks.snap.Store(s)
 	ks.mu.Unlock()

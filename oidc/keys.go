@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
@@ -50,6 +52,7 @@ const (
 // without a JWKS endpoint, and for keys configured out of band. It is safe for
 // concurrent use and never fetches anything.
 type StaticKeySet struct {
+	kids    string // the explanation of an unknown kid: the kids held
 	keys    map[string]*Key
 	single  *Key              // set when the set holds exactly one key and it has no kid
 	dropped map[string]string // kid → why NewStaticKeySet left its key out
@@ -83,6 +86,7 @@ func NewStaticKeySet(keys ...*Key) *StaticKeySet {
 		s.single = valid[0]
 		return s
 	}
+	defer func() { s.kids = kidsOf(s.keys) + " (static key set)" }()
 	count := make(map[string]int, len(valid))
 	for _, k := range valid {
 		count[k.ID]++
@@ -121,6 +125,13 @@ func (s *StaticKeySet) Key(_ context.Context, kid string) (*Key, error) {
 		return nil, &droppedKey{kid: kid, why: why}
 	}
 	return nil, ErrUnknownKey
+}
+
+func (s *StaticKeySet) knownKids() string { return s.kids }
+
+// kidsOf renders the kids of a key set for an explanation, sorted.
+func kidsOf(keys map[string]*Key) string {
+	return jose.OneOf(slices.Sorted(maps.Keys(keys)))
 }
 
 // VerifySignature verifies a compact JWS with this key set and returns its

@@ -40,28 +40,28 @@ func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 	}
 	switch {
 	case c.Type != "" && c.Type != "Logout":
-		return nil, verr(ErrWrongType, "payload typ is not Logout")
+		return nil, explain(ErrWrongType, "typ", `"Logout" or absent`, quoteClaim(c.Type))
 	case !x.Events || !x.LogoutEvent:
-		return nil, verr(ErrWrongType, "no back-channel logout event")
+		return nil, explain(ErrWrongType, "events", "an object with the member "+jose.QuoteValue(jose.BackchannelLogoutEvent), "no such member")
 	case x.Nonce:
-		return nil, verr(ErrWrongType, "logout token carries a nonce")
+		return nil, explain(ErrWrongType, "nonce", absent, "present")
 	case !x.HasIat:
-		return nil, verr(ErrMalformed, "missing iat")
+		return nil, missing("iat")
 	case !x.HasExp:
-		return nil, verr(ErrMalformed, "missing exp")
+		return nil, missing("exp")
 	case c.ID == "":
-		return nil, verr(ErrMalformed, "missing jti")
+		return nil, missing("jti")
 	case c.Subject == "" && c.SessionID == "":
-		return nil, verr(ErrMalformed, "missing sub and sid")
+		return nil, explain(ErrMalformed, "sub", "sub or sid present", "neither")
 	}
 	if len(v.logoutAud) == 0 || !containsAny(c.Audience, v.logoutAud) {
-		return nil, verr(ErrWrongAudience, "")
+		return nil, explain(ErrWrongAudience, "aud", jose.OneOf(v.logoutAud)+" in aud", jose.QuoteList(c.Audience))
 	}
 	if err := v.checkTimes(c, now); err != nil {
 		return nil, err
 	}
 	if now.Sub(c.IssuedAt) > v.logoutMaxAge+v.leeway {
-		return nil, verr(ErrExpired, "logout token too old")
+		return nil, explain(ErrExpired, "iat", jose.NotBefore(now, v.logoutMaxAge, v.leeway), jose.Time(c.IssuedAt))
 	}
 	return &LogoutClaims{
 		Issuer:              c.Issuer,
@@ -78,11 +78,12 @@ func (v *Verifier) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 // logoutTyp requires the header typ logout+jwt (its absence only with
 // LogoutTokenConfig.AllowMissingTyp).
 func (v *Verifier) logoutTyp(h *jose.Header) error {
-	switch {
-	case h.HasTyp && !typIs(h.Typ, "logout+jwt"):
-		return verr(ErrWrongType, "header typ is not logout+jwt")
-	case !h.HasTyp && !v.logoutNoTyp:
-		return verr(ErrWrongType, "header typ logout+jwt missing")
+	if h.HasTyp && !typIs(h.Typ, "logout+jwt") || !h.HasTyp && !v.logoutNoTyp {
+		want := `"logout+jwt"`
+		if v.logoutNoTyp {
+			want += " or absent"
+		}
+		return explain(ErrWrongType, "header.typ", want, headerTyp(h))
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/tokenwarden/tokenwarden/internal/jose"
-	"github.com/tokenwarden/tokenwarden/internal/strictjson"
 )
 
 // MultiVerifier verifies tokens of several issuers (several Keycloak realms,
@@ -93,56 +92,18 @@ func (m *MultiVerifier) ForgetAll() {
 }
 
 func (m *MultiVerifier) pick(token string) (*Verifier, error) {
-	iss, err := peekIssuer(token, m.maxBytes)
+	iss, err := jose.PeekIssuer(token, m.maxBytes)
 	if err != nil {
-		return nil, err
+		return nil, fromJose(err, "jws")
 	}
 	v := m.byIssuer[iss]
 	if v == nil {
-		return nil, verr(ErrWrongIssuer, "no verifier for this issuer")
+		issuers := make([]string, len(m.list))
+		for i, v := range m.list {
+			issuers[i] = v.issuer
+		}
+		return nil, explain(ErrWrongIssuer, "iss", jose.OneOf(issuers)+" (a verifier of the MultiVerifier)",
+			quoteClaim(iss)+" (unverified)")
 	}
 	return v, nil
-}
-
-// maxPeekMembers bounds the top-level members of a payload peeked at before
-// its signature is verified; no issuer puts a thousand claims in a token.
-const maxPeekMembers = 1024
-
-// peekIssuer returns the iss claim of an unverified token. It applies the
-// size, shape and base64url rules of the verifier to the payload segment and
-// reads the top level of the payload strictly (a repeated or case-variant
-// name is refused, in linear time; at most maxPeekMembers members), and
-// member values for their structure only: the Verifier the issuer selects
-// decodes the whole payload strictly once its signature verified. Refusing
-// a forged payload therefore costs about what verifying a signature over it
-// does, however it packs its bytes.
-func peekIssuer(token string, maxBytes int) (string, error) {
-	d1, d2, err := jose.Segments(token, maxBytes)
-	if err != nil {
-		return "", fromJose(err)
-	}
-	text, err := jose.DecodeSegmentString(token[d1+1 : d2])
-	if err != nil {
-		return "", fromJose(err)
-	}
-	r := strictjson.NewReader(text)
-	r.Limit(maxPeekMembers)
-	iss := ""
-	err = r.Object(func(name string) error {
-		if name != "iss" {
-			return r.SkipStructure()
-		}
-		var err error
-		iss, err = r.String()
-		return err
-	})
-	switch {
-	case err == strictjson.ErrDuplicate:
-		return "", verr(ErrMalformed, "duplicate claim")
-	case err == strictjson.ErrTooMany:
-		return "", verr(ErrMalformed, "too many claims")
-	case err != nil || r.End() != nil:
-		return "", verr(ErrMalformed, "claims are not valid json")
-	}
-	return iss, nil
 }

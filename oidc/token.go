@@ -19,8 +19,9 @@ func newAlgSet(names []string) (jose.AlgSet, error) {
 	return s, nil
 }
 
-// fromJose turns a refusal of the jose package into a *ValidationError.
-func fromJose(err error) error {
+// fromJose turns a refusal of the jose package into a *ValidationError of
+// check.
+func fromJose(err error, check string) error {
 	kind := ErrMalformed
 	detail := ""
 	if e, ok := err.(*jose.Error); ok {
@@ -32,7 +33,7 @@ func fromJose(err error) error {
 		}
 		detail = e.Detail
 	}
-	return &ValidationError{Kind: kind, Detail: detail}
+	return &ValidationError{Kind: kind, Detail: detail, Check: check}
 }
 
 // openJWS is the signature layer under every verification, in the order
@@ -45,10 +46,10 @@ func openJWS(ctx context.Context, keys KeySource, token string, maxBytes int, al
 	typ func(*jose.Header) error) (string, error) {
 	c, err := jose.Split(token, maxBytes)
 	if err != nil {
-		return "", fromJose(err)
+		return "", fromJose(err, "jws")
 	}
 	if !algs.Has(c.Alg) {
-		return "", verr(ErrAlgorithm, "alg "+jose.Quote(c.Header.Alg)+" not allowed")
+		return "", explain(ErrAlgorithm, "alg", jose.OneOf(algs.Names()), jose.Quote(c.Header.Alg))
 	}
 	if typ != nil {
 		if err := typ(&c.Header); err != nil {
@@ -59,37 +60,55 @@ func openJWS(ctx context.Context, keys KeySource, token string, maxBytes int, al
 	if err != nil {
 		return "", err
 	}
+	if k.Algorithm != c.Header.Alg {
+		return "", explain(ErrAlgorithm, "alg", "the alg pinned to key "+jose.Quote(k.ID)+": "+jose.Quote(k.Algorithm),
+			jose.Quote(c.Header.Alg))
+	}
 	if err := c.VerifySignature((*jose.Key)(k)); err != nil {
-		return "", fromJose(err)
+		if e, ok := err.(*jose.Error); ok && e.Kind == jose.Algorithm {
+			return "", fromJose(err, "key") // the key does not fit its pinned algorithm
+		}
+		ve := fromJose(err, "sig").(*ValidationError)
+		ve.Expected = "a signature by key " + jose.QuoteN(k.ID, maxKidRunes) + " (" + k.Algorithm + ")"
+		return "", ve
 	}
 	text, err := c.Payload()
 	if err != nil {
-		return "", fromJose(err)
+		return "", fromJose(err, "jws")
 	}
 	return text, nil
 }
 
+// maxKidRunes bounds the kid an explanation shows: a Keycloak kid (the
+// base64url SHA-256 of the key) has 43 characters.
+const maxKidRunes = 64
+
+// kidLister is a KeySource that can say which kids it holds, for the
+// explanation of an unknown kid.
+type kidLister interface{ knownKids() string }
+
 // lookupKey asks the KeySource for kid. An unknown kid becomes a
-// ValidationError wrapping ErrUnknownKey (with the kid escaped); any other
-// KeySource error is returned as is.
+// ValidationError wrapping ErrUnknownKey (with the kid escaped, and the
+// kids the source holds when it can say); any other KeySource error is
+// returned as is.
 func lookupKey(ctx context.Context, ks KeySource, kid string) (*Key, error) {
 	k, err := ks.Key(ctx, kid)
-	if err != nil {
-		if errors.Is(err, ErrUnknownKey) {
-			e := &ValidationError{Kind: ErrUnknownKey, Detail: "kid " + jose.Quote(kid)}
-			if d, ok := err.(*droppedKey); ok {
-				e.Cause = d
-			}
-			return nil, e
-		}
+	if err == nil && k != nil {
+		return k, nil
+	}
+	if err != nil && !errors.Is(err, ErrUnknownKey) {
 		// Not a property of the token (a JWKS outage, a cancelled context):
 		// returned unchanged so that callers can answer 503, not 401.
 		return nil, err
 	}
-	if k == nil {
-		return nil, &ValidationError{Kind: ErrUnknownKey, Detail: "kid " + jose.Quote(kid)}
+	e := &ValidationError{Kind: ErrUnknownKey, Check: "kid", Presented: jose.QuoteN(kid, maxKidRunes)}
+	if l, ok := ks.(kidLister); ok {
+		e.Expected = l.knownKids()
 	}
-	return k, nil
+	if d, ok := err.(*droppedKey); ok {
+		e.Cause = d
+	}
+	return nil, e
 }
 
 // verifyJWS verifies a compact JWS signature with any supported algorithm

@@ -335,43 +335,51 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		return nil, err
 	}
 	if x.Events {
-		return nil, verr(ErrWrongType, "logout token is not an access token")
+		return nil, explain(ErrWrongType, "events", absent+" (an access token)", "a logout token's events")
 	}
 	switch v.mode {
 	case ModeKeycloak:
 		if c.Type != "Bearer" && c.Type != "DPoP" {
-			return nil, verr(ErrWrongType, "payload typ is not Bearer or DPoP")
+			return nil, explain(ErrWrongType, "typ", `"Bearer" or "DPoP"`, quoteClaim(c.Type))
 		}
 		if !x.HasIat {
-			return nil, verr(ErrMalformed, "missing iat")
+			return nil, missing("iat")
 		}
 	case ModeRFC9068:
 		if c.Type != "" && c.Type != "Bearer" && c.Type != "DPoP" {
-			return nil, verr(ErrWrongType, "payload typ is not Bearer or DPoP")
+			return nil, explain(ErrWrongType, "typ", `"Bearer", "DPoP" or absent`, quoteClaim(c.Type))
 		}
 		switch {
 		case !x.HasIat:
-			return nil, verr(ErrMalformed, "missing iat")
+			return nil, missing("iat")
 		case c.Subject == "":
-			return nil, verr(ErrMalformed, "missing sub")
+			return nil, missing("sub")
 		case c.ClientID == "":
-			return nil, verr(ErrMalformed, "missing client_id")
+			return nil, missing("client_id")
 		case c.ID == "":
-			return nil, verr(ErrMalformed, "missing jti")
+			return nil, missing("jti")
 		case len(c.Audience) == 0:
-			return nil, verr(ErrMalformed, "missing aud")
+			return nil, missing("aud")
 		}
 	}
 	if !x.HasExp {
-		return nil, verr(ErrMalformed, "missing exp")
+		return nil, missing("exp")
 	}
-	if !v.audienceOK(c) {
-		return nil, verr(ErrWrongAudience, "")
+	if err := v.checkAudience(c); err != nil {
+		return nil, err
 	}
 	if err := v.checkTimes(c, now); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// quoteClaim renders a string claim of the token for an explanation.
+func quoteClaim(s string) string {
+	if s == "" {
+		return absent
+	}
+	return jose.QuoteValue(s)
 }
 
 // openClaims opens a token of this issuer: the signature layer with the
@@ -387,9 +395,17 @@ func (v *Verifier) openClaims(ctx context.Context, token string, typ func(*jose.
 		return nil, err
 	}
 	if c.Issuer != v.issuer {
-		return nil, verr(ErrWrongIssuer, "")
+		return nil, explain(ErrWrongIssuer, "iss", jose.QuoteValue(v.issuer), quoteClaim(c.Issuer))
 	}
 	return c, nil
+}
+
+// headerTyp renders a header typ for an explanation.
+func headerTyp(h *jose.Header) string {
+	if !h.HasTyp {
+		return absent
+	}
+	return jose.QuoteValue(h.Typ)
 }
 
 // accessTyp checks the header typ of an access token per Mode.
@@ -397,26 +413,34 @@ func (v *Verifier) accessTyp(h *jose.Header) error {
 	switch v.mode {
 	case ModeKeycloak:
 		if h.HasTyp && !typIs(h.Typ, "JWT") && !typIs(h.Typ, "at+jwt") {
-			return verr(ErrWrongType, "header typ is not an access token type")
+			return explain(ErrWrongType, "header.typ", `"JWT", "at+jwt" or absent`, headerTyp(h))
 		}
 	case ModeRFC9068:
 		if !h.HasTyp || !typIs(h.Typ, "at+jwt") {
-			return verr(ErrWrongType, "header typ is not at+jwt")
+			return explain(ErrWrongType, "header.typ", `"at+jwt"`, headerTyp(h))
 		}
 	}
 	return nil
 }
 
-func (v *Verifier) audienceOK(c *Claims) bool {
+// checkAudience applies the audience rule; its refusal names the rule and
+// the token's aud and azp.
+func (v *Verifier) checkAudience(c *Claims) error {
 	if v.skipAudience {
-		return true
+		return nil
 	}
 	audOK := len(v.audience) > 0 && containsAny(c.Audience, v.audience)
 	azpOK := len(v.parties) > 0 && c.AuthorizedParty != "" && slices.Contains(v.parties, c.AuthorizedParty)
-	if v.both {
-		return audOK && azpOK
+	switch {
+	case v.both && audOK && azpOK, !v.both && (audOK || azpOK):
+		return nil
+	case len(v.parties) == 0 || v.both && !audOK:
+		return explain(ErrWrongAudience, "aud", jose.OneOf(v.audience)+" in aud", jose.QuoteList(c.Audience))
+	case len(v.audience) == 0 || v.both:
+		return explain(ErrWrongAudience, "azp", jose.OneOf(v.parties), quoteClaim(c.AuthorizedParty))
 	}
-	return audOK || azpOK
+	return explain(ErrWrongAudience, "aud", jose.OneOf(v.audience)+" in aud, or azp "+jose.OneOf(v.parties),
+		"aud "+jose.QuoteList(c.Audience)+", azp "+quoteClaim(c.AuthorizedParty))
 }
 
 func containsAny(have, want []string) bool {
@@ -431,13 +455,13 @@ func containsAny(have, want []string) bool {
 // checkTimes applies exp, nbf and iat with the leeway.
 func (v *Verifier) checkTimes(c *Claims, now time.Time) error {
 	if !now.Before(c.Expiry.Add(v.leeway)) {
-		return verr(ErrExpired, "")
+		return explain(ErrExpired, "exp", jose.After(now, v.leeway), jose.Time(c.Expiry))
 	}
 	if !c.NotBefore.IsZero() && now.Add(v.leeway).Before(c.NotBefore) {
-		return verr(ErrNotYetValid, "nbf in the future")
+		return explain(ErrNotYetValid, "nbf", jose.NotAfter(now, v.leeway), jose.Time(c.NotBefore))
 	}
 	if !c.IssuedAt.IsZero() && now.Add(v.leeway).Before(c.IssuedAt) {
-		return verr(ErrNotYetValid, "iat in the future")
+		return explain(ErrNotYetValid, "iat", jose.NotAfter(now, v.leeway), jose.Time(c.IssuedAt))
 	}
 	return nil
 }

@@ -17,7 +17,9 @@ func signExample(priv ed25519.PrivateKey, header, payload string) string {
 	return input + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(priv, []byte(input)))
 }
 
-// Verify an access token and branch on the failure category with errors.Is.
+// Verify an access token and branch on the failure category with errors.Is;
+// errors.As reaches the explanation an operator needs: the check that
+// failed, the value expected and the value presented (never token text).
 // In production Keys is a RemoteKeySet on the realm's jwks_uri.
 func ExampleVerifier_Verify() {
 	priv := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
@@ -49,7 +51,9 @@ func ExampleVerifier_Verify() {
 		case err == nil:
 			fmt.Println("subject:", c.Subject, "reader:", c.HasClientRole("orders-api", "reader"), "email scope:", c.HasScope("email"))
 		case errors.Is(err, oidc.ErrExpired):
-			fmt.Println("401 invalid_token: expired")
+			var ve *oidc.ValidationError
+			errors.As(err, &ve)
+			fmt.Println("401 invalid_token: expired;", ve.Check, "expected", ve.Expected, "presented", ve.Presented)
 		case errors.Is(err, oidc.ErrAlgorithm):
 			fmt.Println("401 invalid_token:", err)
 		default:
@@ -58,6 +62,6 @@ func ExampleVerifier_Verify() {
 	}
 	// Output:
 	// subject: u-42 reader: true email scope: true
-	// 401 invalid_token: expired
-	// 401 invalid_token: oidc: disallowed signing algorithm: alg "none" not allowed
+	// 401 invalid_token: expired; exp expected later than 2027-01-15T07:59:30Z (now 2027-01-15T08:00:00Z - leeway 30s) presented 2027-01-15T07:43:20Z
+	// 401 invalid_token: oidc: disallowed signing algorithm: alg expected one of ["EdDSA"], presented "none"
 }

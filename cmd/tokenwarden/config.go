@@ -105,6 +105,7 @@ type options struct {
 	parties    string
 	algorithms string
 	rfc9068    bool
+	explain    bool
 	// push-not-before
 	push bool
 

@@ -74,7 +74,10 @@ func commands() []command {
 			help: `Verifies the access token locally, as the API does: issuer discovery, the
 issuer's JWKS, signature, issuer, audience, expiry and token type. It does not
 ask Keycloak whether the token was revoked: use "introspect" for that.
-Exit 0 when valid, 1 when invalid.`,
+With --explain it prints every check with ok or failed, the value the
+configuration expects and the value the token presents, so that a refusal
+the API logs can be reproduced and understood. Exit 0 when valid, 1 when
+invalid.`,
 			flags: verifyFlags,
 			run:   runVerify,
 		},

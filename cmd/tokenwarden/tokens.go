@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 	"github.com/tokenwarden/tokenwarden/introspect"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
@@ -126,6 +127,9 @@ type tokenVerdict struct {
 	Username  string      `json:"username,omitempty"`
 	TokenType string      `json:"token_type,omitempty"`
 	Claims    *claimsView `json:"claims,omitempty"`
+	// verify --explain
+	Configuration *explainConfig `json:"configuration,omitempty"`
+	Checks        []checkResult  `json:"checks,omitempty"`
 }
 
 func (a *app) printVerdict(asJSON bool, v tokenVerdict) error {
@@ -148,10 +152,23 @@ func (a *app) printVerdict(asJSON bool, v tokenVerdict) error {
 	if _, err := fmt.Fprintln(a.stdout, head); err != nil {
 		return err
 	}
+	if v.Configuration != nil {
+		if err := printExplain(a.stdout, *v.Configuration, v.Checks); err != nil {
+			return err
+		}
+	}
 	if v.Claims != nil {
 		return printClaims(a.stdout, *v.Claims, a.now())
 	}
 	return nil
+}
+
+// nonNil returns s, or an empty slice for nil (a JSON [] rather than null).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func splitList(s string) []string {
@@ -171,6 +188,7 @@ func verifyFlags(o *options, fs *flag.FlagSet, a *app) {
 	fs.StringVar(&o.parties, "authorized-party", "", "`list` of accepted azp values, comma-separated (either rule suffices)")
 	fs.StringVar(&o.algorithms, "algorithms", "RS256", "`list` of accepted JWS algorithms, comma-separated")
 	fs.BoolVar(&o.rfc9068, "rfc9068", false, "require RFC 9068 access tokens (header typ at+jwt) instead of Keycloak's payload typ Bearer/DPoP")
+	fs.BoolVar(&o.explain, "explain", false, "print every check with ok or failed, the value expected and the value presented, and the configuration checked against")
 	o.tokenFlags(fs, "")
 }
 
@@ -215,13 +233,31 @@ func runVerify(ctx context.Context, x *invocation) int {
 		return x.report(usagef("%v", err))
 	}
 	claims, err := v.Verify(ctx, token)
+	var verdict tokenVerdict
+	if o.explain {
+		ex := &explainer{keys: keys, mode: mode, algs: jose.AllAlgs(), cfg: explainConfig{
+			Issuer: disc.Issuer, JWKSURI: disc.JWKSURI, Audience: nonNil(aud), AuthorizedParties: nonNil(azp),
+			Algorithms: splitList(o.algorithms), Mode: "keycloak", Leeway: verifyLeeway.String(), Now: a.now().UTC(),
+		}}
+		if o.rfc9068 {
+			ex.cfg.Mode = "rfc9068"
+		}
+		if set, perr := jose.ParseAlgSet(ex.cfg.Algorithms); perr == nil {
+			ex.algs = set
+		}
+		ex.run(ctx, token, err)
+		ex.cfg.Keys = keys.Stats().Keys
+		verdict.Configuration, verdict.Checks = &ex.cfg, ex.checks
+	}
 	if err != nil {
 		valid := false
-		return x.verdict(err, tokenVerdict{Valid: &valid, Error: err.Error()})
+		verdict.Valid, verdict.Error = &valid, err.Error()
+		return x.verdict(err, verdict)
 	}
 	valid := true
 	view := viewOf(claims)
-	return x.report(a.printVerdict(o.jsonOut, tokenVerdict{Valid: &valid, Claims: &view}))
+	verdict.Valid, verdict.Claims = &valid, &view
+	return x.report(a.printVerdict(o.jsonOut, verdict))
 }
 
 // verdict reports err, unless it rejects the token: then it prints v and

@@ -2,156 +2,81 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Nerzal/gocloak/v13"
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/tokenwarden/tokenwarden/introspect"
+	"github.com/tokenwarden/tokenwarden/keycloaktest"
+	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
-// fakeIssuer is an OIDC provider for unit tests: discovery, a JWKS with one
-// RSA key, and introspection and revocation endpoints that check the
-// backend client's credentials and answer what the test sets.
-type fakeIssuer struct {
-	t      testing.TB
-	srv    *httptest.Server
-	key    *rsa.PrivateKey
-	signer jose.Signer
+// bobID is bob's sub in the fake realm of the golden-file tests.
+const bobID = "3f6c1c2e-8d4b-4b8e-9b1a-0c2d3e4f5a6b"
 
-	mu           sync.Mutex
-	active       bool // introspection answer
-	revokeStatus int
-	revoked      []string // form "token" values received
-	calls        map[string]int
+// realm is a fake Keycloak realm (keycloaktest/fake) on the golden-file
+// clock, whose revocation endpoint answers 503 while down is set.
+type realm struct {
+	*fake.Keycloak
+	down atomic.Bool
 }
 
-func newFakeIssuer(t testing.TB) *fakeIssuer {
+func newRealm(t testing.TB) *realm {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeIssuer{t: t, key: key, signer: signer, active: true, revokeStatus: http.StatusOK, calls: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
+	r := &realm{}
+	r.Keycloak = fake.New(t, fake.Config{
+		Now: func() time.Time { return fixedNow },
+		Users: []fake.User{{Username: "bob", ID: bobID, RealmRoles: []string{"user", "admin"},
+			ClientRoles: map[string][]string{fake.BackendClientID: {"reader", "writer"}}}},
+		Middleware: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if r.down.Load() && strings.HasSuffix(req.URL.Path, "/revoke") {
+					w.Header().Set("Retry-After", "0")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				next.ServeHTTP(w, req)
+			})
+		},
+	})
+	return r
 }
 
-// set runs fn under the fake's lock.
-func (f *fakeIssuer) set(fn func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn()
-}
-
-func (f *fakeIssuer) issuer() string { return f.srv.URL + "/realms/app" }
-
-func (f *fakeIssuer) env() map[string]string {
+func (r *realm) env() map[string]string {
 	return map[string]string{
-		"TOKENWARDEN_ISSUER":        f.issuer(),
-		"TOKENWARDEN_CLIENT_ID":     "backend",
-		"TOKENWARDEN_CLIENT_SECRET": "backend-secret",
+		"TOKENWARDEN_ISSUER":        r.IssuerURL(),
+		"TOKENWARDEN_CLIENT_ID":     fake.BackendClientID,
+		"TOKENWARDEN_CLIENT_SECRET": fake.BackendClientSecret,
 	}
 }
 
-// claims are those of a Keycloak access token issued to the mobile client.
-func (f *fakeIssuer) claims(now time.Time) map[string]any {
-	return map[string]any{
-		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "auth_time": now.Unix(),
-		"jti": "onrtac:6b0d3c8e-5a1f-4e59-a7c1-9d1f2e3a4b5c", "iss": f.issuer(), "aud": "backend",
-		"sub": "3f6c1c2e-8d4b-4b8e-9b1a-0c2d3e4f5a6b", "typ": "Bearer", "azp": "mobile",
-		"sid": "crlYuJbbZY-co9uK3rSMiaoF", "scope": "openid profile email",
-		"realm_access":       map[string]any{"roles": []string{"user", "admin"}},
-		"resource_access":    map[string]any{"backend": map[string]any{"roles": []string{"reader", "writer"}}},
-		"preferred_username": "bob", "email": "bob@example.com",
-	}
+// login returns bob's tokens from the mobile client.
+func (r *realm) login(t testing.TB) fake.Tokens {
+	return r.PasswordToken(t, fake.MobileClientID, "", "bob", "bob-password")
 }
 
-func (f *fakeIssuer) sign(claims map[string]any) string {
-	f.t.Helper()
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		f.t.Fatal(err)
+// stable replaces what differs between runs (the server's address, the
+// token's jti and sid, the realm's kid) with fixed text, for golden files.
+func (r *realm) stable(t testing.TB, out string, tok fake.Tokens) string {
+	t.Helper()
+	var c struct {
+		JTI string `json:"jti"`
 	}
-	jws, err := f.signer.Sign(payload)
-	if err != nil {
-		f.t.Fatal(err)
+	if err := keycloaktest.UnverifiedClaims(tok.AccessToken, &c); err != nil {
+		t.Fatal(err)
 	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return s
-}
-
-func (f *fakeIssuer) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls[r.Method+" "+r.URL.Path]++
-	base := "/realms/app"
-	w.Header().Set("Content-Type", "application/json")
-	switch r.URL.Path {
-	case base + "/.well-known/openid-configuration":
-		oidcBase := f.issuer() + "/protocol/openid-connect"
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"issuer":                                f.issuer(),
-			"authorization_endpoint":                oidcBase + "/auth",
-			"token_endpoint":                        oidcBase + "/token",
-			"jwks_uri":                              oidcBase + "/certs",
-			"introspection_endpoint":                oidcBase + "/token/introspect",
-			"revocation_endpoint":                   oidcBase + "/revoke",
-			"id_token_signing_alg_values_supported": []string{"RS256"},
-			"response_types_supported":              []string{"code"},
-			"subject_types_supported":               []string{"public"},
-		})
-	case base + "/protocol/openid-connect/certs":
-		set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &f.key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}}
-		_ = json.NewEncoder(w).Encode(set)
-	case base + "/protocol/openid-connect/token/introspect":
-		if user, pass, ok := r.BasicAuth(); !ok || user != "backend" || pass != "backend-secret" {
-			w.WriteHeader(http.StatusUnauthorized)
-			io.WriteString(w, `{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}`)
-			return
-		}
-		if !f.active {
-			io.WriteString(w, `{"active":false}`)
-			return
-		}
-		ans := f.claims(fixedNow)
-		ans["active"], ans["client_id"], ans["username"], ans["token_type"] = true, "mobile", "bob", "Bearer"
-		_ = json.NewEncoder(w).Encode(ans)
-	case base + "/protocol/openid-connect/revoke":
-		_ = r.ParseForm()
-		if r.PostForm.Get("client_id") != "mobile" {
-			f.t.Errorf("revocation as client %q, want mobile", r.PostForm.Get("client_id"))
-		}
-		f.revoked = append(f.revoked, r.PostForm.Get("token"))
-		if f.revokeStatus == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "0")
-		}
-		w.WriteHeader(f.revokeStatus)
-	default:
-		w.WriteHeader(http.StatusNotFound)
-	}
+	return strings.NewReplacer(r.BaseURL, "https://sso.example.com", c.JTI, "onrtro:6b0d3c8e-5a1f-4e59-a7c1-9d1f2e3a4b5c",
+		tok.SessionID, "crlYuJbbZY-co9uK3rSMiaoF", r.KeyID(), "realm-key").Replace(out)
 }
 
 // tamper changes one character of the signature.
@@ -167,13 +92,12 @@ func tamper(token string) string {
 }
 
 func TestVerifyFake(t *testing.T) {
-	f := newFakeIssuer(t)
-	good := f.sign(f.claims(fixedNow))
-	expired := f.sign(f.claims(fixedNow.Add(-time.Hour)))
-	refresh := f.claims(fixedNow)
-	refresh["typ"] = "Refresh"
-	otherAud := f.claims(fixedNow)
-	otherAud["aud"] = "account"
+	f := newRealm(t)
+	login := f.login(t)
+	good := login.AccessToken
+	expired := f.Break(t, good, fake.Expired)
+	refreshTyp := f.Resign(t, good, func(_, c map[string]any) { c["typ"] = "Refresh" })
+	otherAud := f.Resign(t, good, func(_, c map[string]any) { c["aud"] = "account" })
 
 	tests := []struct {
 		name     string
@@ -189,9 +113,10 @@ func TestVerifyFake(t *testing.T) {
 		{"tampered", tamper(good), nil, nil, exitRejected, "", "invalid: oidc: invalid signature"},
 		{"tampered json", tamper(good), []string{"--json"}, nil, exitRejected, "verify-invalid.json", ""},
 		{"expired", expired, nil, nil, exitRejected, "", "invalid: oidc: token expired"},
-		{"refresh token", f.sign(refresh), nil, nil, exitRejected, "", "invalid: oidc: wrong token type"},
-		{"other audience", f.sign(otherAud), nil, nil, exitRejected, "", "invalid: oidc: wrong audience"},
-		{"authorized party instead", f.sign(otherAud), []string{"--audience", "", "--client-id", "", "--authorized-party", "mobile"},
+		{"refresh token", login.RefreshToken, nil, nil, exitRejected, "", `invalid: oidc: disallowed signing algorithm: alg expected one of ["RS256"], presented "HS512"`},
+		{"payload typ Refresh", refreshTyp, nil, nil, exitRejected, "", `invalid: oidc: wrong token type: typ expected "Bearer" or "DPoP", presented "Refresh"`},
+		{"other audience", otherAud, nil, nil, exitRejected, "", "invalid: oidc: wrong audience"},
+		{"authorized party instead", otherAud, []string{"--audience", "", "--client-id", "", "--authorized-party", "mobile"},
 			nil, exitOK, "", "valid:"},
 		{"garbage", "not-a-jwt", nil, nil, exitRejected, "", "invalid: oidc: malformed token"},
 		{"no audience", good, nil, map[string]string{"TOKENWARDEN_CLIENT_ID": ""}, exitUsage, "", ""},
@@ -208,7 +133,7 @@ func TestVerifyFake(t *testing.T) {
 				t.Fatalf("exit %d, want %d; stdout %q stderr %q", r.code, tt.wantCode, r.stdout, r.stderr)
 			}
 			if tt.golden != "" {
-				golden(t, tt.golden, strings.ReplaceAll(r.stdout, f.issuer(), "https://sso.example.com/realms/app"))
+				golden(t, tt.golden, f.stable(t, r.stdout, login))
 			}
 			if !strings.Contains(r.stdout, tt.want) {
 				t.Errorf("stdout %q lacks %q", r.stdout, tt.want)
@@ -230,24 +155,17 @@ func TestVerifyFake(t *testing.T) {
 }
 
 func TestIntrospectFake(t *testing.T) {
-	f := newFakeIssuer(t)
-	token := f.sign(f.claims(fixedNow))
+	f := newRealm(t)
+	login := f.login(t)
+	token := login.AccessToken
 
 	r := invokeAt(t, fixedNow, f.env(), token, "introspect")
 	if r.code != exitOK {
 		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
 	}
-	golden(t, "introspect.txt", strings.ReplaceAll(r.stdout, f.issuer(), "https://sso.example.com/realms/app"))
-
-	f.set(func() { f.active = false })
-	r = invokeAt(t, fixedNow, f.env(), token, "introspect", "--json")
-	if r.code != exitRejected {
-		t.Fatalf("exit %d, want %d: %s %s", r.code, exitRejected, r.stdout, r.stderr)
-	}
-	golden(t, "introspect-inactive.json", r.stdout)
+	golden(t, "introspect.txt", f.stable(t, r.stdout, login))
 
 	// Active at the issuer, but not for this audience: refused by the CLI.
-	f.set(func() { f.active = true })
 	r = invokeAt(t, fixedNow, f.env(), token, "introspect", "--audience", "someone-else")
 	if r.code != exitRejected || !strings.HasPrefix(r.stdout, "rejected: introspect: active token rejected") {
 		t.Fatalf("other audience: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
@@ -269,27 +187,41 @@ func TestIntrospectFake(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "needs the client secret") {
 		t.Fatalf("no secret: exit %d, stderr %q", r.code, r.stderr)
 	}
+
+	// The session ended at Keycloak: inactive.
+	f.LogoutUser(t, "bob")
+	r = invokeAt(t, fixedNow, f.env(), token, "introspect", "--json")
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d: %s %s", r.code, exitRejected, r.stdout, r.stderr)
+	}
+	golden(t, "introspect-inactive.json", r.stdout)
 }
 
 func TestRevokeFake(t *testing.T) {
-	f := newFakeIssuer(t)
-	token := f.sign(f.claims(fixedNow))
-	env := map[string]string{"TOKENWARDEN_ISSUER": f.issuer(), "TOKENWARDEN_CLIENT_ID": "mobile"}
+	f := newRealm(t)
+	login := f.login(t)
+	env := map[string]string{"TOKENWARDEN_ISSUER": f.IssuerURL(), "TOKENWARDEN_CLIENT_ID": fake.MobileClientID}
 
-	r := invokeAt(t, fixedNow, env, `{"access_token":"a.b.c","refresh_token":"`+token+`"}`,
+	r := invokeAt(t, fixedNow, env, `{"access_token":"a.b.c","refresh_token":"`+login.RefreshToken+`"}`,
 		"revoke", "--token-type-hint", "refresh_token", "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	var revoked []string
-	f.set(func() { revoked = append(revoked, f.revoked...) })
-	if len(revoked) != 1 || revoked[0] != token {
-		t.Fatalf("revocation endpoint received %d tokens, want the refresh token", len(f.revoked))
-	}
 	golden(t, "revoke.json", r.stdout)
+	// The refresh token, not the access token, was revoked: its session
+	// part is gone, so refreshing fails.
+	resp, err := f.HTTPClient.PostForm(f.TokenURL(), url.Values{"grant_type": {"refresh_token"},
+		"client_id": {fake.MobileClientID}, "refresh_token": {login.RefreshToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("refresh after revocation: %d, want 400", resp.StatusCode)
+	}
 
-	f.set(func() { f.revokeStatus = http.StatusServiceUnavailable })
-	r = invokeAt(t, fixedNow, env, token, "revoke", "--timeout", "5s")
+	f.down.Store(true)
+	r = invokeAt(t, fixedNow, env, f.login(t).RefreshToken, "revoke", "--timeout", "5s")
 	if r.code != exitUnavailable {
 		t.Fatalf("503: exit %d, want %d: %s", r.code, exitUnavailable, r.stderr)
 	}
@@ -380,7 +312,7 @@ func FuzzExtractToken(f *testing.F) {
 }
 
 func TestStatusFake(t *testing.T) {
-	f := newFakeIssuer(t)
+	f := newRealm(t)
 	for _, format := range []string{"txt", "json"} {
 		args := []string{"status"}
 		if format == "json" {
@@ -390,12 +322,84 @@ func TestStatusFake(t *testing.T) {
 		if r.code != exitOK {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
-		golden(t, "status."+format, strings.ReplaceAll(r.stdout, f.srv.URL, "https://sso.example.com"))
+		golden(t, "status."+format, strings.ReplaceAll(r.stdout, f.BaseURL, "https://sso.example.com"))
 	}
 
 	env := f.env()
 	env["TOKENWARDEN_ISSUER"] = "http://" + closedAddr(t) + "/realms/app"
 	if r := invokeAt(t, fixedNow, env, "", "status"); r.code != exitUnavailable {
 		t.Fatalf("issuer down: exit %d, want %d", r.code, exitUnavailable)
+	}
+}
+
+// TestVerifyExplain: --explain prints every check with ok or failed and the
+// values compared, against the discovered configuration; the check the
+// verifier refused on is failed with its values, and no token text is
+// printed.
+func TestVerifyExplain(t *testing.T) {
+	f := newRealm(t)
+	login := f.login(t)
+	other := fake.New(t, fake.Config{Realm: "other", Now: func() time.Time { return fixedNow }})
+	foreign := other.PasswordToken(t, fake.MobileClientID, "", "alice", "alice-password")
+	stable := func(out string) string {
+		return strings.NewReplacer(f.BaseURL, "https://sso.example.com", other.BaseURL, "https://other.example.com",
+			f.KeyID(), "realm-key", other.KeyID(), "other-realm-key").Replace(out)
+	}
+
+	tests := []struct {
+		name, token string
+		args        []string
+		code        int
+		golden      string
+		failed      []string // the checks that must be failed
+	}{
+		{"valid", login.AccessToken, nil, exitOK, "", nil},
+		{"wrong audience", login.AccessToken, []string{"--audience", "orders-api"}, exitRejected, "verify-explain.txt", []string{"aud"}},
+		{"another realm", foreign.AccessToken, []string{"--json"}, exitRejected, "verify-explain.json", []string{"kid", "iss"}},
+		{"expired", f.Break(t, login.AccessToken, fake.Expired), nil, exitRejected, "", []string{"exp"}},
+		{"garbage", "not-a-jwt", nil, exitRejected, "", []string{"jws"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := invokeAt(t, fixedNow, f.env(), tt.token, append([]string{"verify", "--explain"}, tt.args...)...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d: %s %s", r.code, tt.code, r.stdout, r.stderr)
+			}
+			if tt.golden != "" {
+				golden(t, tt.golden, stable(f.stable(t, r.stdout, login)))
+			}
+			var failed []string
+			for line := range strings.SplitSeq(r.stdout, "\n") {
+				if fs := strings.Fields(line); len(fs) >= 2 && fs[1] == checkFailed {
+					failed = append(failed, fs[0])
+				}
+			}
+			if strings.Contains(r.stdout, `"result": "failed"`) {
+				var v tokenVerdict
+				if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range v.Checks {
+					if c.Result == checkFailed {
+						failed = append(failed, c.Check)
+					}
+				}
+			}
+			if strings.Join(failed, ",") != strings.Join(tt.failed, ",") {
+				t.Errorf("failed checks %v, want %v:\n%s", failed, tt.failed, r.stdout)
+			}
+			for _, want := range []string{"jws", "alg", "kid", "sig"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("check %s not listed:\n%s", want, r.stdout)
+				}
+			}
+			if tt.token != "not-a-jwt" {
+				for _, seg := range append([]string{tt.token}, strings.Split(tt.token, ".")...) {
+					if len(seg) >= 20 && strings.Contains(r.stdout+r.stderr, seg[:20]) {
+						t.Fatal("token text printed")
+					}
+				}
+			}
+		})
 	}
 }

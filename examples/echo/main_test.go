@@ -1,19 +1,12 @@
 package main
 
 import (
-	"context"
 	"testing"
 
-	"github.com/tokenwarden/tokenwarden/adapter"
-	"github.com/tokenwarden/tokenwarden/examples/internal/testtoken"
+	"github.com/tokenwarden/tokenwarden/examples/internal/apitest"
 )
 
 func TestServer(t *testing.T) {
-	s := testtoken.New(t)
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: s.Verifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer auth.Close()
-	s.CheckRoutes(t, newServer(auth), auth)
+	kc, auth := apitest.New(t)
+	apitest.CheckRoutes(t, kc, newServer(auth))
 }

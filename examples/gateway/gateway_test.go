@@ -9,17 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenwarden/tokenwarden/adapter"
-	"github.com/tokenwarden/tokenwarden/examples/internal/testtoken"
+	"github.com/tokenwarden/tokenwarden/examples/internal/apitest"
+	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 )
 
 func TestGateway(t *testing.T) {
-	s := testtoken.New(t)
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: s.Verifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer auth.Close()
+	kc, auth := apitest.New(t)
 
 	calls := 0
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,12 +24,17 @@ func TestGateway(t *testing.T) {
 	defer upstream.Close()
 	u, _ := url.Parse(upstream.URL)
 
-	alice := s.Token(t, "alice", []string{"user"}, nil)
-	revoked := s.Token(t, "carol", []string{"user"}, map[string]any{"jti": "revoked-jti"})
-	if err := auth.Store().RevokeToken(context.Background(), testtoken.Issuer, "revoked-jti", time.Now().Add(time.Hour)); err != nil {
+	alice := kc.PasswordToken(t, fake.MobileClientID, "", "alice", "alice-password")
+	revoked := kc.PasswordToken(t, fake.MobileClientID, "", "bob", "bob-password")
+	if err := auth.Store().RevokeSession(context.Background(), kc.IssuerURL(), revoked.SessionID, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	sneaky := s.Token(t, "mallory", []string{"user,admin", "user"}, map[string]any{"email": "m@example.com\r\nX-Auth-Roles: admin"})
+	// A token whose claims try to smuggle headers: a role with a comma and
+	// an email with a line break, signed by the realm.
+	sneaky := kc.Resign(t, alice.AccessToken, func(_, c map[string]any) {
+		c["realm_access"] = map[string]any{"roles": []string{"user,admin", "user"}}
+		c["email"] = "m@example.com\r\nX-Auth-Roles: admin"
+	})
 
 	tests := []struct {
 		name       string
@@ -46,17 +46,18 @@ func TestGateway(t *testing.T) {
 	}{
 		{name: "no token", wantStatus: 401},
 		{name: "garbage token", token: "a.b.c", wantStatus: 401},
-		{name: "revoked token", token: revoked, wantStatus: 401},
-		{name: "identity forwarded, client headers stripped", token: alice,
+		{name: "expired token", token: kc.Break(t, alice.AccessToken, fake.Expired), wantStatus: 401},
+		{name: "revoked token", token: revoked.AccessToken, wantStatus: 401},
+		{name: "identity forwarded, client headers stripped", token: alice.AccessToken,
 			sent:       map[string]string{"X-Auth-Roles": "admin", "X-Auth-Subject": "root", "x-auth-extra": "1", "X-Forwarded-For": "6.6.6.6"},
 			wantStatus: 200,
-			want: map[string]string{"X-Auth-Subject": "sub-alice", "X-Auth-Username": "alice", "X-Auth-Roles": "user",
-				"X-Auth-Session": "sid-alice", "X-Auth-Scope": "openid profile", "X-Auth-Extra": "", "Authorization": "",
+			want: map[string]string{"X-Auth-Subject": alice.Subject, "X-Auth-Username": "alice", "X-Auth-Roles": "user",
+				"X-Auth-Session": alice.SessionID, "X-Auth-Scope": "openid profile email", "X-Auth-Extra": "", "Authorization": "",
 				"X-Forwarded-For": "192.0.2.1"}},
-		{name: "authorization passed when configured", pass: true, token: alice, wantStatus: 200,
-			want: map[string]string{"Authorization": "Bearer " + alice, "X-Auth-Subject": "sub-alice"}},
+		{name: "authorization passed when configured", pass: true, token: alice.AccessToken, wantStatus: 200,
+			want: map[string]string{"Authorization": "Bearer " + alice.AccessToken, "X-Auth-Subject": alice.Subject}},
 		{name: "unsafe claims left out", token: sneaky, wantStatus: 200,
-			want: map[string]string{"X-Auth-Roles": "user", "X-Auth-Email": "", "X-Auth-Username": "mallory"}},
+			want: map[string]string{"X-Auth-Roles": "user", "X-Auth-Email": "", "X-Auth-Username": "alice"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,12 +101,7 @@ func TestGateway(t *testing.T) {
 }
 
 func TestGatewayUpstreamDown(t *testing.T) {
-	s := testtoken.New(t)
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: s.Verifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer auth.Close()
+	kc, auth := apitest.New(t)
 	dead := httptest.NewServer(http.NotFoundHandler())
 	u, _ := url.Parse(dead.URL)
 	dead.Close()
@@ -114,7 +110,7 @@ func TestGatewayUpstreamDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.Header.Set("Authorization", "Bearer "+s.Token(t, "alice", []string{"user"}, nil))
+	req.Header.Set("Authorization", "Bearer "+kc.PasswordToken(t, fake.MobileClientID, "", "alice", "alice-password").AccessToken)
 	rec := httptest.NewRecorder()
 	gw.ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadGateway {

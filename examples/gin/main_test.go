@@ -1,22 +1,15 @@
 package main
 
 import (
-	"context"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/tokenwarden/tokenwarden/adapter"
-	"github.com/tokenwarden/tokenwarden/examples/internal/testtoken"
+	"github.com/tokenwarden/tokenwarden/examples/internal/apitest"
 )
 
 func TestRouter(t *testing.T) {
 	gin.SetMode(gin.TestMode)
-	s := testtoken.New(t)
-	auth, err := adapter.New(context.Background(), adapter.Config{Verifier: s.Verifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer auth.Close()
-	s.CheckRoutes(t, newRouter(auth), auth)
+	kc, auth := apitest.New(t)
+	apitest.CheckRoutes(t, kc, newRouter(auth))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -11,14 +10,42 @@ import (
 	"testing"
 
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
+	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 )
 
 func TestMain(m *testing.M) { keycloaktest.Main(m) }
 
+// realm is what the quick start's tests need of a Keycloak, real or fake.
+type realm interface {
+	IssuerURL() string
+	TokenURL() string
+	PasswordToken(t testing.TB, clientID, clientSecret, username, password string) keycloaktest.Tokens
+}
+
 // TestQuickStartAgainstKeycloak runs the quick start's handler against the
 // real Keycloak.
 func TestQuickStartAgainstKeycloak(t *testing.T) {
-	kc := keycloaktest.New(t)
+	checkQuickStart(t, keycloaktest.New(t), nil)
+}
+
+// TestQuickStart is its unit-test twin: the same checks against the fake
+// realm, without Java, plus the back-channel logout Keycloak posts when an
+// administrator signs a user out.
+func TestQuickStart(t *testing.T) {
+	kc := fake.New(t, fake.Config{})
+	checkQuickStart(t, kc, func(t *testing.T, apiURL string, do func(method, path, token string) int) {
+		kc.UpdateClient(t, fake.MobileClientID, func(c *fake.Client) { c.BackchannelLogoutURL = apiURL + "/auth/backchannel-logout" })
+		bob := kc.PasswordToken(t, fake.MobileClientID, "", "bob", "bob-password")
+		kc.LogoutUser(t, "bob")
+		if code := do(http.MethodGet, "/api/admin/report", bob.AccessToken); code != http.StatusUnauthorized {
+			t.Fatalf("bob after the back-channel logout: %d, want 401", code)
+		}
+	})
+}
+
+// checkQuickStart serves the quick start's handler for kc and checks the
+// routes, the app's logout, then more (may be nil).
+func checkQuickStart(t *testing.T, kc realm, more func(t *testing.T, apiURL string, do func(method, path, token string) int)) {
 	h, closeAll, err := newHandler(context.Background(), kc.IssuerURL())
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +53,28 @@ func TestQuickStartAgainstKeycloak(t *testing.T) {
 	defer closeAll()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
+	send := func(method, path, token string, form url.Values) (int, string) {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
 	alice := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "alice", "alice-password")
 	bob := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "bob", "bob-password")
 	tests := []struct {
@@ -40,18 +89,8 @@ func TestQuickStartAgainstKeycloak(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
-			if tt.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tt.token)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.want || !bytes.Contains(b, []byte(tt.body)) {
-				t.Errorf("%d %q, want %d %q", resp.StatusCode, b, tt.want, tt.body)
+			if code, body := send(http.MethodGet, tt.path, tt.token, nil); code != tt.want || !strings.Contains(body, tt.body) {
+				t.Errorf("%d %q, want %d %q", code, body, tt.want, tt.body)
 			}
 		})
 	}
@@ -59,26 +98,11 @@ func TestQuickStartAgainstKeycloak(t *testing.T) {
 	// The app's logout: the refresh token is revoked at Keycloak by the
 	// mobile client's revoker that New built, the access token refused.
 	login := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "alice", "alice-password")
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/auth/logout",
-		strings.NewReader(url.Values{"refresh_token": {login.RefreshToken}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+login.AccessToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if code, body := send(http.MethodPost, "/auth/logout", login.AccessToken, url.Values{"refresh_token": {login.RefreshToken}}); code != http.StatusNoContent {
+		t.Fatalf("logout: %d %s, want 204", code, body)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("logout: %d, want 204", resp.StatusCode)
-	}
-	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/api/profile", nil)
-	req.Header.Set("Authorization", "Bearer "+login.AccessToken)
-	if resp, err = http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("profile after logout: %d, want 401", resp.StatusCode)
+	if code, _ := send(http.MethodGet, "/api/profile", login.AccessToken, nil); code != http.StatusUnauthorized {
+		t.Fatalf("profile after logout: %d, want 401", code)
 	}
 	refresh, err := http.PostForm(kc.TokenURL(), url.Values{"grant_type": {"refresh_token"},
 		"client_id": {keycloaktest.MobileClientID}, "refresh_token": {login.RefreshToken}})
@@ -88,5 +112,8 @@ func TestQuickStartAgainstKeycloak(t *testing.T) {
 	refresh.Body.Close()
 	if refresh.StatusCode != http.StatusBadRequest {
 		t.Fatalf("refresh after logout: %d, want 400", refresh.StatusCode)
+	}
+	if more != nil {
+		more(t, srv.URL, func(method, path, token string) int { code, _ := send(method, path, token, nil); return code })
 	}
 }

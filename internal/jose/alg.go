@@ -84,6 +84,18 @@ type AlgSet uint16
 // Has reports whether a is in the set (never AlgInvalid).
 func (s AlgSet) Has(a Alg) bool { return a != AlgInvalid && a < algEnd && s&(1<<a) != 0 }
 
+// Names returns the names of the algorithms in the set, in the order of
+// the constants.
+func (s AlgSet) Names() []string {
+	var out []string
+	for a := RS256; a < algEnd; a++ {
+		if s.Has(a) {
+			out = append(out, algNames[a])
+		}
+	}
+	return out
+}
+
 // SetOf returns the set holding algs.
 func SetOf(algs ...Alg) AlgSet {
 	var s AlgSet

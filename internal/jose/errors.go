@@ -46,7 +46,9 @@ var (
 // runes, quoted, with non-printable and non-ASCII bytes escaped.
 func Quote(s string) string { return QuoteN(s, 32) }
 
-// QuoteN is Quote with at most maxRunes runes (a URL needs more than 32).
+// QuoteN is Quote with at most maxRunes runes: explanations quote whole
+// issuer URLs, client ids and a DPoP proof's htu, which the operator
+// compares byte for byte.
 func QuoteN(s string, maxRunes int) string {
 	var b strings.Builder
 	b.WriteByte('"')

@@ -22,10 +22,12 @@ type Config struct {
 	Realm string
 	// Clients replace the default clients: "backend" (confidential, secret
 	// "backend-secret", service account), "mobile" (public, an audience
-	// mapper adding backend, web origins capacitor://localhost and
-	// https://localhost, PKCE S256, redirect URI com.example.app:/callback)
-	// and "mobile-dpop" (mobile with DPoP required).
-	// Neither has a back-channel logout or admin URL until a test sets one
+	// mapper adding backend, web origins capacitor://localhost,
+	// https://localhost and http://127.0.0.1:8100 (the web build's test
+	// origin), PKCE S256, redirect URIs com.example.app:/callback and
+	// http://127.0.0.1:8100/) and "mobile-dpop" (mobile with DPoP
+	// required), as in the realm file.
+	// None has a back-channel logout or admin URL until a test sets one
 	// (UpdateClient).
 	Clients []Client
 	// Users replace the default users: alice (realm role user, backend role
@@ -121,8 +123,8 @@ const (
 func defaultClients() []Client {
 	return []Client{
 		{ID: BackendClientID, Secret: BackendClientSecret, ServiceAccount: true},
-		{ID: MobileClientID, Audience: []string{BackendClientID}, WebOrigins: []string{"capacitor://localhost", "https://localhost"},
-			RedirectURIs: []string{MobileRedirectURL, "capacitor://localhost/*", "https://localhost/*"}, PKCE: "S256"},
+		{ID: MobileClientID, Audience: []string{BackendClientID}, WebOrigins: []string{"capacitor://localhost", "https://localhost", "http://127.0.0.1:8100"},
+			RedirectURIs: []string{MobileRedirectURL, "http://127.0.0.1:8100/"}, PKCE: "S256"},
 		{ID: DPoPClientID, Audience: []string{BackendClientID}, WebOrigins: []string{"capacitor://localhost", "https://localhost", "http://127.0.0.1:8100"},
 			RedirectURIs: []string{MobileRedirectURL, "http://127.0.0.1:8100/"}, PKCE: "S256", DPoP: true},
 	}

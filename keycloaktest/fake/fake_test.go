@@ -384,7 +384,9 @@ func TestEndpointDetails(t *testing.T) {
 		t.Fatalf("logout without refresh token: %v", got)
 	}
 
-	// The browser login over HTTP.
+	// The browser login over HTTP. A wildcard redirect URI, as Keycloak
+	// allows (the default realm lists exact ones only).
+	k.UpdateClient(t, "mobile", func(c *fake.Client) { c.RedirectURIs = append(c.RedirectURIs, "https://localhost/*") })
 	authURL := func(q url.Values) string { return k.IssuerURL() + "/protocol/openid-connect/auth?" + q.Encode() }
 	base := url.Values{"client_id": {"mobile"}, "redirect_uri": {fake.MobileRedirectURL}, "response_type": {"code"}, "scope": {"openid"},
 		"state": {"st"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}

@@ -555,7 +555,7 @@ func scenario(t *testing.T, tg *target) []string {
 		"typ": "Bearer", "azp": "mobile", "aud": []string{"backend"}, "iss": true,
 		"realm roles": []string{"user"}, "backend roles": []string{"reader"},
 		"scope": []string{"email", "openid", "profile"}, "jti": "onrtro:uuid", "lifetime": 300, "sid": true, "sub": true,
-		"allowed-origins": []string{"capacitor://localhost", "https://localhost"}, "verifies with the JWKS": true,
+		"allowed-origins": realmClient(t, "mobile").WebOrigins, "verifies with the JWKS": true,
 	})
 	rh, rc := parts(t, rt)
 	r.check("refresh token: header", rh[:len(`{"alg":"HS512","typ" : "JWT"`)], `{"alg":"HS512","typ" : "JWT"`)

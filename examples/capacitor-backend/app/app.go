@@ -37,6 +37,7 @@ const (
 	RouteBackchannelLogout = "/auth/backchannel-logout"
 	RouteKeycloakAdmin     = "/auth/keycloak"
 	RouteHealth            = "/healthz"
+	RouteReady             = "/readyz"
 	RouteMetrics           = "/metrics"
 )
 
@@ -45,6 +46,7 @@ type App struct {
 	cfg     Config
 	handler http.Handler
 	store   revocation.Store
+	auth    *adapter.Authenticator
 	closers []func() error
 }
 
@@ -59,9 +61,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	a = &App{cfg: cfg}
+	built := a // a is nil when an error is returned
 	defer func() {
 		if err != nil {
-			_ = a.Close()
+			_ = built.Close()
 		}
 	}()
 
@@ -108,10 +111,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		Logger:            log,
 		Metrics:           metrics,
 		Audit:             audit,
+		// Fail here rather than answer 503 to every request, when asked.
+		RequireKeysAtStart: cfg.RequireKeysAtStart,
 	})
 	if err != nil {
 		return nil, err
 	}
+	a.auth = auth
 	a.closers = append(a.closers, auth.Close)
 
 	mux := http.NewServeMux()
@@ -121,6 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	mux.Handle("POST "+RouteBackchannelLogout, auth.BackchannelLogoutHandler())
 	mux.Handle("POST "+RouteKeycloakAdmin+"/", auth.KeycloakAdminHandler())
 	mux.HandleFunc("GET "+RouteHealth, a.health)
+	mux.HandleFunc("GET "+RouteReady, a.ready)
 	mux.Handle("GET "+RouteMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.handler = cors(cfg.CORSOrigins, accessLog(log, mux))
 	return a, nil
@@ -269,6 +276,24 @@ func (a *App) health(w http.ResponseWriter, _ *http.Request) {
 		body["store"] = map[string]any{"degraded": true, "reason": h.Reason, "since": h.Since.UTC()}
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// ready answers the readiness probe: 200 while the backend can decide
+// requests (the realm's keys are loaded; a degraded store is reported but
+// still served, each request introspected), 503 with the reason otherwise.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	body := map[string]any{"status": "ready", "store": map[string]any{"degraded": false}}
+	if h := a.store.Health(); h.Degraded {
+		body["store"] = map[string]any{"degraded": true, "reason": h.Reason, "since": h.Since.UTC()}
+	}
+	status := http.StatusOK
+	if err := a.auth.Ready(ctx); err != nil {
+		status = http.StatusServiceUnavailable
+		body["status"], body["error"] = "not ready", err.Error()
+	}
+	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

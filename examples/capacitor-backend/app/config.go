@@ -79,6 +79,10 @@ type Config struct {
 	// InsecureAllowHTTP permits a plain http issuer that is not on a
 	// loopback address (a loopback one is always allowed).
 	InsecureAllowHTTP bool
+	// RequireKeysAtStart makes New fail when the realm's signing keys
+	// cannot be fetched, instead of starting and answering 503 until they
+	// can (adapter.Config.RequireKeysAtStart).
+	RequireKeysAtStart bool
 	// LogLevel is the slog level; default info.
 	LogLevel slog.Level
 	// ShutdownTimeout bounds the graceful shutdown. Default 10 s.
@@ -112,6 +116,7 @@ const (
 	EnvCORSOrigins      = "TOKENWARDEN_CORS_ORIGINS"
 	EnvInsecureHTTP     = "TOKENWARDEN_INSECURE_HTTP"
 	EnvLogLevel         = "TOKENWARDEN_LOG_LEVEL"
+	EnvRequireKeys      = "TOKENWARDEN_REQUIRE_KEYS_AT_START"
 )
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in main).
@@ -161,12 +166,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
-	switch strings.ToLower(getenv(EnvInsecureHTTP)) {
-	case "", "0", "false":
-	case "1", "true":
-		c.InsecureAllowHTTP = true
-	default:
-		return c, fmt.Errorf("%w: %s must be true or false", ErrConfig, EnvInsecureHTTP)
+	for _, b := range []struct {
+		env string
+		v   *bool
+	}{{EnvInsecureHTTP, &c.InsecureAllowHTTP}, {EnvRequireKeys, &c.RequireKeysAtStart}} {
+		switch strings.ToLower(getenv(b.env)) {
+		case "", "0", "false":
+		case "1", "true":
+			*b.v = true
+		default:
+			return c, fmt.Errorf("%w: %s must be true or false", ErrConfig, b.env)
+		}
 	}
 	if v := getenv(EnvLogLevel); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
