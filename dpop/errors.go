@@ -17,16 +17,20 @@ const (
 // "invalid_token" when the proof is sound but its key is not the one the
 // access token is bound to ("Invalid DPoP key binding", RFC 9449 §7.1).
 //
-// Check, Expected and Presented explain the refusal to an operator and are
-// never meant for the client: Check names the failed check ("header",
-// "typ", "alg", "jwk", "jkt", "sig", "claims", "jti", "htm", "htu", "iat",
-// "ath", "nonce", "replay"); values copied from the proof are quoted,
-// escaped and truncated. No proof or token text is included.
+// Check, Expected, Presented and Setting explain the refusal to an
+// operator and are never meant for the client: Check names the failed
+// check ("header", "typ", "alg", "jwk", "jkt", "sig", "claims", "jti",
+// "htm", "htu", "iat", "ath", "nonce", "replay"); values copied from the
+// proof are quoted, escaped and truncated. No proof or token text is
+// included. Setting names the Config field that decides the check, where
+// one does: "Algorithms" (alg), "ExternalURL" (htu), "MaxAge" (an iat too
+// old), "Leeway" (an iat in the future), "NonceSecret" (nonce).
 type Error struct {
 	Code      string
 	Check     string
 	Expected  string
 	Presented string
+	Setting   string
 	Err       error // the cause, such as a JOSE parsing error; may be nil
 }
 

@@ -219,7 +219,9 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken, jkt
 		return p, invalid("typ", `"dpop+jwt"`, presence(h.HasTyp, h.Typ))
 	}
 	if !v.algs.Has(c.Alg) {
-		return p, invalid("alg", strings.Join(v.names, " "), jose.Quote(h.Alg))
+		e := invalid("alg", strings.Join(v.names, " "), jose.Quote(h.Alg))
+		e.Setting = "Algorithms"
+		return p, e
 	}
 	if h.JWK == "" {
 		return p, invalid("jwk", "the public key in the jwk header", "none")
@@ -257,13 +259,22 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken, jkt
 		return p, invalid("htm", jose.Quote(r.Method), jose.Quote(cl.htm))
 	}
 	if want := v.requestURI(r); !sameURI(cl.htu, want) {
-		return p, invalid("htu", jose.QuoteN(want, 128), jose.QuoteN(cl.htu, 128))
+		e := invalid("htu", jose.QuoteN(want, 128), jose.QuoteN(cl.htu, 128))
+		e.Setting = "ExternalURL"
+		return p, e
 	}
 	now := v.now()
-	if oldest, newest := now.Add(-v.maxAge), now.Add(v.leeway); cl.iat.Before(oldest) || cl.iat.After(newest) {
-		return p, invalid("iat", "between "+oldest.UTC().Format(time.RFC3339)+" and "+newest.UTC().Format(time.RFC3339)+
-			" (now "+now.UTC().Format(time.RFC3339)+" - MaxAge "+v.maxAge.String()+" .. + Leeway "+v.leeway.String()+")",
-			cl.iat.UTC().Format(time.RFC3339))
+	if cl.iat.Before(now.Add(-v.maxAge)) {
+		e := invalid("iat", "not before "+jose.Time(now.Add(-v.maxAge))+" (now "+jose.Time(now)+" - MaxAge "+v.maxAge.String()+")",
+			jose.Time(cl.iat))
+		e.Setting = "MaxAge"
+		return p, e
+	}
+	if cl.iat.After(now.Add(v.leeway)) {
+		e := invalid("iat", "not after "+jose.Time(now.Add(v.leeway))+" (now "+jose.Time(now)+" + Leeway "+v.leeway.String()+")",
+			jose.Time(cl.iat))
+		e.Setting = "Leeway"
+		return p, e
 	}
 	if accessToken != "" {
 		sum := sha256.Sum256([]byte(accessToken))
@@ -275,7 +286,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken, jkt
 	}
 	if v.nonce != nil {
 		if cl.nonce == "" || !v.nonce.current(now).valid(cl.nonce) {
-			return p, &Error{Code: codeUseNonce, Check: "nonce", Expected: "the current server nonce",
+			return p, &Error{Code: codeUseNonce, Check: "nonce", Expected: "the current server nonce", Setting: "NonceSecret",
 				Presented: presence(cl.nonce != "", cl.nonce)}
 		}
 	}

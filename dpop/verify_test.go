@@ -177,6 +177,53 @@ func TestVerifyIATWindow(t *testing.T) {
 	}
 }
 
+// TestVerifySetting: a refusal that a Config field decides names it, and
+// an iat outside the window names the bound it crossed with the clock; a
+// refusal that is the proof's fault alone names none.
+func TestVerifySetting(t *testing.T) {
+	f := newFixture(t, Config{})
+	at := func(d time.Duration) error {
+		p := f.parts()
+		p.claims["iat"] = f.clk.Now().Add(d).Unix()
+		return f.verify(f.sign(p))
+	}
+	old := refusal(t, at(-61*time.Second), codeInvalidProof, "iat")
+	ahead := refusal(t, at(6*time.Second), codeInvalidProof, "iat")
+	now := f.clk.Now()
+	for _, tc := range []struct {
+		e                          *Error
+		setting, expected, present string
+	}{
+		{old, "MaxAge", "not before " + now.Add(-time.Minute).UTC().Format(time.RFC3339) + " (now " + now.UTC().Format(time.RFC3339) + " - MaxAge 1m0s)",
+			now.Add(-61 * time.Second).UTC().Format(time.RFC3339)},
+		{ahead, "Leeway", "not after " + now.Add(5*time.Second).UTC().Format(time.RFC3339) + " (now " + now.UTC().Format(time.RFC3339) + " + Leeway 5s)",
+			now.Add(6 * time.Second).UTC().Format(time.RFC3339)},
+	} {
+		if tc.e.Setting != tc.setting || tc.e.Expected != tc.expected || tc.e.Presented != tc.present {
+			t.Errorf("iat refusal %+v, want setting %q, expected %q, presented %q", tc.e, tc.setting, tc.expected, tc.present)
+		}
+	}
+
+	p := f.parts()
+	p.claims["htu"] = "https://api.example.com/api/admin"
+	if e := refusal(t, f.verify(f.sign(p)), codeInvalidProof, "htu"); e.Setting != "ExternalURL" {
+		t.Errorf("htu: setting %q", e.Setting)
+	}
+	g := newFixture(t, Config{Algorithms: []string{"PS256"}})
+	if e := refusal(t, g.verify(g.sign(g.parts())), codeInvalidProof, "alg"); e.Setting != "Algorithms" {
+		t.Errorf("alg: setting %q", e.Setting)
+	}
+	n := newFixture(t, Config{NonceSecret: []byte(strings.Repeat("s", 32))})
+	if e := refusal(t, n.verify(n.sign(n.parts())), codeUseNonce, "nonce"); e.Setting != "NonceSecret" {
+		t.Errorf("nonce: setting %q", e.Setting)
+	}
+	p = f.parts()
+	p.claims["htm"] = "POST"
+	if e := refusal(t, f.verify(f.sign(p)), codeInvalidProof, "htm"); e.Setting != "" {
+		t.Errorf("htm: setting %q, want none", e.Setting)
+	}
+}
+
 // TestVerifyHeaders: exactly one DPoP header.
 func TestVerifyHeaders(t *testing.T) {
 	f := newFixture(t, Config{})
