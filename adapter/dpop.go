@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tokenwarden/tokenwarden/dpop"
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
@@ -96,45 +97,52 @@ func (a *Authenticator) bind(r *http.Request, token string, sch scheme, local, c
 		if !isBound {
 			return nil // dpopRequired was answered before verification
 		}
-		a.dpopRefused(r, c, ReasonDPoPRequired, "token bound to a DPoP key sent as Bearer")
-		return &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
-			Description: "DPoP-bound token sent as Bearer", Reason: ReasonDPoPRequired}
+		presented := `typ "DPoP"`
+		if jkt != "" {
+			presented = "cnf.jkt " + jose.QuoteN(jkt, 64)
+		}
+		e := &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+			Description: "DPoP-bound token sent as Bearer", Reason: ReasonDPoPRequired,
+			Check: "cnf", Expected: "no key binding with the Bearer scheme", Presented: presented}
+		a.refused(r, aboutAccessToken, e, token, c)
+		return e
 	}
 	if jkt == "" {
-		why := "token is not DPoP-bound"
+		presented := "none"
 		if isBound {
-			why = "token has typ DPoP but no cnf.jkt"
+			presented = `typ "DPoP" without cnf.jkt`
 		}
-		a.dpopRefused(r, c, ReasonInvalidToken, why)
-		return &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
-			Description: "token is not DPoP-bound", Reason: ReasonInvalidToken}
+		e := &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+			Description: "token is not DPoP-bound", Reason: ReasonInvalidToken,
+			Check: "cnf", Expected: "cnf.jkt with the DPoP scheme", Presented: presented}
+		a.refused(r, aboutAccessToken, e, token, c)
+		return e
 	}
 	if _, err := a.dpop.Verify(r.Context(), r, token, jkt); err != nil {
-		return a.proofError(r, c, err)
+		return a.proofError(r, token, c, err)
 	}
 	return nil
 }
 
-// dpopSetting names the Config field that decides a proof check, for the
-// operator's log; "" when none does.
-func dpopSetting(check string) string {
-	switch check {
-	case "htu":
-		return "adapter.Config.DPoP.Proof.ExternalURL"
-	case "alg":
-		return "adapter.Config.DPoP.Proof.Algorithms"
-	case "iat":
-		return "adapter.Config.DPoP.Proof.MaxAge and Leeway"
-	case "nonce":
-		return "adapter.Config.DPoP.Proof.NonceSecret"
+// bearerRefused returns the refusal of a Bearer token on a route that
+// requires DPoP, explained, logged and audited like any refused token.
+func (a *Authenticator) bearerRefused(r *http.Request, token string) *AuthError {
+	setting := "adapter.Config.DPoP.Require"
+	if !a.cfg.DPoP.Require {
+		setting = "adapter.Config.DPoP.Route"
 	}
-	return ""
+	e := &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
+		Description: "DPoP-bound token required", Reason: ReasonDPoPRequired,
+		Check: "scheme", Expected: `"DPoP"`, Presented: `"Bearer"`, Setting: setting}
+	a.refused(r, aboutAccessToken, e, token, nil)
+	return e
 }
 
-// proofError maps a refusal of dpop.Verifier.Verify, logs its explanation
-// (at info when a setting decides it, else at debug; rate-limited) and
-// audits it.
-func (a *Authenticator) proofError(r *http.Request, c *oidc.Claims, err error) *AuthError {
+// proofError maps a refusal of dpop.Verifier.Verify to its answer, with
+// the explanation of the *dpop.Error, and logs and audits it as every
+// refused token is (a missing nonce, the protocol's normal first step, is
+// not audited).
+func (a *Authenticator) proofError(r *http.Request, token string, c *oidc.Claims, err error) *AuthError {
 	ctx := r.Context()
 	var de *dpop.Error
 	if !errors.As(err, &de) {
@@ -142,46 +150,27 @@ func (a *Authenticator) proofError(r *http.Request, c *oidc.Claims, err error) *
 		return a.unavailable(ReasonStoreUnavailable, err)
 	}
 	e := &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidDPoPProof,
-		Description: "invalid DPoP proof", Reason: ReasonInvalidDPoPProof, Err: err}
+		Description: "invalid DPoP proof", Reason: ReasonInvalidDPoPProof, Err: err,
+		Check: de.Check, Expected: de.Expected, Presented: de.Presented}
+	if e.Presented == "" && de.Err != nil {
+		// The cause says what was wrong with the proof (a short, fixed
+		// text without proof bytes): a key too small, a segment not
+		// base64url.
+		e.Presented = de.Err.Error()
+	}
+	if de.Setting != "" {
+		e.Setting = "adapter.Config.DPoP.Proof." + de.Setting
+	}
 	switch de.Code {
 	case codeUseDPoPNonce:
 		e.Code, e.Description, e.Reason, e.nonce = codeUseDPoPNonce, "DPoP nonce required", ReasonUseDPoPNonce, a.dpop.Nonce()
+		a.logRefusal(ctx, r, aboutDPoPProof, e, token)
+		return e
 	case codeInvalidToken:
 		e.Code, e.Description = codeInvalidToken, "invalid DPoP key binding"
 	}
-	setting := dpopSetting(de.Check)
-	level := slog.LevelDebug
-	if setting != "" && de.Code != codeUseDPoPNonce {
-		level = slog.LevelInfo
-	}
-	attrs := []slog.Attr{slog.String("check", de.Check), slog.String("expected", de.Expected),
-		slog.String("presented", de.Presented)}
-	if setting != "" {
-		attrs = append(attrs, slog.String("setting", setting))
-	}
-	if de.Err != nil {
-		attrs = append(attrs, slog.String("cause", de.Err.Error()))
-	}
-	if a.log.Enabled(ctx, level) {
-		a.logLimited(ctx, level, "adapter: DPoP proof refused", attrs...)
-	}
-	if e.Reason != ReasonUseDPoPNonce {
-		ev := a.event(r, AuditVerificationFailed, e.Reason, c)
-		ev.Detail = strings.TrimPrefix(de.Error(), "dpop: ")
-		a.audit.emit(ctx, ev)
-	}
+	a.refused(r, aboutDPoPProof, e, token, c)
 	return e
-}
-
-// dpopRefused logs and audits a refusal of the token's binding.
-func (a *Authenticator) dpopRefused(r *http.Request, c *oidc.Claims, reason Reason, why string) {
-	ctx := r.Context()
-	if a.log.Enabled(ctx, slog.LevelDebug) {
-		a.logLimited(ctx, slog.LevelDebug, "adapter: access token refused: "+why)
-	}
-	ev := a.event(r, AuditVerificationFailed, reason, c)
-	ev.Detail = why
-	a.audit.emit(ctx, ev)
 }
 
 // offerNonce sends the current server nonce, when nonces are on, with a

@@ -335,7 +335,8 @@ func TestDPoPRequirementChallenge(t *testing.T) {
 }
 
 // TestDPoPAudit: a refused proof is audited with the verified token's
-// identity and the explanation; the log line names the setting.
+// identity and the explanation, which names the setting
+// (TestDPoPRefusalExplained holds the log line to it).
 func TestDPoPAudit(t *testing.T) {
 	e := newDPoPEnv(t)
 	var got []AuditEvent
@@ -350,7 +351,8 @@ func TestDPoPAudit(t *testing.T) {
 	}
 	ev := got[0]
 	if ev.Kind != AuditVerificationFailed || ev.Reason != ReasonInvalidDPoPProof || ev.TokenID != "jti-bound" ||
-		!strings.Contains(ev.Detail, "htu") || strings.Contains(ev.Detail, "bound") {
+		!strings.HasPrefix(ev.Detail, "check=htu ") || !strings.HasSuffix(ev.Detail, " setting=adapter.Config.DPoP.Proof.ExternalURL") ||
+		strings.Contains(ev.Detail, "bound") {
 		t.Fatalf("event %+v", ev)
 	}
 }

@@ -100,8 +100,7 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sch == schemeBearer && h.dpopRequired(r) {
-		refuse(&AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
-			Description: "DPoP-bound token required", Reason: ReasonDPoPRequired})
+		refuse(h.bearerRefused(r, token))
 		return
 	}
 	c, err := h.cfg.Verifier.Verify(ctx, token)

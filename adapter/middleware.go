@@ -162,9 +162,7 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (c *
 func (a *Authenticator) pipeline(r *http.Request, token string, sch scheme, forceIntrospect bool) (*oidc.Claims, *AuthError) {
 	ctx := r.Context()
 	if sch == schemeBearer && a.dpopRequired(r) {
-		a.dpopRefused(r, nil, ReasonDPoPRequired, "Bearer token on a route that requires DPoP")
-		return nil, &AuthError{Status: http.StatusUnauthorized, Code: codeInvalidToken,
-			Description: "DPoP-bound token required", Reason: ReasonDPoPRequired}
+		return nil, a.bearerRefused(r, token)
 	}
 	c, err := a.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
@@ -240,12 +238,7 @@ func (a *Authenticator) verifyFailed(r *http.Request, token string, err error) *
 		return e
 	}
 	a.explain(e, err, aboutAccessToken)
-	a.logRefusal(ctx, r, aboutAccessToken, e, token)
-	if a.audit != nil {
-		ev := a.event(r, AuditVerificationFailed, e.Reason, nil)
-		ev.Detail = e.explanation()
-		a.audit.emit(ctx, ev)
-	}
+	a.refused(r, aboutAccessToken, e, token, nil)
 	return e
 }
 
