@@ -49,8 +49,9 @@ type RedisConfig struct {
 
 	// WaitReplicas, when positive, makes every write wait until that many
 	// Redis replicas have it (WAIT) before it is acknowledged, so that a
-	// failover to one of them cannot lose it. A write they do not confirm
-	// within WaitTimeout fails with an error wrapping ErrUnavailable (it may
+	// failover to one of them cannot lose it; a failover to a node that did
+	// not confirm it can (see Redis). A write they do not confirm within
+	// WaitTimeout fails with an error wrapping ErrUnavailable (it may
 	// still be applied). Set it to the number of replicas a failover may
 	// promote; Client must then be a *redis.Client (a FailoverClient is
 	// one) or a *redis.ClusterClient. Zero: no WAIT, for a single Redis
@@ -202,14 +203,26 @@ type seqUntil struct{ seq, until int64 }
 //     none was running, nothing is left to tell.
 //   - With replicas and automatic failover (Sentinel, Redis Cluster):
 //     RedisConfig.WaitReplicas set to the number of replicas a failover may
-//     promote, 1 for a primary and one replica. Each write then returns
-//     only once that many replicas have it (WAIT on the writing
-//     connection), so a failover cannot lose an acknowledged revocation;
-//     a write they do not confirm within WaitTimeout fails with
-//     ErrUnavailable, and while no replica is connected every write fails.
-//     min-replicas-to-write on the primary bounds the loss window only; it
-//     is no substitute for WAIT. Without WaitReplicas a failover can lose
-//     acknowledged revocations, and the store reports degraded as above.
+//     promote, 1 for a primary and one replica, and the persistence above
+//     on every node. Each write then returns only once that many of the
+//     replicas connected at that moment have it (WAIT on the writing
+//     connection); a write they do not confirm within WaitTimeout fails
+//     with ErrUnavailable, and while no replica is connected every write
+//     fails. That makes a write survive a failover to a replica that
+//     confirmed it, and no more: Sentinel (or the cluster) picks the node
+//     to promote by replication offset among those it finds usable, and
+//     knows nothing of WAIT. It can promote a node that never had the
+//     write: an old primary back without its data, until it has been made
+//     a replica and has resynchronised, or a replica that did not confirm
+//     while those that did are unreachable. The other nodes then
+//     resynchronise from it and drop what it lacks. Persistence keeps a
+//     restarted node from coming back empty, and a down-after-milliseconds
+//     well above the host's pauses (Sentinel's default is 30 s) keeps
+//     Sentinel from failing over from a primary that is only slow; a loss
+//     that happens anyway is reported as above. min-replicas-to-write on
+//     the primary bounds the loss window only; it is no substitute for
+//     WAIT. Without WaitReplicas a failover can lose acknowledged
+//     revocations, and the store reports degraded as above.
 //   - A Redis user that may run scripts (EVAL, EVALSHA) calling string,
 //     sorted-set and stream commands, TIME and INFO, and XREAD, ZSCAN and
 //     WAIT; and a Redis private to the APIs: whoever can write to it can

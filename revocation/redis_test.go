@@ -108,7 +108,13 @@ func testPropagation(t *testing.T, cfg func() RedisConfig, n int) {
 // waitFor polls cond until it holds (an event wait, not a timing assertion).
 func waitFor(t testing.TB, cond func() bool, format string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitWithin(t, 30*time.Second, cond, format, args...)
+}
+
+// waitWithin is waitFor that gives up only after limit.
+func waitWithin(t testing.TB, limit time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting: "+format, args...)

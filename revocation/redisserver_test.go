@@ -47,12 +47,33 @@ func freePort(tb testing.TB) int {
 // arguments override the defaults (no persistence).
 func startRedis(tb testing.TB, extra ...string) *redisProc {
 	tb.Helper()
-	p := &redisProc{tb: tb, bin: redisServerBin(tb), dir: tb.TempDir(), port: freePort(tb)}
+	return startRedisIn(tb, tb.TempDir(), extra...)
+}
+
+// startRedisIn is startRedis with its files in dir.
+func startRedisIn(tb testing.TB, dir string, extra ...string) *redisProc {
+	tb.Helper()
+	p := &redisProc{tb: tb, bin: redisServerBin(tb), dir: dir, port: freePort(tb)}
 	p.args = append([]string{"--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
 		"--dir", p.dir, "--save", "", "--appendonly", "no", "--protected-mode", "no"}, extra...)
 	p.start()
 	tb.Cleanup(p.kill)
 	return p
+}
+
+// memDir returns a new directory in memory (/dev/shm) when the machine has
+// one, else tb.TempDir(). An fsync there returns at once, so a Sentinel
+// (which fsyncs its config at every change) or a node with appendfsync
+// always does not stop answering for seconds on a busy shared disk. Files
+// there survive the SIGKILL the tests use.
+func memDir(tb testing.TB) string {
+	tb.Helper()
+	d, err := os.MkdirTemp("/dev/shm", "tokenwarden-redis-")
+	if err != nil {
+		return tb.TempDir()
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(d) })
+	return d
 }
 
 func (p *redisProc) start() {
@@ -69,6 +90,15 @@ func (p *redisProc) start() {
 	}
 	go func() { _ = p.cmd.Wait(); logf.Close() }()
 	waitRedis(p.tb, p.addr())
+}
+
+// dumpLogs writes the process's logs, one per start, to the test log.
+func (p *redisProc) dumpLogs() {
+	logs, _ := filepath.Glob(filepath.Join(p.dir, "redis-*.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		p.tb.Logf("%s (port %d):\n%s", filepath.Base(l), p.port, b)
+	}
 }
 
 func (p *redisProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
