@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tokenwarden/tokenwarden/dpop"
 	"github.com/tokenwarden/tokenwarden/introspect"
 	"github.com/tokenwarden/tokenwarden/oidc"
 	"github.com/tokenwarden/tokenwarden/revocation"
@@ -86,6 +87,11 @@ type Config struct {
 	// Require lists requirements every request must meet (403
 	// insufficient_scope otherwise). Per-route requirements: Require.
 	Require []Requirement
+	// DPoP says where access tokens must be DPoP-bound (RFC 9449) and how
+	// proofs are checked. The zero value accepts a DPoP-bound token with
+	// its proof next to Bearer tokens, refuses a bound token sent as
+	// Bearer, and records proofs in Store.
+	DPoP DPoPPolicy
 	// Logout configures LogoutHandler.
 	Logout LogoutOptions
 	// MaxBodyBytes caps the body the handlers read (the logout form, the
@@ -140,7 +146,8 @@ type Authenticator struct {
 	require      Requirement
 	hasReq       bool
 
-	realm   string
+	ch      challenger
+	dpop    *dpop.Verifier
 	retry   time.Duration
 	maxBody int64
 	log     *slog.Logger
@@ -162,10 +169,10 @@ type Authenticator struct {
 // the discovery request, when there is one; it is not kept. An error from
 // discovery wraps oidc.ErrDiscovery.
 func New(ctx context.Context, cfg Config) (*Authenticator, error) {
-	a := &Authenticator{cfg: cfg, realm: cfg.Realm, retry: cfg.RetryAfter, maxBody: cfg.MaxBodyBytes,
+	a := &Authenticator{cfg: cfg, ch: challenger{realm: cfg.Realm}, retry: cfg.RetryAfter, maxBody: cfg.MaxBodyBytes,
 		log: cfg.Logger, metrics: cfg.Metrics, now: cfg.Now}
-	if a.realm == "" {
-		a.realm = "api"
+	if a.ch.realm == "" {
+		a.ch.realm = "api"
 	}
 	if a.retry <= 0 {
 		a.retry = 5 * time.Second
@@ -198,6 +205,10 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		st := revocation.NewMemory(revocation.Config{Now: cfg.Now, Logger: cfg.Logger})
 		a.cfg.Store = st
 		a.closers = append(a.closers, st.Close)
+	}
+	if err := a.useDPoP(); err != nil {
+		a.Close()
+		return nil, err
 	}
 	a.useVerifier()
 	if f, ok := a.cfg.Introspector.(forgetter); ok {
@@ -465,7 +476,7 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, e *AuthEr
 		oc = OutcomeUnavailable
 	}
 	a.metrics.Decision(oc, e.Reason)
-	writeAuthError(w, r, a.realm, a.cfg.ErrorWriter, e)
+	writeAuthError(w, r, &a.ch, a.cfg.ErrorWriter, e)
 }
 
 // fail counts and writes a JSON error for the handlers whose senders are

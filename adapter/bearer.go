@@ -32,15 +32,16 @@ var (
 	errBodyTooLarge    = errors.New("adapter: form body too large to search for a token")
 )
 
-// Extractor says where the middleware finds the bearer token of a request,
+// Extractor says where the middleware finds the access token of a request,
 // as RFC 6750 §2 describes. The zero value accepts the Authorization header
 // only, with the default size cap.
 //
-// The Authorization header must read "Bearer" (any case), one or more
-// spaces, and a b64token of at most MaxTokenBytes. A request with several
-// Authorization headers, several tokens, or a token sent by more than one
-// method is refused (400). An Authorization header with another scheme
-// counts as no bearer credentials.
+// The Authorization header must read "Bearer" or "DPoP" (RFC 9449 §7.1;
+// any case), one or more spaces, and a b64token of at most MaxTokenBytes. A
+// request with several Authorization headers, several tokens, or a token
+// sent by more than one method is refused (400). An Authorization header
+// with another scheme counts as no credentials. The form body and the query
+// carry Bearer tokens only.
 type Extractor struct {
 	// MaxTokenBytes caps the token length; zero means 16 KiB.
 	MaxTokenBytes int
@@ -60,13 +61,22 @@ type Extractor struct {
 	UnsafeAllowQueryToken bool
 }
 
-// extract returns the single bearer token of r, never the token in an
-// error. With charset false the Authorization header token is not checked
+// scheme is the authentication scheme of a request's token.
+type scheme uint8
+
+const (
+	schemeNone   scheme = iota // no credentials
+	schemeBearer               // RFC 6750
+	schemeDPoP                 // RFC 9449: the token comes with a proof
+)
+
+// extract returns the single access token of r and its scheme, never the
+// token in an error; on an error the scheme is the one the request tried. With charset false the Authorization header token is not checked
 // against the b64token alphabet (only for a length and for emptiness). The
 // middleware uses that with a verifier that accepts nothing but canonical
 // base64url segments, and checks the alphabet only when verification
 // fails, to answer 400 rather than 401.
-func (e *Extractor) extract(r *http.Request, charset bool) (string, error) {
+func (e *Extractor) extract(r *http.Request, charset bool) (string, scheme, error) {
 	maxTok := e.MaxTokenBytes
 	if maxTok <= 0 {
 		maxTok = maxTokenBytes
@@ -74,31 +84,32 @@ func (e *Extractor) extract(r *http.Request, charset bool) (string, error) {
 	var (
 		token string
 		found int
+		sch   scheme
 	)
 
 	// Direct map access: no canonicalisation, no allocation.
 	switch hv := r.Header["Authorization"]; len(hv) {
 	case 0:
 	case 1:
-		t, ok, err := parseAuthorization(hv[0], maxTok, charset)
+		t, s, err := parseAuthorization(hv[0], maxTok, charset)
 		if err != nil {
-			return "", err
+			return "", s, err
 		}
-		if ok {
-			token, found = t, 1
+		if s != schemeNone {
+			token, found, sch = t, 1, s
 		}
 	default:
 		// Several Authorization fields: ambiguous whatever their schemes.
-		return "", errMultipleTokens
+		return "", schemeNone, errMultipleTokens
 	}
 
 	if e.AllowFormBody && formEligible(r) {
 		t, n, err := e.formToken(r, maxTok)
 		if err != nil {
-			return "", err
+			return "", sch, err
 		}
 		if n > 0 {
-			token = t
+			token, sch = t, schemeBearer
 			found += n
 		}
 	}
@@ -106,41 +117,45 @@ func (e *Extractor) extract(r *http.Request, charset bool) (string, error) {
 	if e.UnsafeAllowQueryToken && r.URL != nil {
 		t, n, err := tokenParam(r.URL.RawQuery, maxTok)
 		if err != nil {
-			return "", err
+			return "", sch, err
 		}
 		if n > 0 {
-			token = t
+			token, sch = t, schemeBearer
 			found += n
 		}
 	}
 
 	switch {
 	case found == 0:
-		return "", errNoCredentials
+		return "", schemeNone, errNoCredentials
 	case found > 1:
-		return "", errMultipleTokens
+		return "", sch, errMultipleTokens
 	}
-	return token, nil
+	return token, sch, nil
 }
 
-// parseAuthorization parses one Authorization field value. ok is false when
-// the scheme is not Bearer.
-func parseAuthorization(v string, maxTok int, charset bool) (token string, ok bool, err error) {
-	const scheme = "bearer"
-	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
-		return "", false, nil
+// parseAuthorization parses one Authorization field value. The scheme is
+// schemeNone when it is neither Bearer nor DPoP.
+func parseAuthorization(v string, maxTok int, charset bool) (token string, sch scheme, err error) {
+	var rest string
+	switch {
+	case len(v) >= 6 && strings.EqualFold(v[:6], "bearer"):
+		sch, rest = schemeBearer, v[6:]
+	case len(v) >= 4 && strings.EqualFold(v[:4], "dpop"):
+		sch, rest = schemeDPoP, v[4:]
+	default:
+		return "", schemeNone, nil
 	}
-	rest := v[len(scheme):]
 	if rest == "" {
 		// "Bearer" with nothing after it.
-		return "", true, errMalformedBearer
+		return "", sch, errMalformedBearer
 	}
 	if rest[0] != ' ' {
 		// "BearerX…" is another scheme name, e.g. "Bearerish".
 		if isTokenChar(rest[0]) {
-			return "", false, nil
+			return "", schemeNone, nil
 		}
-		return "", true, errMalformedBearer
+		return "", sch, errMalformedBearer
 	}
 	i := 0
 	for i < len(rest) && rest[i] == ' ' {
@@ -148,13 +163,13 @@ func parseAuthorization(v string, maxTok int, charset bool) (token string, ok bo
 	}
 	token = rest[i:]
 	if len(token) > maxTok {
-		return "", true, errTokenTooLarge
+		return "", sch, errTokenTooLarge
 	}
 	if token == "" || (charset && !isB64Token(token)) {
 		// Empty, a second token after a space, a comma list, tabs, quotes…
-		return "", true, errMalformedBearer
+		return "", sch, errMalformedBearer
 	}
-	return token, true, nil
+	return token, sch, nil
 }
 
 // b64tokenChar is 1 for the bytes of RFC 6750's b64token (without "=").

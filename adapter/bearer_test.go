@@ -47,7 +47,7 @@ func TestExtractHeader(t *testing.T) {
 			for _, h := range tt.headers {
 				r.Header.Add("Authorization", h)
 			}
-			got, err := e.extract(r, true)
+			got, _, err := e.extract(r, true)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -65,11 +65,11 @@ func TestExtractMaxTokenBytes(t *testing.T) {
 	e := Extractor{MaxTokenBytes: 4}
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer abcd")
-	if tok, err := e.extract(r, true); err != nil || tok != "abcd" {
+	if tok, _, err := e.extract(r, true); err != nil || tok != "abcd" {
 		t.Fatalf("at the cap: %q, %v", tok, err)
 	}
 	r.Header.Set("Authorization", "Bearer abcde")
-	if _, err := e.extract(r, true); !errors.Is(err, errTokenTooLarge) {
+	if _, _, err := e.extract(r, true); !errors.Is(err, errTokenTooLarge) {
 		t.Fatalf("over the cap: %v", err)
 	}
 }
@@ -116,7 +116,7 @@ func TestExtractFormBody(t *testing.T) {
 			if tt.header != "" {
 				r.Header.Set("Authorization", tt.header)
 			}
-			got, err := e.extract(r, true)
+			got, _, err := e.extract(r, true)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -164,7 +164,7 @@ func TestExtractQuery(t *testing.T) {
 			if tt.header != "" {
 				r.Header.Set("Authorization", tt.header)
 			}
-			got, err := e.extract(r, true)
+			got, _, err := e.extract(r, true)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -179,7 +179,7 @@ func TestExtractHeaderAllocs(t *testing.T) {
 	var e Extractor
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer abc.def.ghi")
-	if n := testing.AllocsPerRun(100, func() { _, _ = e.extract(r, true) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = e.extract(r, true) }); n != 0 {
 		t.Fatalf("header extraction allocates %v times", n)
 	}
 }
@@ -199,13 +199,13 @@ func FuzzExtractBearer(f *testing.F) {
 		if header != "" {
 			r.Header["Authorization"] = []string{header}
 		}
-		tok, err := e.extract(r, true)
+		tok, _, err := e.extract(r, true)
 		// The deferred-alphabet path agrees with the full check: same
 		// token, or the full check refuses what only the alphabet rules out.
 		r2 := httptest.NewRequest(http.MethodGet, "/", nil)
 		r2.Header["Authorization"] = r.Header["Authorization"]
-		full, errFull := (&Extractor{MaxTokenBytes: 64}).extract(r2, true)
-		quick, errQuick := (&Extractor{MaxTokenBytes: 64}).extract(r2, false)
+		full, _, errFull := (&Extractor{MaxTokenBytes: 64}).extract(r2, true)
+		quick, _, errQuick := (&Extractor{MaxTokenBytes: 64}).extract(r2, false)
 		switch {
 		case errQuick != nil && (errFull == nil || !errors.Is(errFull, errQuick)):
 			t.Fatalf("quick path refused (%v) what the full check answered with %v", errQuick, errFull)

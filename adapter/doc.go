@@ -15,16 +15,19 @@
 // guards ([RequireScope], [RequireRealmRole], [RequireClientRole],
 // [RequireClaim], [All], [Any]) check them, for every request (Config.Require)
 // or per route ([Authenticator.Require]). [IntrospectionPolicy] says when a
-// token is also confirmed with the provider. Revocations arrive through
+// token is also confirmed with the provider. [DPoPPolicy] (Config.DPoP)
+// takes DPoP-bound tokens (RFC 9449) with their proofs, refuses them as
+// Bearer, and can require them per route. Revocations arrive through
 // [Authenticator.LogoutHandler] (the app's logout),
 // [Authenticator.BackchannelLogoutHandler] (OpenID Connect Back-Channel
 // Logout 1.0) and [Authenticator.KeycloakAdminHandler] (k_push_not_before,
 // k_logout); with a Redis store, one replica's revocation reaches all.
 //
-// A refusal is an RFC 6750 answer ([AuthError]) whose [Reason] reaches
-// [Metrics] and [AuditFunc]; the operator, never the client, also gets its
-// explanation (the check that failed, the setting that decides, the
-// expected and presented values) in the log and the audit event. A
+// A refusal is an RFC 6750 (or RFC 9449) answer ([AuthError]) whose
+// [Reason] reaches [Metrics] and [AuditFunc]; the operator, never the
+// client, also gets its explanation (the check of the token or DPoP proof
+// that failed, the setting that decides, the expected and presented values)
+// in the log and the audit event. A
 // dependency that cannot answer is 503, never a misleading 401, and failing
 // open takes an option whose name starts with Unsafe;
 // [Authenticator.Ready] tells a readiness probe whether requests can be

@@ -19,6 +19,7 @@ const (
 	aboutAccessToken  = "access token"
 	aboutLogoutToken  = "logout token"
 	aboutAdminMessage = "admin message"
+	aboutDPoPProof    = "DPoP proof"
 )
 
 // explain copies the explanation of a failed token check (an
@@ -81,12 +82,23 @@ func (a *Authenticator) setting(check, about string) string {
 	return ""
 }
 
-// configShaped reports whether a failed check usually means a
-// configuration mistake rather than a bad token: such refusals are logged
-// at info, the others at debug.
-func configShaped(check string) bool {
+// configShaped reports whether a failed check (of what about names)
+// usually means a configuration mistake rather than a bad token or proof:
+// such refusals are logged at info, the others at debug.
+func configShaped(about, check string) bool {
+	if about == aboutDPoPProof {
+		// A proof's htu against ExternalURL (a proxy), its alg against the
+		// allow-list, its iat against this host's clock; a missing nonce is
+		// the protocol's first step, a bad signature or a replay the
+		// proof's fault.
+		switch check {
+		case "htu", "alg", "iat":
+			return true
+		}
+		return false
+	}
 	switch check {
-	case "iss", "aud", "azp", "kid", "alg", "resource":
+	case "iss", "aud", "azp", "kid", "alg", "resource", "scheme":
 		return true
 	}
 	return false
@@ -104,6 +116,12 @@ var hints = map[string]string{
 	aboutLogoutToken + "/kid":       "no key of the issuer's JWKS has this kid, even after a refresh",
 	aboutAdminMessage + "/resource": "the message names the client whose admin URL Keycloak called",
 	aboutAccessToken + "/alg":       "the realm signs with an algorithm outside the allow-list (RS256 by default)",
+	aboutAccessToken + "/scheme": "the route requires DPoP: the app's client must get DPoP-bound tokens " +
+		"(Keycloak client attribute dpop.bound.access.tokens) and send them as Authorization: DPoP with a proof",
+	aboutDPoPProof + "/htu": "htu is the URL the client called: behind a proxy that terminates TLS or rewrites the host, " +
+		"set Config.DPoP.Proof.ExternalURL to the scheme://host[:port] clients use",
+	aboutDPoPProof + "/iat": "the client's clock and this host's disagree by more than MaxAge (iat too old) or Leeway (iat ahead)",
+	aboutDPoPProof + "/alg": "the client signs proofs with an algorithm outside Config.DPoP.Proof.Algorithms",
 }
 
 // explanation renders e's explanation for an audit event's Detail.
@@ -132,7 +150,7 @@ func (e *AuthError) explanation() string {
 // and only when the line is written.
 func (a *Authenticator) logRefusal(ctx context.Context, r *http.Request, about string, e *AuthError, token string) {
 	level := slog.LevelDebug
-	if configShaped(e.Check) {
+	if configShaped(about, e.Check) {
 		level = slog.LevelInfo
 	}
 	kind := about + "/" + e.Check
@@ -168,6 +186,19 @@ func (a *Authenticator) logRefusal(ctx context.Context, r *http.Request, about s
 		attrs = append(attrs, slog.String("path", r.URL.Path))
 	}
 	a.log.LogAttrs(ctx, level, "adapter: "+about+" refused", attrs...)
+}
+
+// refused logs a refused token or proof (logRefusal) and audits it as a
+// failed verification whose Detail is the explanation; c is the verified
+// token's claims, nil when it did not verify.
+func (a *Authenticator) refused(r *http.Request, about string, e *AuthError, token string, c *oidc.Claims) {
+	ctx := r.Context()
+	a.logRefusal(ctx, r, about, e, token)
+	if a.audit != nil {
+		ev := a.event(r, AuditVerificationFailed, e.Reason, c)
+		ev.Detail = e.explanation()
+		a.audit.emit(ctx, ev)
+	}
 }
 
 // maxLogKinds bounds the kinds of line the log limiter tracks; further

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenwarden/tokenwarden/adapter"
+	"github.com/tokenwarden/tokenwarden/dpop"
 	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 	"github.com/tokenwarden/tokenwarden/oidc"
 	"github.com/tokenwarden/tokenwarden/revocation"
@@ -482,5 +483,187 @@ func TestReadyStore(t *testing.T) {
 				t.Fatalf("Ready: %v", err)
 			}
 		})
+	}
+}
+
+// dpopGet sends GET target (as the client addresses it) with
+// "Authorization: DPoP token" and a proof by key for proofURL, as an API
+// behind a proxy sees it: the request's host is the proxy's upstream
+// address.
+func (e *explainEnv) dpopGet(t *testing.T, key *dpop.Key, token, proofURL string) *httptest.ResponseRecorder {
+	t.Helper()
+	proof, err := key.Proof(http.MethodGet, proofURL, token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "http://10.0.0.5:8080/api/profile", nil)
+	r.Header.Set("Authorization", "DPoP "+token)
+	r.Header.Set("DPoP", proof)
+	rec := httptest.NewRecorder()
+	e.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(rec, r)
+	return rec
+}
+
+// TestDPoPRefusalExplained: a refused DPoP proof is explained as a refused
+// token is: AuthError's check, expected and presented values come from the
+// *dpop.Error, the setting names the adapter.Config.DPoP.Proof field that
+// decides; the line "adapter: DPoP proof refused" is written at info for
+// the configuration-shaped checks (htu behind a proxy, alg, the iat window
+// on either side), the audit Detail is the same check=… expected=…
+// presented=… setting=… text, and neither holds token or proof text nor
+// reaches the client. A Bearer token on a route that requires DPoP names
+// DPoP.Require.
+func TestDPoPRefusalExplained(t *testing.T) {
+	const external = "https://api.example.com"
+	shift := func(d time.Duration) func(*adapter.Config) {
+		return func(c *adapter.Config) {
+			c.DPoP.Proof.ExternalURL = external
+			c.Now = func() time.Time { return time.Now().Add(d) }
+		}
+	}
+	tests := []struct {
+		name                                string
+		change                              func(*adapter.Config)
+		proof                               string // the URL the proof is made for
+		msg                                 string
+		check, setting, expected, presented string
+	}{
+		{"htu behind a proxy", nil, external + "/api/profile", "adapter: DPoP proof refused",
+			"htu", "adapter.Config.DPoP.Proof.ExternalURL", `"http://10.0.0.5:8080/api/profile"`, `"` + external + `/api/profile"`},
+		{"alg not allowed", func(c *adapter.Config) {
+			c.DPoP.Proof.ExternalURL = external
+			c.DPoP.Proof.Algorithms = []string{"PS256"}
+		}, external + "/api/profile", "adapter: DPoP proof refused",
+			"alg", "adapter.Config.DPoP.Proof.Algorithms", "PS256", `"ES256"`},
+		{"iat too old", shift(2 * time.Minute), external + "/api/profile", "adapter: DPoP proof refused",
+			"iat", "adapter.Config.DPoP.Proof.MaxAge", "MaxAge 1m0s", "T"},
+		{"iat ahead", shift(-20 * time.Second), external + "/api/profile", "adapter: DPoP proof refused",
+			"iat", "adapter.Config.DPoP.Proof.Leeway", "Leeway 5s", "T"},
+		{"Bearer where DPoP is required", func(c *adapter.Config) { c.DPoP.Require = true }, "", "adapter: access token refused",
+			"scheme", "adapter.Config.DPoP.Require", `"DPoP"`, `"Bearer"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newExplainEnv(t, slog.LevelInfo, tt.change)
+			var rec *httptest.ResponseRecorder
+			var token, proof string
+			if tt.proof == "" {
+				token = e.kc.PasswordToken(t, fake.MobileClientID, "", "alice", "alice-password").AccessToken
+				rec = e.get(token)
+			} else {
+				key, err := dpop.GenerateKey()
+				if err != nil {
+					t.Fatal(err)
+				}
+				token = e.kc.PasswordTokenDPoP(t, key, fake.DPoPClientID, "", "alice", "alice-password").AccessToken
+				proof, _ = key.Proof(http.MethodGet, tt.proof, token, "")
+				rec = e.dpopGet(t, key, token, tt.proof)
+			}
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401", rec.Code)
+			}
+			recs := e.log.records(t, tt.msg)
+			if len(recs) != 1 {
+				t.Fatalf("%d lines %q, want 1; log:\n%s", len(recs), tt.msg, e.log)
+			}
+			line := recs[0]
+			str := func(k string) string { s, _ := line[k].(string); return s }
+			if str("level") != "INFO" || str("check") != tt.check || str("setting") != tt.setting ||
+				!strings.Contains(str("expected"), tt.expected) || !strings.Contains(str("presented"), tt.presented) ||
+				str("expected") == str("presented") || str("hint") == "" {
+				t.Errorf("line %v: want level INFO, check %q, setting %q, expected ⊇ %q, presented ⊇ %q, a hint",
+					line, tt.check, tt.setting, tt.expected, tt.presented)
+			}
+			assertNoTokenText(t, e.log.String(), token)
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if len(e.audits) != 1 || e.audits[0].Kind != adapter.AuditVerificationFailed {
+				t.Fatalf("audit events %+v, want one verification_failed", e.audits)
+			}
+			want := "check=" + tt.check + " expected=" + str("expected") + " presented=" + str("presented") + " setting=" + tt.setting
+			if d := e.audits[0].Detail; d != want {
+				t.Errorf("audit detail\n %q\nwant\n %q", d, want)
+			}
+			assertNoTokenText(t, e.audits[0].Detail, token)
+			if proof != "" {
+				assertNoTokenText(t, e.log.String(), proof)
+				assertNoTokenText(t, e.audits[0].Detail, proof)
+			}
+			// The client gets the fixed text (and the challenge's algs) only.
+			answer := rec.Body.String() + strings.Join(rec.Header().Values("WWW-Authenticate"), " ")
+			if strings.Contains(answer, tt.setting) || strings.Contains(answer, str("presented")) || strings.Contains(answer, "check") {
+				t.Errorf("the client sees the explanation: %s", answer)
+			}
+		})
+	}
+}
+
+// TestDPoPRefusalLogLevels: a proof that is at fault alone (a replay) is
+// logged at debug only, once a second for its kind, beside the other
+// kinds; a missing server nonce, the protocol's first step, is logged at
+// debug and not audited.
+func TestDPoPRefusalLogLevels(t *testing.T) {
+	const external = "https://api.example.com"
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	key, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := func(e *explainEnv) (string, string) {
+		token := e.kc.PasswordTokenDPoP(t, key, fake.DPoPClientID, "", "alice", "alice-password").AccessToken
+		proof, err := key.Proof(http.MethodGet, external+"/api/profile", token, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []int{200, 401, 401} {
+			r := httptest.NewRequest(http.MethodGet, "http://10.0.0.5:8080/api/profile", nil)
+			r.Header.Set("Authorization", "DPoP "+token)
+			r.Header.Set("DPoP", proof)
+			rec := httptest.NewRecorder()
+			e.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(rec, r)
+			if rec.Code != want {
+				t.Fatalf("request %d: status %d, want %d", i, rec.Code, want)
+			}
+		}
+		return token, proof
+	}
+	cfg := func(c *adapter.Config) { c.DPoP.Proof.ExternalURL = external; c.Now = clock }
+
+	e := newExplainEnv(t, slog.LevelInfo, cfg)
+	replay(e)
+	if s := e.log.String(); s != "" {
+		t.Fatalf("a replay logged at info: %s", s)
+	}
+
+	e = newExplainEnv(t, slog.LevelDebug, cfg)
+	token, proof := replay(e)
+	e.dpopGet(t, key, token, "https://other.example.com/api/profile") // another kind: htu
+	lines := e.log.records(t, "adapter: DPoP proof refused")
+	if len(lines) != 2 || lines[0]["level"] != "DEBUG" || lines[0]["check"] != "replay" || lines[1]["check"] != "htu" {
+		t.Fatalf("want one replay line at debug (two refusals in a second) and one htu line:\n%s", e.log)
+	}
+	assertNoTokenText(t, e.log.String(), token)
+	assertNoTokenText(t, e.log.String(), proof)
+
+	e = newExplainEnv(t, slog.LevelDebug, func(c *adapter.Config) {
+		c.DPoP.Proof.ExternalURL = external
+		c.DPoP.Proof.NonceSecret = []byte(strings.Repeat("n", 32))
+	})
+	token = e.kc.PasswordTokenDPoP(t, key, fake.DPoPClientID, "", "alice", "alice-password").AccessToken
+	rec := e.dpopGet(t, key, token, external+"/api/profile")
+	if rec.Code != http.StatusUnauthorized || rec.Header().Get("DPoP-Nonce") == "" {
+		t.Fatalf("status %d, DPoP-Nonce %q", rec.Code, rec.Header().Get("DPoP-Nonce"))
+	}
+	lines = e.log.records(t, "adapter: DPoP proof refused")
+	if len(lines) != 1 || lines[0]["level"] != "DEBUG" || lines[0]["check"] != "nonce" ||
+		lines[0]["setting"] != "adapter.Config.DPoP.Proof.NonceSecret" {
+		t.Fatalf("log:\n%s", e.log)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.audits) != 0 {
+		t.Fatalf("a missing nonce was audited: %+v", e.audits)
 	}
 }

@@ -220,7 +220,7 @@ func (q Requirement) check(c *oidc.Claims) *AuthError {
 }
 
 // requireHandler returns the middleware of Authenticator.Require.
-func requireHandler(realm string, ew ErrorWriter, reqs []Requirement) func(http.Handler) http.Handler {
+func (a *Authenticator) requireHandler(reqs []Requirement) func(http.Handler) http.Handler {
 	q := All(reqs...)
 	if len(reqs) == 1 {
 		q = reqs[0]
@@ -229,13 +229,21 @@ func requireHandler(realm string, ew ErrorWriter, reqs []Requirement) func(http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := FromContext(r.Context())
 			if !ok {
-				writeAuthError(w, r, realm, ew, &AuthError{
-					Status: http.StatusUnauthorized, Reason: ReasonNoCredentials,
+				writeAuthError(w, r, &a.ch, a.cfg.ErrorWriter, &AuthError{
+					Status: http.StatusUnauthorized, Reason: ReasonNoCredentials, dpopOnly: a.dpopRequired(r),
 				})
 				return
 			}
 			if e := q.check(c); e != nil {
-				writeAuthError(w, r, realm, ew, e)
+				// The claims of a request that passed the middleware are
+				// bound to a key only when it came with DPoP.
+				if bound(c) {
+					e.used = schemeDPoP
+				} else {
+					e.used = schemeBearer
+				}
+				e.dpopOnly = a.dpopRequired(r)
+				writeAuthError(w, r, &a.ch, a.cfg.ErrorWriter, e)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -60,7 +60,7 @@ func TestLogoutHandler(t *testing.T) {
 			mod:         func(_ *env, _ *fakeRevoker, c *Config) { c.Logout.RevokeSession = true },
 			wantRevoked: []string{"refresh_token:rt1", "access_token:good"}, wantDenied: true, wantSession: true},
 		{name: "access token revocation skipped", req: logoutRequest("good", "refresh_token=rt1"), want: 204,
-			mod:         func(_ *env, _ *fakeRevoker, c *Config) { c.Logout.AccessToken = RevokeAccessNever },
+			mod:         func(_ *env, _ *fakeRevoker, c *Config) { c.Logout.SkipAccessTokenRevocation = true },
 			wantRevoked: []string{"refresh_token:rt1"}, wantDenied: true},
 		{name: "already revoked access token still logs out", req: logoutRequest("good", "refresh_token=rt1"), want: 204,
 			mod: func(e *env, _ *fakeRevoker, _ *Config) {
@@ -99,7 +99,7 @@ func TestLogoutHandler(t *testing.T) {
 		{name: "keycloak down for access token, required", req: logoutRequest("good", "refresh_token=rt1"), want: 503,
 			mod: func(_ *env, rv *fakeRevoker, c *Config) {
 				rv.errs = map[string]error{"good": unavailable}
-				c.Logout.AccessToken = RevokeAccessRequired
+				c.Logout.RequireAccessTokenRevocation = true
 			}, wantRevoked: []string{"refresh_token:rt1"}, wantDenied: true},
 	}
 	for _, tt := range tests {

@@ -102,7 +102,7 @@ func (r *replica) start(t *testing.T, kc *keycloaktest.Keycloak, redisURL, prefi
 		Issuer:            kc.IssuerURL(),
 		InternalURL:       r.kcVia,
 		Audience:          keycloaktest.BackendClientID,
-		Clients:           []string{keycloaktest.MobileClientID},
+		Clients:           []string{keycloaktest.MobileClientID, keycloaktest.DPoPClientID},
 		ClientSecret:      keycloaktest.BackendClientSecret,
 		HTTPClient:        &http.Client{Transport: countingTransport{r}, Timeout: 10 * time.Second},
 		InsecureAllowHTTP: true,
@@ -175,18 +175,27 @@ func refreshStatus(t *testing.T, kc *keycloaktest.Keycloak, refresh string) int 
 	return resp.StatusCode
 }
 
-// TestKeycloakTwoReplicas runs two API replicas sharing one Redis deny-list
-// against a real Keycloak realm whose logout notifications reach replica A.
-func TestKeycloakTwoReplicas(t *testing.T) {
+// twoReplicas starts replicas A and B sharing the Redis store under a
+// fresh key prefix, against a realm of their own whose logout
+// notifications reach A.
+func twoReplicas(t *testing.T, prefix string) (*keycloaktest.Keycloak, *replica, *replica) {
+	t.Helper()
 	kc := keycloaktest.New(t)
 	redisURL := testenv.Redis(t)
 	a, b := &replica{name: "A"}, &replica{name: "B"}
 	a.srv, a.mux = newServer(t)
 	b.srv, b.mux = newServer(t)
 	realm := kc.IsolatedRealm(t, a.srv.URL)
-	prefix := randomName("tw-adapter-test-")
-	a.start(t, realm, redisURL, prefix)
-	b.start(t, realm, redisURL, prefix)
+	p := randomName(prefix)
+	a.start(t, realm, redisURL, p)
+	b.start(t, realm, redisURL, p)
+	return realm, a, b
+}
+
+// TestKeycloakTwoReplicas runs two API replicas sharing one Redis deny-list
+// against a real Keycloak realm whose logout notifications reach replica A.
+func TestKeycloakTwoReplicas(t *testing.T) {
+	realm, a, b := twoReplicas(t, "tw-adapter-test-")
 	both := []*replica{a, b}
 
 	newUser := func(t *testing.T) keycloaktest.User {

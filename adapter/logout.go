@@ -16,25 +16,19 @@ type Revoker interface {
 	Revoke(ctx context.Context, token, hint string) error
 }
 
-// AccessRevocation says whether LogoutHandler also revokes the access token
-// at the authorization server (so that introspecting resource servers see
-// it at once; this API's replicas learn it from the deny-list).
-type AccessRevocation int
-
-const (
-	// RevokeAccessBestEffort tries, and logs a failure without failing the
-	// logout. It is the default.
-	RevokeAccessBestEffort AccessRevocation = iota
-	// RevokeAccessRequired fails the logout (503) when it fails.
-	RevokeAccessRequired
-	// RevokeAccessNever does not send the access token.
-	RevokeAccessNever
-)
-
 // LogoutOptions configures LogoutHandler.
 type LogoutOptions struct {
-	// AccessToken says whether the access token is also revoked upstream.
-	AccessToken AccessRevocation
+	// By default LogoutHandler also revokes the access token at the
+	// authorization server, so that introspecting resource servers see it
+	// at once (this API's replicas learn it from the deny-list), best
+	// effort: a failure is logged and the logout succeeds.
+	//
+	// SkipAccessTokenRevocation does not send the access token there (it
+	// is still deny-listed here).
+	SkipAccessTokenRevocation bool
+	// RequireAccessTokenRevocation fails the logout (503) when that
+	// revocation fails. SkipAccessTokenRevocation wins over it.
+	RequireAccessTokenRevocation bool
 	// RevokeSession also refuses every token of the access token's
 	// session (sid) on every replica, not only this access token: every
 	// token issued up to 5 minutes (the largest leeway an oidc.Verifier
@@ -62,7 +56,7 @@ const maxClockSkew = 5 * time.Minute
 //     it;
 //  3. revokes the refresh token at the authorization server (RFC 7009)
 //     with the revoker of the access token's client (azp), then the access
-//     token (per Logout.AccessToken);
+//     token (unless Logout.SkipAccessTokenRevocation);
 //  4. evicts the access token from the verifier's and introspector's
 //     caches;
 //  5. answers 204.
@@ -94,19 +88,37 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	token, err := h.cfg.Extractor.extract(r, true)
+	token, sch, err := h.cfg.Extractor.extract(r, true)
+	// Every refusal offers the challenges of the route's schemes, the
+	// error in the one the request used.
+	refuse := func(e *AuthError) {
+		e.used, e.dpopOnly = sch, h.dpopRequired(r)
+		h.refuse(w, r, e)
+	}
 	if err != nil {
-		h.refuse(w, r, extractError(err))
+		refuse(extractError(err))
+		return
+	}
+	if sch == schemeBearer && h.dpopRequired(r) {
+		refuse(h.bearerRefused(r, token))
 		return
 	}
 	c, err := h.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
-		h.refuse(w, r, h.verifyFailed(r, token, err))
+		refuse(h.verifyFailed(r, token, err))
 		return
+	}
+	if sch == schemeDPoP || bound(c) {
+		// A DPoP-bound token logs out only with its key's proof: a copied
+		// token cannot end the session either.
+		if e := h.bind(r, token, sch, c, c); e != nil {
+			refuse(e)
+			return
+		}
 	}
 	refresh, e := h.refreshToken(w, r)
 	if e != nil {
-		h.refuse(w, r, e)
+		refuse(e)
 		return
 	}
 	t := tokenOf(c)
@@ -114,7 +126,7 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rv == nil {
 		h.logLimited(ctx, slog.LevelWarn, "adapter: logout: no revoker for the token's client: add it to Config.Clients or Config.Revokers",
 			slog.String("client", t.ClientID))
-		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
+		refuse(&AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "logout not available for this client", Reason: ReasonMalformedRequest})
 		return
 	}
@@ -135,20 +147,20 @@ func (h logoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if t.ID == "" {
 		// Nothing identifies this token alone: refuse rather than claim it
 		// is revoked.
-		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
+		refuse(&AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
 			Description: "token has neither jti nor sid", Reason: ReasonMalformedRequest})
 		return
 	}
 	h.forget(token)
 
 	if err := rv.Revoke(ctx, refresh, introspect.HintRefreshToken); err != nil {
-		h.upstreamFailed(w, r, "refresh token", err)
+		h.upstreamFailed(w, r, sch, "refresh token", err)
 		return
 	}
-	if h.cfg.Logout.AccessToken != RevokeAccessNever {
+	if !h.cfg.Logout.SkipAccessTokenRevocation {
 		if err := rv.Revoke(ctx, token, introspect.HintAccessToken); err != nil {
-			if h.cfg.Logout.AccessToken == RevokeAccessRequired {
-				h.upstreamFailed(w, r, "access token", err)
+			if h.cfg.Logout.RequireAccessTokenRevocation {
+				h.upstreamFailed(w, r, sch, "access token", err)
 				return
 			}
 			h.log.LogAttrs(ctx, slog.LevelWarn, "adapter: logout: access token revocation failed; deny-listed locally",
@@ -178,13 +190,14 @@ func (h logoutHandler) storeFailed(w http.ResponseWriter, r *http.Request, what 
 
 // upstreamFailed maps a revocation error: the server refusing this token
 // (4xx) is the client's problem; anything else is an outage.
-func (h logoutHandler) upstreamFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
+func (h logoutHandler) upstreamFailed(w http.ResponseWriter, r *http.Request, sch scheme, what string, err error) {
 	var ie *introspect.Error
 	if errors.As(err, &ie) && ie.Status >= 400 && ie.Status < 500 && !errors.Is(err, introspect.ErrClientAuth) {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "adapter: logout: "+what+" refused by the authorization server",
 			slog.String("error", err.Error()))
 		h.refuse(w, r, &AuthError{Status: http.StatusBadRequest, Code: codeInvalidRequest,
-			Description: what + " not accepted", Reason: ReasonMalformedRequest, Err: err})
+			Description: what + " not accepted", Reason: ReasonMalformedRequest, Err: err,
+			used: sch, dpopOnly: h.dpopRequired(r)})
 		return
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelError, "adapter: logout: "+what+" revocation failed", slog.String("error", err.Error()))

@@ -117,15 +117,18 @@ func (a *Authenticator) Introspected(next http.Handler) http.Handler {
 // insufficient_scope (or 401 when the request was never authenticated),
 // with the Authenticator's realm and error writer.
 func (a *Authenticator) Require(reqs ...Requirement) func(http.Handler) http.Handler {
-	return requireHandler(a.realm, a.cfg.ErrorWriter, reqs)
+	return a.requireHandler(reqs)
 }
 
 func (a *Authenticator) handler(next http.Handler, forceIntrospect bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, e := a.authenticate(r, forceIntrospect)
+		c, proved, e := a.authenticate(r, forceIntrospect)
 		if e != nil {
 			a.refuse(w, r, e)
 			return
+		}
+		if proved {
+			a.offerNonce(w)
 		}
 		a.metrics.Decision(OutcomeAllow, ReasonOK)
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), c)))
@@ -136,15 +139,31 @@ func (a *Authenticator) handler(next http.Handler, forceIntrospect bool) http.Ha
 // claims, or the refusal that Middleware would send. It does not count
 // metrics.
 func (a *Authenticator) Authenticate(r *http.Request) (*oidc.Claims, *AuthError) {
-	return a.authenticate(r, false)
+	c, _, e := a.authenticate(r, false)
+	return c, e
 }
 
-func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oidc.Claims, *AuthError) {
-	token, err := a.cfg.Extractor.extract(r, !a.strictJWS)
-	if err != nil {
-		return nil, extractError(err)
+// authenticate runs the pipeline. proved reports that the request came
+// with a DPoP proof, which was accepted.
+func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (c *oidc.Claims, proved bool, e *AuthError) {
+	token, sch, err := a.cfg.Extractor.extract(r, !a.strictJWS)
+	if err == nil {
+		c, e = a.pipeline(r, token, sch, forceIntrospect)
+	} else {
+		e = extractError(err)
 	}
+	if e != nil {
+		e.used, e.dpopOnly = sch, a.dpopRequired(r)
+		return nil, false, e
+	}
+	return c, sch == schemeDPoP, nil
+}
+
+func (a *Authenticator) pipeline(r *http.Request, token string, sch scheme, forceIntrospect bool) (*oidc.Claims, *AuthError) {
 	ctx := r.Context()
+	if sch == schemeBearer && a.dpopRequired(r) {
+		return nil, a.bearerRefused(r, token)
+	}
 	c, err := a.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
 		if a.strictJWS && !isB64Token(token) {
@@ -163,10 +182,13 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 
 	// Introspection policy. A token without sub (a Keycloak lightweight
 	// access token) names nobody: it is never passed on with an empty
-	// identity, nor with the empty roles it carries.
+	// identity, nor with the empty roles it carries. A DPoP request whose
+	// token lacks cnf.jkt asks the introspector for the binding.
+	local := c
 	mustDegraded := degraded && !a.cfg.Policy.UnsafeTrustDegradedStore
 	anonymous := c.Subject == ""
-	if mustDegraded || anonymous || forceIntrospect || a.policyWants(r, c) {
+	needCnf := sch == schemeDPoP && jktOf(c) == "" && a.cfg.Introspector != nil
+	if mustDegraded || anonymous || forceIntrospect || needCnf || a.policyWants(r, c) {
 		ic, e := a.introspect(r, token, c, mustDegraded || anonymous)
 		if e != nil {
 			return nil, e
@@ -185,6 +207,15 @@ func (a *Authenticator) authenticate(r *http.Request, forceIntrospect bool) (*oi
 			}
 		}
 		c = ic
+	}
+
+	// Sender constraint: a bound token only with its proof, last before
+	// the requirements so that only a proof for an acceptable token is
+	// recorded.
+	if sch == schemeDPoP || bound(local) || bound(c) {
+		if e := a.bind(r, token, sch, local, c); e != nil {
+			return nil, e
+		}
 	}
 
 	if a.hasReq {
@@ -207,12 +238,7 @@ func (a *Authenticator) verifyFailed(r *http.Request, token string, err error) *
 		return e
 	}
 	a.explain(e, err, aboutAccessToken)
-	a.logRefusal(ctx, r, aboutAccessToken, e, token)
-	if a.audit != nil {
-		ev := a.event(r, AuditVerificationFailed, e.Reason, nil)
-		ev.Detail = e.explanation()
-		a.audit.emit(ctx, ev)
-	}
+	a.refused(r, aboutAccessToken, e, token, nil)
 	return e
 }
 

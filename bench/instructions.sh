@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Instructions per verification, counted by valgrind --tool=callgrind: a
 # measure that, unlike time, does not move with the load of a shared
-# machine. For each row, BenchmarkVerify runs under callgrind with collection
+# machine. For each row, its benchmark runs under callgrind with collection
 # on only inside the measured function (--toggle-collect): the signature
 # check alone for the floor (rsa.VerifyPKCS1v15 / ecdsa.Verify on a
 # precomputed digest), Verifier.Verify for tokenwarden's first-seen and
-# cached rows. Each row runs twice, with N1 and N2 iterations, and the
+# cached rows (BenchmarkVerify), dpop's Verifier.Verify for a proof
+# (BenchmarkDPoPVerify), and the middleware's authenticate for a Bearer and
+# a DPoP request (BenchmarkDPoPRequest). Each row runs twice, with N1 and N2 iterations, and the
 # difference divided by N2−N1 is one call's count: the warm-up call and
 # everything outside the function cancel out.
 #
@@ -35,19 +37,27 @@ count() {
 	awk '/^(summary|totals):/ {print $2; exit}' "$dir/cg.out"
 }
 
-# row, iteration factor (the cached path is short: more iterations), function
+# benchmark, row, iteration factor (a short path: more iterations), function
 rows=(
-	"RS256/floor 1 crypto/rsa.VerifyPKCS1v15"
-	"RS256/tokenwarden-first-seen 1 *oidc.(*Verifier).Verify"
-	"RS256/tokenwarden-cached 100 *oidc.(*Verifier).Verify"
-	"ES256/floor 1 crypto/ecdsa.Verify"
-	"ES256/tokenwarden-first-seen 1 *oidc.(*Verifier).Verify"
+	"Verify RS256/floor 1 crypto/rsa.VerifyPKCS1v15"
+	"Verify RS256/tokenwarden-first-seen 1 *oidc.(*Verifier).Verify"
+	"Verify RS256/tokenwarden-cached 100 *oidc.(*Verifier).Verify"
+	"Verify ES256/floor 1 crypto/ecdsa.Verify"
+	"Verify ES256/tokenwarden-first-seen 1 *oidc.(*Verifier).Verify"
+	"DPoPVerify floor 1 crypto/ecdsa.Verify"
+	"DPoPVerify tokenwarden 1 *dpop.(*Verifier).Verify"
+	"DPoPRequest floor 1 crypto/ecdsa.Verify"
+	"DPoPRequest tokenwarden-bearer 100 *adapter.(*Authenticator).authenticate"
+	"DPoPRequest tokenwarden-dpop 1 *adapter.(*Authenticator).authenticate"
 )
 for r in "${rows[@]}"; do
-	read -r row k fn <<<"$r"
-	re="^BenchmarkVerify\$/^${row%%/*}\$/^${row#*/}\$"
+	read -r bench row k fn <<<"$r"
+	re="^Benchmark${bench}\$"
+	for part in ${row//\// }; do
+		re="$re/^${part}\$"
+	done
 	a=$(count "$re" "$fn" $((n1 * k)))
 	b=$(count "$re" "$fn" $((n2 * k)))
 	d=$(((n2 - n1) * k))
-	echo "BenchmarkInstructions/Verify/$row $d $(((b - a) / d)) instr/op"
+	echo "BenchmarkInstructions/$bench/$row $d $(((b - a) / d)) instr/op"
 done

@@ -36,6 +36,7 @@ func ExampleRealmJSON() {
 	// realm tokenwarden
 	// client backend public: false
 	// client mobile public: true
+	// client mobile-dpop public: true
 	// user alice
 	// user bob
 	// user service-account-backend

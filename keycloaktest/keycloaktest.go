@@ -36,6 +36,11 @@ const (
 	BackendClientSecret = "backend-secret"
 	MobileClientID      = "mobile"
 	MobileRedirectURL   = "com.example.app:/callback"
+	// DPoPClientID is the mobile client with DPoP required
+	// (dpop.bound.access.tokens): its tokens are bound to the app's key
+	// (RFC 9449). A Keycloak whose tokenwarden realm was imported before
+	// the client was added lacks it: use IsolatedRealm.
+	DPoPClientID = "mobile-dpop"
 )
 
 // Keycloak is a running Keycloak and one realm in it.

@@ -2,6 +2,7 @@ package keycloaktest_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/Nerzal/gocloak/v13"
 
+	"github.com/tokenwarden/tokenwarden/dpop"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
 )
 
@@ -130,6 +132,101 @@ func TestLoginPKCE(t *testing.T) {
 	}
 	if !slices.Contains(audience(in), keycloaktest.BackendClientID) {
 		t.Fatalf("aud %v lacks backend", in["aud"])
+	}
+}
+
+// TestDPoPLogins: the DPoP client's password grant and PKCE code flow,
+// with a proof by the test's key, give tokens bound to it as Keycloak 26
+// writes them; without a proof Keycloak refuses; a bound refresh token is
+// refreshed with a proof by its key only; introspection states the binding.
+func TestDPoPLogins(t *testing.T) {
+	kc := keycloaktest.New(t).IsolatedRealm(t, "") // the shared realm may predate the DPoP client
+	key, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := func(name string, tk keycloaktest.Tokens) {
+		t.Helper()
+		var c struct {
+			Typ string `json:"typ"`
+			Cnf struct {
+				JKT  string `json:"jkt"`
+				Type string `json:"kc-jkt-type"`
+			} `json:"cnf"`
+		}
+		if err := keycloaktest.UnverifiedClaims(tk.AccessToken, &c); err != nil {
+			t.Fatal(err)
+		}
+		if tk.TokenType != "DPoP" || c.Typ != "DPoP" || c.Cnf.JKT != key.Thumbprint() || c.Cnf.Type != "DPoP" {
+			t.Fatalf("%s: token_type %q, typ %q, cnf %+v; want DPoP bound to %s", name, tk.TokenType, c.Typ, c.Cnf, key.Thumbprint())
+		}
+	}
+	pw := kc.PasswordTokenDPoP(t, key, keycloaktest.DPoPClientID, "", "alice", "alice-password")
+	bound("password grant", pw)
+	in := introspect(t, kc, pw.AccessToken)
+	if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || in["token_type"] != "DPoP" || cnf["jkt"] != key.Thumbprint() {
+		t.Fatalf("introspection: %v", in)
+	}
+	code := kc.LoginPKCEWith(t, keycloaktest.PKCELogin{ClientID: keycloaktest.DPoPClientID, Username: "bob", Password: "bob-password", DPoP: key})
+	bound("code flow", code)
+	bound("refresh", kc.RefreshDPoP(t, key, keycloaktest.DPoPClientID, "", code.RefreshToken))
+
+	_, err = kc.Token(t, "", url.Values{"grant_type": {"password"}, "client_id": {keycloaktest.DPoPClientID},
+		"username": {"alice"}, "password": {"alice-password"}})
+	var ge *keycloaktest.GrantError
+	if !errors.As(err, &ge) || ge.Status != 400 || ge.Description != "DPoP proof is missing" {
+		t.Fatalf("without a proof: %v", err)
+	}
+	other, _ := dpop.GenerateKey()
+	_, err = kc.TokenDPoP(t, other, "", url.Values{"grant_type": {"refresh_token"}, "client_id": {keycloaktest.DPoPClientID},
+		"refresh_token": {pw.RefreshToken}})
+	if !errors.As(err, &ge) || ge.Code != "invalid_grant" {
+		t.Fatalf("refresh with another key: %v", err)
+	}
+}
+
+// TestDPoPFeatureOn: the server info admin endpoint lists Keycloak's DPoP
+// feature as a default one, enabled: no start option is needed, and
+// discovery advertises the proof algorithms.
+func TestDPoPFeatureOn(t *testing.T) {
+	kc := keycloaktest.New(t)
+	req, _ := http.NewRequest(http.MethodGet, kc.BaseURL+"/admin/serverinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+kc.AdminToken(t))
+	resp, err := kc.HTTPClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info struct {
+		Features []struct {
+			Name    string `json:"name"`
+			Type    string `json:"type"`
+			Enabled bool   `json:"enabled"`
+		} `json:"features"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(info.Features, func(f struct {
+		Name    string `json:"name"`
+		Type    string `json:"type"`
+		Enabled bool   `json:"enabled"`
+	}) bool {
+		return f.Name == "DPOP"
+	})
+	if i < 0 || !info.Features[i].Enabled || info.Features[i].Type != "DEFAULT" {
+		t.Fatalf("DPOP feature: %+v", info.Features)
+	}
+	disc, err := kc.HTTPClient.Get(kc.IssuerURL() + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disc.Body.Close()
+	var d struct {
+		Algs []string `json:"dpop_signing_alg_values_supported"`
+	}
+	if err := json.NewDecoder(disc.Body).Decode(&d); err != nil || !slices.Contains(d.Algs, "ES256") {
+		t.Fatalf("dpop_signing_alg_values_supported %v (%v)", d.Algs, err)
 	}
 }
 

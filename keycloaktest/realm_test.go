@@ -116,6 +116,27 @@ func TestRealmContract(t *testing.T) {
 	if !aud {
 		t.Error("mobile client lacks the audience mapper adding backend to aud")
 	}
+	// The DPoP client: the mobile client with DPoP required.
+	di, ok := clients[DPoPClientID]
+	if !ok {
+		t.Fatalf("no client %s", DPoPClientID)
+	}
+	d := r.Clients[di]
+	if !d.PublicClient || !d.StandardFlowEnabled || d.Attributes["dpop.bound.access.tokens"] != "true" ||
+		d.Attributes["pkce.code.challenge.method"] != "S256" || d.FrontchannelLogout == nil || *d.FrontchannelLogout ||
+		!slices.Equal(d.RedirectURIs, m.RedirectURIs) || !slices.Equal(d.WebOrigins, m.WebOrigins) {
+		t.Errorf("DPoP client: %+v", d)
+	}
+	lightweightAud := false
+	for _, pm := range d.ProtocolMappers {
+		if pm.ProtocolMapper == "oidc-audience-mapper" && pm.Config["included.client.audience"] == BackendClientID &&
+			pm.Config["access.token.claim"] == "true" && pm.Config["introspection.token.claim"] == "true" && pm.Config["lightweight.claim"] == "true" {
+			lightweightAud = true
+		}
+	}
+	if !lightweightAud {
+		t.Error("DPoP client lacks the audience mapper adding backend to aud (lightweight.claim too)")
+	}
 	if got := r.Roles.Client[BackendClientID]; len(got) != 2 {
 		t.Errorf("backend client roles %v", got)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/Nerzal/gocloak/v13"
 	"golang.org/x/oauth2"
 
+	"github.com/tokenwarden/tokenwarden/dpop"
 	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 )
 
@@ -110,6 +111,10 @@ type PKCELogin struct {
 	// with the jar of an earlier one reuses its Keycloak session (single
 	// sign-on): no form is shown and the tokens carry the same sid.
 	Jar http.CookieJar
+	// DPoP, when set, sends the code exchange with a DPoP proof by this
+	// key (RFC 9449): the tokens are bound to it. The DPoP client
+	// (DPoPClientID) requires one.
+	DPoP *dpop.Key
 }
 
 // LoginPKCE logs username in to the "mobile" client the way a Capacitor app
@@ -208,7 +213,7 @@ func (k *Keycloak) loginPKCE(ctx context.Context, l PKCELogin) (Tokens, error) {
 	if code == "" {
 		return Tokens{}, errors.New("keycloaktest: callback without code")
 	}
-	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, k.HTTPClient), code, oauth2.VerifierOption(verifier))
+	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, k.client(l.DPoP)), code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		return Tokens{}, fmt.Errorf("keycloaktest: code exchange: %w", err)
 	}
@@ -300,6 +305,54 @@ func (e *GrantError) Error() string {
 // refresh-token replay, RFC 8693 token exchange).
 func (k *Keycloak) Token(t testing.TB, clientSecret string, form url.Values) (Tokens, error) {
 	t.Helper()
+	return k.token(t, k.HTTPClient, clientSecret, form)
+}
+
+// TokenDPoP is Token with a DPoP proof by key (RFC 9449): Keycloak binds
+// the tokens to the key (token_type "DPoP", access token typ "DPoP" and
+// cnf.jkt the key's thumbprint), and a bound refresh token is refreshed
+// only this way.
+func (k *Keycloak) TokenDPoP(t testing.TB, key *dpop.Key, clientSecret string, form url.Values) (Tokens, error) {
+	t.Helper()
+	return k.token(t, k.client(key), clientSecret, form)
+}
+
+// PasswordTokenDPoP is PasswordToken with a DPoP proof by key: the tokens
+// are bound to it.
+func (k *Keycloak) PasswordTokenDPoP(t testing.TB, key *dpop.Key, clientID, clientSecret, username, password string) Tokens {
+	t.Helper()
+	tk, err := k.TokenDPoP(t, key, clientSecret, url.Values{"grant_type": {"password"}, "client_id": {clientID},
+		"username": {username}, "password": {password}, "scope": {"openid"}})
+	if err != nil {
+		t.Fatalf("keycloaktest: DPoP password grant for client %q: %v", clientID, err)
+	}
+	return tk
+}
+
+// RefreshDPoP uses a refresh token with a DPoP proof by key, which Keycloak
+// requires for a bound refresh token of a public client.
+func (k *Keycloak) RefreshDPoP(t testing.TB, key *dpop.Key, clientID, clientSecret, refreshToken string) Tokens {
+	t.Helper()
+	tk, err := k.TokenDPoP(t, key, clientSecret, url.Values{"grant_type": {"refresh_token"}, "client_id": {clientID},
+		"refresh_token": {refreshToken}})
+	if err != nil {
+		t.Fatalf("keycloaktest: DPoP refresh for client %q: %v", clientID, err)
+	}
+	return tk
+}
+
+// client returns HTTPClient, or one that signs DPoP proofs with key.
+func (k *Keycloak) client(key *dpop.Key) *http.Client {
+	if key == nil {
+		return k.HTTPClient
+	}
+	c := *k.HTTPClient
+	c.Transport = &dpop.Transport{Key: key, Base: k.HTTPClient.Transport}
+	return &c
+}
+
+func (k *Keycloak) token(t testing.TB, hc *http.Client, clientSecret string, form url.Values) (Tokens, error) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, k.TokenURL(), strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +361,7 @@ func (k *Keycloak) Token(t testing.TB, clientSecret string, form url.Values) (To
 	if clientSecret != "" {
 		req.SetBasicAuth(url.QueryEscape(form.Get("client_id")), url.QueryEscape(clientSecret))
 	}
-	resp, err := k.HTTPClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("keycloaktest: token endpoint: %v", err)
 	}

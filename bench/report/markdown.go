@@ -57,12 +57,41 @@ var Targets = []Target{
 	}},
 	{"1 upstream call for 1,000 concurrent identical introspections (0 ms)", "IntrospectWaiters/0ms/tokenwarden", "", upstreamOne},
 	{"1 upstream call for 1,000 concurrent identical introspections (2 ms)", "IntrospectWaiters/2ms/tokenwarden", "", upstreamOne},
+	{"DPoP proof (ES256, Memory replay store) ≤ 1.3× the ECDSA P-256 floor (issue 13)", "DPoPVerify/tokenwarden", "", func(r, _ *Row) (string, bool) {
+		return ratio(r.RatioFloor) + " floor, " + num(r.AllocsOp) + " allocs", r.RatioFloor != nil && *r.RatioFloor <= 1.3
+	}},
+	{"DPoP request through the middleware ≤ 1.3× (Bearer request + ECDSA P-256 floor)", "DPoPRequest/tokenwarden-dpop", "DPoPRequest/tokenwarden-bearer",
+		func(r, ref *Row) (string, bool) {
+			q := dpopOverBearer(r, ref)
+			return ratio(q) + " (Bearer + floor)", q != nil && *q <= 1.3
+		}},
+	{"DPoP proof ≤ 1.3× the ECDSA P-256 floor in instructions (callgrind)", "Instructions/DPoPVerify/tokenwarden", "", func(r, _ *Row) (string, bool) {
+		return ratio(r.RatioFloorInstr) + " floor", r.RatioFloorInstr != nil && *r.RatioFloorInstr <= 1.3
+	}},
+	{"DPoP request ≤ 1.3× (Bearer request + floor) in instructions (callgrind)", "Instructions/DPoPRequest/tokenwarden-dpop", "Instructions/DPoPRequest/tokenwarden-bearer",
+		func(r, ref *Row) (string, bool) {
+			var q *float64
+			if r.InstrOp != nil && r.RatioFloorInstr != nil && *r.RatioFloorInstr > 0 && ref.InstrOp != nil {
+				q = quotient(r.InstrOp, ptr(*ref.InstrOp + *r.InstrOp / *r.RatioFloorInstr))
+			}
+			return ratio(q) + " (Bearer + floor)", q != nil && *q <= 1.3
+		}},
 	{"HTTP cached path ≥ 90% of bare req/s", "HTTP/tokenwarden-cached", "", func(r, _ *Row) (string, bool) {
 		if r.RatioBare == nil {
 			return "–", false
 		}
 		return fmt.Sprintf("%.0f%% of bare", 100**r.RatioBare), *r.RatioBare >= 0.9
 	}},
+}
+
+// dpopOverBearer is the DPoP request's time over the Bearer request's plus
+// the floor's, the floor taken from the DPoP row's own ratio (same rounds).
+func dpopOverBearer(r, bearer *Row) *float64 {
+	if r.NsOp == nil || r.RatioFloor == nil || *r.RatioFloor <= 0 || bearer.NsOp == nil {
+		return nil
+	}
+	floor := *r.NsOp / *r.RatioFloor
+	return quotient(r.NsOp, ptr(*bearer.NsOp+floor))
 }
 
 func upstreamOne(r, _ *Row) (string, bool) {
@@ -84,7 +113,10 @@ var sections = []struct{ prefix, title, about string }{
 	{"Introspect", "Introspection (RFC 7662)", "Against a fake Keycloak introspection endpoint answering after 0 ms or 2 ms. `gocloak` is RetrospectToken (no cache: every call goes upstream). `miss` sends a token not seen before; `hit` repeats one. cpu-ns/op is the process CPU time (client and the in-process fake) per call."},
 	{"IntrospectClient", "Introspection, the client's cost (server in a child process)", "The `miss` row of the introspection table against gocloak with the fake Keycloak in a child process (`bench/cmd/serve -row keycloak`): client CPU/op and allocs/op are the benchmark process's alone, that is the client's (request, client authentication, reading and checking the answer; for tokenwarden also the cache's bookkeeping of a miss). `× gocloak` compares client CPU; `tokenwarden-vs-gocloak` alternates one call of each client and measures the CPU time around each call, so that a burst of load falls on both: its ratio is the one the target reads."},
 	{"IntrospectWaiters", "1,000 concurrent identical introspections", "One op = 1,000 goroutines asking about the same token, not seen before, at once."},
-	{"Instructions", "Instructions per verification (callgrind)", "`bench/instructions.sh`: `BenchmarkVerify` under valgrind's callgrind, counting only inside the measured function (`rsa.VerifyPKCS1v15` or `ecdsa.Verify` on a precomputed digest for the floor, `Verifier.Verify` for tokenwarden), N1 and N2 iterations, (count₂ − count₁) ÷ (N2 − N1). Unlike time, the count does not move with the load of the machine; valgrind's CPU model may pick other instruction sets than the real CPU (SHA-256 without SHA-NI), which weighs the hashing a little more than in time."},
+	{"DPoPVerify", "DPoP proof verification (RFC 9449)", "`dpop.Verifier.Verify` of a fresh ES256 proof per call (proofs are signed in batches outside the timer) for a GET with a bound access token: typ, alg, the embedded jwk (parsed strictly, pinned to ES256, point checked), its RFC 7638 thumbprint against cnf.jkt, the signature, the claims, htm, htu, iat, ath, and the jti recorded in a revocation `Memory` store. `floor` is `ecdsa.Verify` on P-256 over a precomputed digest, in the same rounds. No DPoP peer could be run (see the notes)."},
+	{"DPoPRequest", "A DPoP request through the middleware", "The adapter's middleware with the RS256 Keycloak fixture token (verified-token cache on, the steady state): `tokenwarden-bearer` sends it as Bearer; `tokenwarden-dpop` sends the same token bound to a key (payload typ DPoP, cnf.jkt) as `Authorization: DPoP` with a fresh ES256 proof, recorded in the in-memory store. The target compares it with the Bearer row plus `floor` (ECDSA P-256), in the same rounds."},
+	{"FloorECDSAP256Verify", "The ECDSA P-256 floor", "`ecdsa.Verify` on P-256 over a precomputed digest: the floor of a DPoP proof's check, as a benchmark of its own."},
+	{"Instructions", "Instructions per verification (callgrind)", "`bench/instructions.sh`: `BenchmarkVerify`, `BenchmarkDPoPVerify` and `BenchmarkDPoPRequest` under valgrind's callgrind, counting only inside the measured function (`rsa.VerifyPKCS1v15` or `ecdsa.Verify` on a precomputed digest for the floor, `Verifier.Verify` for tokenwarden, `dpop`'s `Verifier.Verify` for a proof, the middleware's `authenticate` for a request), N1 and N2 iterations, (count₂ − count₁) ÷ (N2 − N1). Unlike time, the count does not move with the load of the machine; valgrind's CPU model may pick other instruction sets than the real CPU (SHA-256 without SHA-NI), which weighs the hashing a little more than in time."},
 	{"HTTP", "End-to-end HTTP", "A trivial handler over loopback, loaded by `bench/cmd/load` in a separate process (16 keep-alive connections per server) with the same request on every row, bare included (GET with the 1.5 KB `Authorization: Bearer` header). Each row is measured in 100 ms slices alternating with a bare handler on a server of its own, and `× bare` compares the two in the same slices; `bare` against bare shows the noise of the method. Both processes share the machine's cores. Server CPU/req and allocs/req are those of the benchmark process (the API server) during the row's slices; client CPU/req is the load generator's; CPU time does not count waiting for a core."},
 }
 

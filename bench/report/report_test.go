@@ -282,3 +282,45 @@ BenchmarkInstructions/Verify/RS256/tokenwarden-first-seen 100 632319 instr/op
 		t.Log(md)
 	}
 }
+
+// TestDPoPTargets: the DPoP rows get their floor from their own benchmark,
+// and the request target divides by the Bearer row plus that floor, in
+// time and in instructions.
+func TestDPoPTargets(t *testing.T) {
+	in := `BenchmarkDPoPVerify/floor-2 100 100000 ns/op 1088 B/op 19 allocs/op
+BenchmarkDPoPVerify/tokenwarden-2 100 120000 ns/op 5700 B/op 57 allocs/op
+BenchmarkDPoPRequest/floor-2 100 100000 ns/op 1088 B/op 19 allocs/op
+BenchmarkDPoPRequest/tokenwarden-bearer-2 100 1000 ns/op 435 B/op 5 allocs/op
+BenchmarkDPoPRequest/tokenwarden-dpop-2 100 140000 ns/op 6100 B/op 62 allocs/op
+BenchmarkInstructions/DPoPVerify/floor 100 800000 instr/op
+BenchmarkInstructions/DPoPVerify/tokenwarden 100 900000 instr/op
+BenchmarkInstructions/DPoPRequest/floor 100 800000 instr/op
+BenchmarkInstructions/DPoPRequest/tokenwarden-bearer 10000 4000 instr/op
+BenchmarkInstructions/DPoPRequest/tokenwarden-dpop 100 1100000 instr/op
+`
+	run, err := report.Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := report.Summarize(run, map[string]string{"command": "make bench", "count": "1"})
+	if r := sum.Rows["DPoPVerify/tokenwarden"]; !near(r.RatioFloor, 1.2) {
+		t.Errorf("DPoPVerify ratio %v", r.RatioFloor)
+	}
+	var buf bytes.Buffer
+	if err := report.Markdown(&buf, sum, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, want := range []string{
+		"| DPoP proof (ES256, Memory replay store) ≤ 1.3× the ECDSA P-256 floor (issue 13) | `DPoPVerify/tokenwarden` | 1.2× floor, 57 allocs | met |",
+		"| DPoP request through the middleware ≤ 1.3× (Bearer request + ECDSA P-256 floor) | `DPoPRequest/tokenwarden-dpop` | 1.39× (Bearer + floor) | missed |",
+		"| DPoP proof ≤ 1.3× the ECDSA P-256 floor in instructions (callgrind) | `Instructions/DPoPVerify/tokenwarden` | 1.12× floor | met |",
+		"| DPoP request ≤ 1.3× (Bearer request + floor) in instructions (callgrind) | `Instructions/DPoPRequest/tokenwarden-dpop` | 1.37× (Bearer + floor) | missed |",
+		"## DPoP proof verification (RFC 9449)",
+		"## A DPoP request through the middleware",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}

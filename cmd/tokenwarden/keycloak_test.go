@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenwarden/tokenwarden/dpop"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
 )
 
@@ -98,6 +99,7 @@ func TestKeycloak(t *testing.T) {
 	t.Run("sessions and logout-user", func(t *testing.T) { testSessionsAndLogoutUser(t, r) })
 	t.Run("logout-user --session", func(t *testing.T) { testLogoutSingleSession(t, r) })
 	t.Run("verify", func(t *testing.T) { testVerify(t, r) })
+	t.Run("verify a DPoP-bound token", func(t *testing.T) { testVerifyDPoP(t, r) })
 	t.Run("introspect and revoke", func(t *testing.T) { testIntrospectRevoke(t, r) })
 	t.Run("push-not-before", func(t *testing.T) { testPushNotBefore(t, r) })
 }
@@ -248,6 +250,23 @@ func testPushNotBefore(t *testing.T, r *kcRealm) {
 	}
 	if got := int64(deref(realm.NotBefore)); got != pr.NotBefore.Unix() {
 		t.Errorf("realm notBefore %d, command reported %d", got, pr.NotBefore.Unix())
+	}
+}
+
+// testVerifyDPoP: a token Keycloak bound to a key (the DPoP client) verifies
+// offline and shows the key it is bound to, and Keycloak answers active.
+func testVerifyDPoP(t *testing.T, r *kcRealm) {
+	key, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := r.kc.PasswordTokenDPoP(t, key, keycloaktest.DPoPClientID, "", "alice", "alice-password")
+	res := invoke(t, r.backendEnv(), tok.AccessToken, "verify")
+	if res.code != exitOK || !strings.Contains(res.stdout, "bound to key") || !strings.Contains(res.stdout, key.Thumbprint()) {
+		t.Fatalf("verify: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	if res := invoke(t, r.backendEnv(), tok.AccessToken, "introspect"); res.code != exitOK {
+		t.Fatalf("introspect: exit %d: %s %s", res.code, res.stdout, res.stderr)
 	}
 }
 

@@ -47,7 +47,8 @@ var (
 func Quote(s string) string { return QuoteN(s, 32) }
 
 // QuoteN is Quote with at most maxRunes runes: explanations quote whole
-// issuer URLs and client ids, which the operator compares byte for byte.
+// issuer URLs, client ids and a DPoP proof's htu, which the operator
+// compares byte for byte.
 func QuoteN(s string, maxRunes int) string {
 	var b strings.Builder
 	b.WriteByte('"')

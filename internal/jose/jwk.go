@@ -339,11 +339,22 @@ func ParseJWK(text string, p Policy) (*Key, error) {
 
 // Thumbprint returns the RFC 7638 JWK SHA-256 thumbprint of a public key,
 // base64url-encoded (the value of a DPoP-bound token's cnf.jkt, RFC 9449
-// §6.1): the hash of the key's required members in lexicographic order
-// without whitespace, computed from the key material itself, so every JWK
-// spelling of one key (member order, extra members, leading zero bytes)
-// has the same thumbprint.
+// §6.1): the hash of PublicJWK, computed from the key material itself, so
+// every JWK spelling of one key (member order, extra members, leading zero
+// bytes) has the same thumbprint.
 func Thumbprint(pub any) (string, error) {
+	j, err := PublicJWK(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(j))
+	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+}
+
+// PublicJWK returns the JWK of a public key with only its required
+// members, in lexicographic order and without whitespace (RFC 7638 §3.2):
+// the input of its thumbprint, and a valid JWK to embed in a header.
+func PublicJWK(pub any) (string, error) {
 	var b strings.Builder
 	enc := base64.RawURLEncoding
 	switch k := pub.(type) {
@@ -383,6 +394,5 @@ func Thumbprint(pub any) (string, error) {
 	default:
 		return "", fmt.Errorf("unsupported key type %T", pub)
 	}
-	sum := sha256.Sum256([]byte(b.String()))
-	return enc.EncodeToString(sum[:]), nil
+	return b.String(), nil
 }

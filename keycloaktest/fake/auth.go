@@ -258,7 +258,7 @@ func (k *Keycloak) LoginPKCE(t testing.TB, username, password string) Tokens {
 	_, tk, oe := k.tokenLocked(url.Values{
 		"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")},
 		"redirect_uri": {MobileRedirectURL}, "code_verifier": {verifier},
-	}, creds{id: MobileClientID}, "127.0.0.1")
+	}, creds{id: MobileClientID}, "127.0.0.1", "")
 	if oe != nil {
 		t.Fatalf("fake: code exchange: %v", oe)
 	}

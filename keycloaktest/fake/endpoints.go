@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/dpop"
 )
 
 // oauthError is an RFC 6749 error answer.
@@ -193,7 +195,8 @@ func (k *Keycloak) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		set("revocation_endpoint_auth_signing_alg_values_supported", []string{"RS256"}).
 		set("backchannel_logout_supported", true).
 		set("backchannel_logout_session_supported", true).
-		set("authorization_response_iss_parameter_supported", true)
+		set("authorization_response_iss_parameter_supported", true).
+		set("dpop_signing_alg_values_supported", dpopAlgs)
 	writeJSON(w, http.StatusOK, d)
 }
 
@@ -429,8 +432,12 @@ func (k *Keycloak) serveToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	var resp *object
+	jkt, pe := k.proofOf(r)
 	if k.locked(w, r, func(form url.Values, c creds) (e *oauthError) {
-		resp, _, e = k.tokenLocked(form, c, remoteHost(r))
+		if pe != nil {
+			return pe
+		}
+		resp, _, e = k.tokenLocked(form, c, remoteHost(r), jkt)
 		return e
 	}) {
 		writeJSON(w, http.StatusOK, resp)
@@ -439,7 +446,9 @@ func (k *Keycloak) serveToken(w http.ResponseWriter, r *http.Request) {
 
 func hasScope(scope, want string) bool { return slices.Contains(strings.Fields(scope), want) }
 
-func (k *Keycloak) tokenLocked(form url.Values, cr creds, addr string) (*object, Tokens, *oauthError) {
+// tokenLocked serves a token request; jkt is the thumbprint of the key of
+// the request's DPoP proof, "" without one.
+func (k *Keycloak) tokenLocked(form url.Values, cr creds, addr, jkt string) (*object, Tokens, *oauthError) {
 	gt := form.Get("grant_type")
 	if gt == "" {
 		return nil, Tokens{}, oerr(http.StatusBadRequest, "invalid_request", "Missing form parameter: grant_type")
@@ -447,6 +456,9 @@ func (k *Keycloak) tokenLocked(form url.Values, cr creds, addr string) (*object,
 	c, e := k.clientLocked(cr)
 	if e != nil {
 		return nil, Tokens{}, e
+	}
+	if c.DPoP && jkt == "" {
+		return nil, Tokens{}, errNoProof
 	}
 	now := k.now()
 	var g grant
@@ -459,7 +471,7 @@ func (k *Keycloak) tokenLocked(form url.Values, cr creds, addr string) (*object,
 		g = grant{u: u, c: c, s: k.newSessionLocked(u, now), kind: "ro", openid: hasScope(form.Get("scope"), "openid")}
 	case "refresh_token":
 		var e *oauthError
-		if g, e = k.refreshGrantLocked(form.Get("refresh_token"), c, now); e != nil {
+		if g, e = k.refreshGrantLocked(form.Get("refresh_token"), c, now, jkt); e != nil {
 			return nil, Tokens{}, e
 		}
 	case "client_credentials":
@@ -479,6 +491,7 @@ func (k *Keycloak) tokenLocked(form url.Values, cr creds, addr string) (*object,
 	default:
 		return nil, Tokens{}, oerr(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant_type")
 	}
+	g.jkt = jkt
 	resp, tk, err := k.issueLocked(g)
 	if err != nil {
 		return nil, Tokens{}, oerr(http.StatusInternalServerError, "server_error", err.Error())
@@ -486,7 +499,7 @@ func (k *Keycloak) tokenLocked(form url.Values, cr creds, addr string) (*object,
 	return resp, tk, nil
 }
 
-func (k *Keycloak) refreshGrantLocked(token string, c *client, now time.Time) (grant, *oauthError) {
+func (k *Keycloak) refreshGrantLocked(token string, c *client, now time.Time, jkt string) (grant, *oauthError) {
 	if token == "" {
 		return grant{}, oerr(http.StatusBadRequest, "invalid_request", "No refresh token")
 	}
@@ -496,6 +509,9 @@ func (k *Keycloak) refreshGrantLocked(token string, c *client, now time.Time) (g
 	}
 	if j.claims.str("azp") != c.ID {
 		return grant{}, oerr(http.StatusBadRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
+	}
+	if e := checkRefreshProof(j, jkt, errNoProof); e != nil {
+		return grant{}, e
 	}
 	if k.staleLocked(j) {
 		return grant{}, oerr(http.StatusBadRequest, "invalid_grant", "Stale token")
@@ -521,7 +537,13 @@ func (k *Keycloak) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	auth := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	withProof := false
+	if !ok {
+		token, withProof = strings.CutPrefix(auth, "DPoP ")
+		ok = withProof
+	}
 	if !ok && r.Method == http.MethodPost {
 		if form, e := readForm(w, r); e == nil {
 			token = form.Get("access_token")
@@ -540,6 +562,19 @@ func (k *Keycloak) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	var u *user
 	if err == nil {
 		u = k.users[j.claims.str("sub")]
+	}
+	if err == nil && (withProof || boundTo(j) != "") {
+		// A bound token only with "DPoP" and a proof by its key; Keycloak
+		// then answers with a DPoP challenge.
+		bound := boundTo(j)
+		if withProof {
+			challenge = `DPoP algs="` + strings.Join(dpopAlgs, " ") + `", realm="` + k.Realm + `"`
+		}
+		if !withProof || bound == "" {
+			err = errors.New("binding")
+		} else if _, perr := k.proofs.Verify(r.Context(), r, token, bound); perr != nil {
+			err = perr
+		}
 	}
 	if err != nil || u == nil || !k.userinfoActiveLocked(j, now) {
 		w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token", error_description="Token verification failed"`)
@@ -575,13 +610,20 @@ func (k *Keycloak) userinfoActiveLocked(j *jws, now time.Time) bool {
 // id_token_hint, confirmation page) is not implemented.
 func (k *Keycloak) serveLogout(w http.ResponseWriter, r *http.Request) {
 	var ds []delivery
-	if k.locked(w, r, func(form url.Values, c creds) (e *oauthError) { ds, e = k.logoutLocked(form, c); return e }) {
+	jkt, pe := k.proofOf(r)
+	if k.locked(w, r, func(form url.Values, c creds) (e *oauthError) {
+		if pe != nil {
+			return pe
+		}
+		ds, e = k.logoutLocked(form, c, jkt)
+		return e
+	}) {
 		k.deliver(nil, ds)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
-func (k *Keycloak) logoutLocked(form url.Values, cr creds) ([]delivery, *oauthError) {
+func (k *Keycloak) logoutLocked(form url.Values, cr creds, jkt string) ([]delivery, *oauthError) {
 	c, e := k.clientLocked(cr)
 	if e != nil {
 		return nil, e
@@ -598,6 +640,9 @@ func (k *Keycloak) logoutLocked(form url.Values, cr creds) ([]delivery, *oauthEr
 	if j.claims.str("azp") != c.ID {
 		return nil, oerr(http.StatusBadRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
 	}
+	if e := checkRefreshProof(j, jkt, oerr(http.StatusBadRequest, "invalid_grant", "DPoP proof is missing")); e != nil {
+		return nil, e
+	}
 	s := k.liveSessionLocked(j.claims.str("sid"), now)
 	if s == nil {
 		return nil, oerr(http.StatusBadRequest, "invalid_grant", "Session not active")
@@ -610,26 +655,42 @@ func (k *Keycloak) logoutLocked(form url.Values, cr creds) ([]delivery, *oauthEr
 func (k *Keycloak) PasswordToken(t testing.TB, clientID, clientSecret, username, password string) Tokens {
 	t.Helper()
 	return k.grantHelper(t, url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}, "scope": {"openid"}},
-		creds{clientID, clientSecret})
+		creds{clientID, clientSecret}, "")
 }
 
 // ClientCredentialsToken gets a service-account token for a confidential
 // client.
 func (k *Keycloak) ClientCredentialsToken(t testing.TB, clientID, clientSecret string) Tokens {
 	t.Helper()
-	return k.grantHelper(t, url.Values{"grant_type": {"client_credentials"}}, creds{clientID, clientSecret})
+	return k.grantHelper(t, url.Values{"grant_type": {"client_credentials"}}, creds{clientID, clientSecret}, "")
 }
 
 // Refresh uses a refresh token.
 func (k *Keycloak) Refresh(t testing.TB, clientID, clientSecret, refreshToken string) Tokens {
 	t.Helper()
-	return k.grantHelper(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}, creds{clientID, clientSecret})
+	return k.grantHelper(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}, creds{clientID, clientSecret}, "")
 }
 
-func (k *Keycloak) grantHelper(t testing.TB, form url.Values, cr creds) Tokens {
+// PasswordTokenDPoP is PasswordToken for tokens bound to key, as if the
+// request carried a DPoP proof by it: token_type "DPoP", access token typ
+// "DPoP", cnf.jkt the key's thumbprint (with Keycloak's kc-jkt-type).
+func (k *Keycloak) PasswordTokenDPoP(t testing.TB, key *dpop.Key, clientID, clientSecret, username, password string) Tokens {
+	t.Helper()
+	return k.grantHelper(t, url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}, "scope": {"openid"}},
+		creds{clientID, clientSecret}, key.Thumbprint())
+}
+
+// RefreshDPoP refreshes tokens bound to key, as if with a proof by it.
+func (k *Keycloak) RefreshDPoP(t testing.TB, key *dpop.Key, clientID, clientSecret, refreshToken string) Tokens {
+	t.Helper()
+	return k.grantHelper(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}, creds{clientID, clientSecret},
+		key.Thumbprint())
+}
+
+func (k *Keycloak) grantHelper(t testing.TB, form url.Values, cr creds, jkt string) Tokens {
 	t.Helper()
 	k.mu.Lock()
-	_, tk, e := k.tokenLocked(form, cr, "127.0.0.1")
+	_, tk, e := k.tokenLocked(form, cr, "127.0.0.1", jkt)
 	k.mu.Unlock()
 	if e != nil {
 		t.Fatalf("fake: %s grant for client %q: %v", form.Get("grant_type"), cr.id, e)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/dpop"
 )
 
 // Config describes the realm. The zero value is tokenwarden's test realm
@@ -19,12 +21,13 @@ type Config struct {
 	// Realm is the realm's name; default "tokenwarden".
 	Realm string
 	// Clients replace the default clients: "backend" (confidential, secret
-	// "backend-secret", service account) and "mobile" (public, an audience
+	// "backend-secret", service account), "mobile" (public, an audience
 	// mapper adding backend, web origins capacitor://localhost,
 	// https://localhost and http://127.0.0.1:8100 (the web build's test
 	// origin), PKCE S256, redirect URIs com.example.app:/callback and
-	// http://127.0.0.1:8100/).
-	// Neither has a back-channel logout or admin URL until a test sets one
+	// http://127.0.0.1:8100/) and "mobile-dpop" (mobile with DPoP
+	// required), as in the realm file.
+	// None has a back-channel logout or admin URL until a test sets one
 	// (UpdateClient).
 	Clients []Client
 	// Users replace the default users: alice (realm role user, backend role
@@ -86,6 +89,9 @@ type Client struct {
 	// PKCE, when set ("S256" or "plain"), makes the browser login require a
 	// code challenge with this method (pkce.code.challenge.method).
 	PKCE string
+	// DPoP makes every token request of the client carry a DPoP proof
+	// (dpop.bound.access.tokens). A proof binds the tokens of any client.
+	DPoP bool
 }
 
 // User is a user of the realm.
@@ -109,6 +115,9 @@ const (
 	BackendClientSecret = "backend-secret"
 	MobileClientID      = "mobile"
 	MobileRedirectURL   = "com.example.app:/callback"
+	// DPoPClientID is the mobile client with DPoP required: its tokens are
+	// bound to the app's key (RFC 9449).
+	DPoPClientID = "mobile-dpop"
 )
 
 func defaultClients() []Client {
@@ -116,6 +125,8 @@ func defaultClients() []Client {
 		{ID: BackendClientID, Secret: BackendClientSecret, ServiceAccount: true},
 		{ID: MobileClientID, Audience: []string{BackendClientID}, WebOrigins: []string{"capacitor://localhost", "https://localhost", "http://127.0.0.1:8100"},
 			RedirectURIs: []string{MobileRedirectURL, "http://127.0.0.1:8100/"}, PKCE: "S256"},
+		{ID: DPoPClientID, Audience: []string{BackendClientID}, WebOrigins: []string{"capacitor://localhost", "https://localhost", "http://127.0.0.1:8100"},
+			RedirectURIs: []string{MobileRedirectURL, "http://127.0.0.1:8100/"}, PKCE: "S256", DPoP: true},
 	}
 }
 
@@ -144,8 +155,14 @@ func defaultUsers() []User {
 // the same calls against the fake and a real Keycloak and compares the
 // answers.
 //
-// Not covered: SSO cookies, the browser logout page, offline tokens, DPoP,
-// lightweight access tokens, token exchange and the admin REST API.
+// DPoP (RFC 9449) works as in Keycloak 26: a token request with a proof
+// gets tokens bound to its key (typ "DPoP", cnf.jkt with Keycloak's
+// kc-jkt-type member, token_type "DPoP"), Client.DPoP requires one, and a
+// bound refresh token needs a proof by its key to refresh or to log out.
+//
+// Not covered: SSO cookies, the browser logout page, offline tokens, DPoP
+// server nonces, lightweight access tokens, token exchange and the admin
+// REST API.
 type Keycloak struct {
 	// BaseURL is the server's root, e.g. http://127.0.0.1:41234.
 	BaseURL string
@@ -171,6 +188,7 @@ type Keycloak struct {
 	codes     map[string]*authCode // authorization codes not yet exchanged
 	revoked   map[string]int64     // jti -> exp
 	notBefore int64
+	proofs    *dpop.Verifier // DPoP proofs of token-endpoint, logout and userinfo requests
 }
 
 type client struct {
@@ -240,6 +258,7 @@ func start(cfg Config) (*Keycloak, error) {
 	if k.maxAge <= 0 {
 		k.maxAge = 10 * time.Hour
 	}
+	k.proofs = newProofVerifier(k.now)
 	clients, users := cfg.Clients, cfg.Users
 	if clients == nil {
 		clients = defaultClients()

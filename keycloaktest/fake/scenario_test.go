@@ -912,26 +912,29 @@ func TestScenarioFake(t *testing.T) {
 	})
 }
 
+// compare requires the fake's and Keycloak's records to be equal line by
+// line.
+func compare(t *testing.T, fk, real []string) {
+	t.Helper()
+	for i := range max(len(fk), len(real)) {
+		var f, k string
+		if i < len(fk) {
+			f = fk[i]
+		}
+		if i < len(real) {
+			k = real[i]
+		}
+		if f != k {
+			t.Errorf("answers differ:\n fake     %s\n keycloak %s", f, k)
+		}
+	}
+	t.Logf("%d answers compared", len(real))
+}
+
 // TestScenarioSameAsKeycloak runs the scenario against the fake and the
 // real Keycloak and requires the same answers.
 func TestScenarioSameAsKeycloak(t *testing.T) {
 	kc := keycloaktest.New(t)
-	compare := func(t *testing.T, fk, real []string) {
-		t.Helper()
-		for i := range max(len(fk), len(real)) {
-			var f, k string
-			if i < len(fk) {
-				f = fk[i]
-			}
-			if i < len(real) {
-				k = real[i]
-			}
-			if f != k {
-				t.Errorf("answers differ:\n fake     %s\n keycloak %s", f, k)
-			}
-		}
-		t.Logf("%d answers compared", len(real))
-	}
 	t.Run("shared realm", func(t *testing.T) {
 		var fk, real []string
 		t.Run("fake", func(t *testing.T) { fk = scenario(t, fakeTarget(t, fake.New(t, fake.Config{}))) })

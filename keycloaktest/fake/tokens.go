@@ -66,6 +66,7 @@ type grant struct {
 	openid bool     // scope openid: an ID token is issued
 	nonce  string
 	addr   string // the caller's address, for service-account tokens
+	jkt    string // the thumbprint of the DPoP key the tokens are bound to
 }
 
 // jti returns an access token id in Keycloak 26.2+'s form
@@ -176,7 +177,11 @@ func (k *Keycloak) accessClaims(g grant, now time.Time) *object {
 	}
 	o.set("jti", jti(g)).set("iss", k.IssuerURL())
 	o.setIf("aud", audValue(audience(g.c, g.u)))
-	o.set("sub", g.u.ID).set("typ", "Bearer").set("azp", g.c.ID)
+	typ := "Bearer"
+	if g.jkt != "" {
+		typ = "DPoP"
+	}
+	o.set("sub", g.u.ID).set("typ", typ).set("azp", g.c.ID)
 	if g.s != nil {
 		o.set("sid", g.s.id)
 	}
@@ -184,6 +189,9 @@ func (k *Keycloak) accessClaims(g grant, now time.Time) *object {
 	o.setIf("allowed-origins", slices.Clone(g.c.WebOrigins))
 	o.setIf("realm_access", g.u.realmAccess())
 	o.setIf("resource_access", g.u.resourceAccess())
+	if g.jkt != "" {
+		o.set("cnf", cnf(g.jkt))
+	}
 	o.set("scope", g.accessScope())
 	g.u.profile(o)
 	if g.u.serviceAccount {
@@ -219,8 +227,11 @@ func (k *Keycloak) refreshExpiry(s *session, now time.Time) time.Time {
 func (k *Keycloak) refreshClaims(g grant, now time.Time, aud []string) *object {
 	o := newObject().set("exp", k.refreshExpiry(g.s, now).Unix()).set("iat", now.Unix()).
 		set("jti", keycloakID()).set("iss", k.IssuerURL()).set("aud", k.IssuerURL()).
-		set("sub", g.u.ID).set("typ", "Refresh").set("azp", g.c.ID).set("sid", g.s.id).
-		set("scope", g.refreshScope())
+		set("sub", g.u.ID).set("typ", "Refresh").set("azp", g.c.ID).set("sid", g.s.id)
+	if g.jkt != "" {
+		o.set("cnf", cnf(g.jkt))
+	}
+	o.set("scope", g.refreshScope())
 	o.setIf("aud_x", audValue(aud))
 	return o.set("prov", "default")
 }
@@ -234,10 +245,14 @@ func (k *Keycloak) issueLocked(g grant) (*object, Tokens, error) {
 	if err != nil {
 		return nil, Tokens{}, err
 	}
-	tk := Tokens{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(k.lifespan / time.Second), Subject: g.u.ID}
+	tokenType := "Bearer"
+	if g.jkt != "" {
+		tokenType = "DPoP"
+	}
+	tk := Tokens{AccessToken: access, TokenType: tokenType, ExpiresIn: int(k.lifespan / time.Second), Subject: g.u.ID}
 	resp := newObject().set("access_token", access).set("expires_in", tk.ExpiresIn)
 	if g.s == nil {
-		resp.set("refresh_expires_in", 0).set("token_type", "Bearer").set("not-before-policy", k.notBefore).
+		resp.set("refresh_expires_in", 0).set("token_type", tokenType).set("not-before-policy", k.notBefore).
 			set("scope", g.accessScope())
 		return resp, tk, nil
 	}
@@ -249,7 +264,7 @@ func (k *Keycloak) issueLocked(g grant) (*object, Tokens, error) {
 		return nil, Tokens{}, err
 	}
 	resp.set("refresh_expires_in", int(k.refreshExpiry(g.s, now).Sub(now)/time.Second)).
-		set("refresh_token", tk.RefreshToken).set("token_type", "Bearer")
+		set("refresh_token", tk.RefreshToken).set("token_type", tokenType)
 	if g.openid {
 		if tk.IDToken, err = k.signLocked("RS256", "JWT", k.idClaims(g, now, access)); err != nil {
 			return nil, Tokens{}, err

@@ -1,5 +1,6 @@
 // Package app is the API behind an Ionic/Capacitor app that logs in with
-// Keycloak (public client "mobile", PKCE): the protected routes, the logout,
+// Keycloak (public client "mobile", PKCE; "mobile-dpop" for tokens bound to
+// the app's key with DPoP): the protected routes, the logout,
 // back-channel logout and Keycloak admin endpoints, health and metrics,
 // wired from environment variables. The command in the parent directory
 // runs it; the demo and the tests run it in-process.
@@ -24,6 +25,7 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/adapter"
 	twprom "github.com/tokenwarden/tokenwarden/adapter/prometheus"
+	"github.com/tokenwarden/tokenwarden/dpop"
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
@@ -88,13 +90,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}
 	// From the issuer's discovery document New builds the key set, the
 	// verifier (aud must contain Audience; logout tokens are addressed to
-	// the mobile client), the introspection client and cache (with the
-	// secret) and the mobile client's revoker; the store is ours.
+	// the mobile clients), the introspection client and cache (with the
+	// secret) and the mobile clients' revokers; the store is ours, and
+	// records DPoP proofs too.
 	auth, err := adapter.New(ctx, adapter.Config{
-		Issuer:            cfg.Issuer,
-		InternalURL:       cfg.InternalURL,
-		Audience:          cfg.Audience,
-		Clients:           []string{cfg.MobileClientID},
+		Issuer:      cfg.Issuer,
+		InternalURL: cfg.InternalURL,
+		Audience:    cfg.Audience,
+		Clients:     []string{cfg.MobileClientID, cfg.DPoPClientID},
+		DPoP: adapter.DPoPPolicy{
+			Require: cfg.DPoP == DPoPRequire,
+			Proof:   dpop.Config{ExternalURL: cfg.PublicURL, NonceSecret: cfg.DPoPNonceSecret},
+		},
 		ClientSecret:      cfg.ClientSecret,
 		InsecureAllowHTTP: cfg.InsecureAllowHTTP,
 		Store:             store,
@@ -297,7 +304,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // cors answers the WebView's CORS for the allowed origins (docs/capacitor.md):
-// no cookies, so no Allow-Credentials.
+// no cookies, so no Allow-Credentials. The app reads the challenge and the
+// DPoP nonce of a refusal, and sends its DPoP proofs in a DPoP header.
 func cors(origins []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
@@ -308,10 +316,10 @@ func cors(origins []string, next http.Handler) http.Handler {
 		h := w.Header()
 		h.Add("Vary", "Origin")
 		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After")
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After, DPoP-Nonce")
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 			return

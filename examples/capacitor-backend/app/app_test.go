@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenwarden/tokenwarden/dpop"
 	"github.com/tokenwarden/tokenwarden/examples/capacitor-backend/app"
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
@@ -75,7 +76,16 @@ func TestConfigFromEnv(t *testing.T) {
 					t.Errorf("%q", c.CORSOrigins)
 				}
 			}},
+		{name: "dpop", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_DPOP": "Require",
+			"TOKENWARDEN_PUBLIC_URL": "https://api.example.com", "TOKENWARDEN_DPOP_NONCE_SECRET_FILE": secretFile},
+			check: func(t *testing.T, c app.Config) {
+				if c.DPoP != app.DPoPRequire || c.PublicURL != "https://api.example.com" || c.DPoPClientID != "mobile-dpop" ||
+					string(c.DPoPNonceSecret) != "s3cret\n" {
+					t.Errorf("%+v", c)
+				}
+			}},
 		{name: "no issuer", env: map[string]string{"KEYCLOAK_URL": "http://x"}, wantErr: true},
+		{name: "bad dpop policy", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_DPOP": "sometimes"}, wantErr: true},
 		{name: "both secrets", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_CLIENT_SECRET": "a", "TOKENWARDEN_CLIENT_SECRET_FILE": secretFile}, wantErr: true},
 		{name: "missing secret file", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_CLIENT_SECRET_FILE": secretFile + ".none"}, wantErr: true},
 		{name: "bad policy", env: map[string]string{"TOKENWARDEN_ISSUER": "https://i", "TOKENWARDEN_INTROSPECT": "sometimes"}, wantErr: true},
@@ -236,6 +246,91 @@ func TestAgainstKeycloak(t *testing.T) {
 	resp, _ = c.do(http.MethodGet, app.RouteProfile, "", nil, map[string]string{"Origin": "capacitor://localhost"})
 	if !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
 		t.Errorf("a 401 to the WebView must expose WWW-Authenticate: %v", resp.Header)
+	}
+}
+
+// TestDPoPAgainstKeycloak: a token Keycloak bound to the app's key (a
+// token request with a DPoP proof) passes with its proof, also through
+// logout; the same token as Bearer is refused; the WebView may send the
+// DPoP header and read DPoP-Nonce and WWW-Authenticate; with DPoP
+// required, a Bearer token is refused with a DPoP challenge alone, and
+// with a nonce secret the first proof is answered use_dpop_nonce.
+func TestDPoPAgainstKeycloak(t *testing.T) {
+	kc := keycloaktest.New(t)
+	start := func(t *testing.T, cfg app.Config) client {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cfg.Issuer, cfg.ClientSecret = kc.IssuerURL(), keycloaktest.BackendClientSecret
+		a, err := app.New(ctx, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(srv.Close)
+		return client{t: t, url: srv.URL}
+	}
+	key, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keycloak binds the tokens of any client to the key of a request's proof.
+	tok := kc.PasswordTokenDPoP(t, key, keycloaktest.MobileClientID, "", "alice", "alice-password")
+	if tok.TokenType != "DPoP" {
+		t.Fatalf("token_type %q", tok.TokenType)
+	}
+	withProof := func(c client, method, path string, form url.Values, hdr map[string]string) (*http.Response, string) {
+		proof, err := key.Proof(method, c.url+path, tok.AccessToken, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := map[string]string{"DPoP": proof, "Authorization": "DPoP " + tok.AccessToken}
+		for k, v := range hdr {
+			h[k] = v
+		}
+		return c.do(method, path, "", form, h)
+	}
+
+	c := start(t, app.Config{})
+	if resp, body := withProof(c, http.MethodGet, app.RouteProfile, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("DPoP: %d %s %v", resp.StatusCode, body, resp.Header.Values("WWW-Authenticate"))
+	}
+	resp, body := c.do(http.MethodGet, app.RouteProfile, tok.AccessToken, nil, map[string]string{"Origin": "capacitor://localhost"})
+	if resp.StatusCode != 401 || !strings.Contains(body, "invalid_token") ||
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "DPoP-Nonce") {
+		t.Fatalf("as Bearer: %d %s %v", resp.StatusCode, body, resp.Header)
+	}
+	resp, _ = c.do(http.MethodOptions, app.RouteProfile, "", nil, map[string]string{"Origin": "https://localhost",
+		"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization, dpop"})
+	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "DPoP") {
+		t.Fatalf("preflight with the DPoP header: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	// Required: Bearer is refused with a DPoP challenge alone.
+	req := start(t, app.Config{DPoP: app.DPoPRequire})
+	bob := kc.PasswordToken(t, keycloaktest.MobileClientID, "", "bob", "bob-password")
+	resp, _ = req.do(http.MethodGet, app.RouteProfile, bob.AccessToken, nil, nil)
+	if ch := resp.Header.Values("WWW-Authenticate"); resp.StatusCode != 401 || len(ch) != 1 || !strings.HasPrefix(ch[0], `DPoP realm="tokenwarden", error="invalid_token"`) {
+		t.Fatalf("Bearer where DPoP is required: %d %q", resp.StatusCode, ch)
+	}
+	if resp, _ := withProof(req, http.MethodGet, app.RouteProfile, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("DPoP where required: %d", resp.StatusCode)
+	}
+
+	// Nonces: the first proof is refused with the nonce to use.
+	nc := start(t, app.Config{DPoPNonceSecret: []byte(strings.Repeat("n", 32))})
+	resp, _ = withProof(nc, http.MethodGet, app.RouteProfile, nil, map[string]string{"Origin": "capacitor://localhost"})
+	if resp.StatusCode != 401 || resp.Header.Get("DPoP-Nonce") == "" ||
+		!strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), " "), `error="use_dpop_nonce"`) {
+		t.Fatalf("without the nonce: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	// Logout with the proof: 204, then the token is refused.
+	if resp, body := withProof(c, http.MethodPost, app.RouteLogout, url.Values{"refresh_token": {tok.RefreshToken}}, nil); resp.StatusCode != 204 {
+		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := withProof(c, http.MethodGet, app.RouteProfile, nil, nil); resp.StatusCode != 401 {
+		t.Fatalf("after logout: %d", resp.StatusCode)
 	}
 }
 

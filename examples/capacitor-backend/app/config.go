@@ -47,6 +47,21 @@ type Config struct {
 	// tokens are revoked at logout, and Keycloak's back-channel logout tokens
 	// are addressed to it. Default "mobile".
 	MobileClientID string
+	// DPoPClientID is the public client of an app whose tokens are bound to
+	// its key (DPoP, RFC 9449), served like MobileClientID. Default
+	// "mobile-dpop".
+	DPoPClientID string
+	// DPoP is DPoPAllow (default: DPoP-bound tokens with their proofs and
+	// Bearer tokens without a binding) or DPoPRequire (every route refuses
+	// Bearer tokens). A DPoP-bound token is never accepted as Bearer.
+	DPoP string
+	// PublicURL is the scheme://host[:port] at which the app reaches the
+	// API, e.g. https://api.example.com: a DPoP proof's htu is compared with
+	// it. Set it behind a proxy; empty means what the connection shows.
+	PublicURL string
+	// DPoPNonceSecret, when set (at least 32 bytes, the same on every
+	// replica), makes DPoP proofs carry a server nonce (RFC 9449 §9).
+	DPoPNonceSecret []byte
 	// RedisURL, when set, shares the deny-list between replicas through
 	// Redis; empty means the in-process Memory store.
 	RedisURL string
@@ -74,6 +89,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// DPoP policies accepted by TOKENWARDEN_DPOP.
+const (
+	DPoPAllow   = "allow"
+	DPoPRequire = "require"
+)
+
 // Environment variables read by ConfigFromEnv.
 const (
 	EnvIssuer           = "TOKENWARDEN_ISSUER"
@@ -84,6 +105,10 @@ const (
 	EnvClientSecret     = "TOKENWARDEN_CLIENT_SECRET"
 	EnvClientSecretFile = "TOKENWARDEN_CLIENT_SECRET_FILE"
 	EnvMobileClientID   = "TOKENWARDEN_MOBILE_CLIENT_ID"
+	EnvDPoPClientID     = "TOKENWARDEN_DPOP_CLIENT_ID"
+	EnvDPoP             = "TOKENWARDEN_DPOP"
+	EnvPublicURL        = "TOKENWARDEN_PUBLIC_URL"
+	EnvDPoPNonceFile    = "TOKENWARDEN_DPOP_NONCE_SECRET_FILE"
 	EnvRedisURL         = "REDIS_URL"
 	EnvRedisKeyPrefix   = "TOKENWARDEN_REDIS_PREFIX"
 	EnvIntrospect       = "TOKENWARDEN_INTROSPECT"
@@ -102,6 +127,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Audience:       getenv(EnvAudience),
 		ClientSecret:   getenv(EnvClientSecret),
 		MobileClientID: getenv(EnvMobileClientID),
+		DPoPClientID:   getenv(EnvDPoPClientID),
+		DPoP:           strings.ToLower(getenv(EnvDPoP)),
+		PublicURL:      getenv(EnvPublicURL),
 		RedisURL:       getenv(EnvRedisURL),
 		RedisKeyPrefix: getenv(EnvRedisKeyPrefix),
 		Introspect:     getenv(EnvIntrospect),
@@ -123,6 +151,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%w: %s: %w", ErrConfig, EnvClientSecretFile, err)
 		}
 		c.ClientSecret = strings.TrimSpace(string(b))
+	}
+	if f := getenv(EnvDPoPNonceFile); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return c, fmt.Errorf("%w: %s: %w", ErrConfig, EnvDPoPNonceFile, err)
+		}
+		c.DPoPNonceSecret = b
 	}
 	if v := getenv(EnvCORSOrigins); v != "" {
 		for o := range strings.SplitSeq(v, ",") {
@@ -160,6 +195,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MobileClientID == "" {
 		c.MobileClientID = "mobile"
+	}
+	if c.DPoPClientID == "" {
+		c.DPoPClientID = "mobile-dpop"
+	}
+	switch c.DPoP {
+	case "":
+		c.DPoP = DPoPAllow
+	case DPoPAllow, DPoPRequire:
+	default:
+		return c, fmt.Errorf("%w: %s must be %s or %s", ErrConfig, EnvDPoP, DPoPAllow, DPoPRequire)
 	}
 	if c.Introspect == "" {
 		c.Introspect = IntrospectDegraded

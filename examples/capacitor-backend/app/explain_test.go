@@ -123,7 +123,9 @@ func TestMisconfiguredBackendExplains(t *testing.T) {
 				t.Cleanup(func() { srv.Close() })
 				tok := realm.PasswordToken(t, keycloaktest.MobileClientID, "", "alice", "alice-password")
 				realm.LogoutUser(t, "alice") // Keycloak posts the logout token, synchronously
-				return tok.AccessToken, "adapter: logout token refused", `one of ["web"] in aud`, `["mobile"]`
+				// The backend also accepts logout tokens for its DPoP
+				// client (mobile-dpop by default).
+				return tok.AccessToken, "adapter: logout token refused", `one of ["web", "mobile-dpop"] in aud`, `["mobile"]`
 			},
 		},
 	}
