@@ -43,13 +43,13 @@ function render(auth: Auth | undefined, state: 'signed-in' | 'signed-out' | 'err
   void showBinding(auth, state === 'signed-in' ? t?.accessToken : undefined);
 }
 
+let shown = 0; // the latest call of showBinding, the one whose answer counts
+
 /**
  * Shows what the access token is bound to: the thumbprint in its cnf.jkt
  * (RFC 9449), and whether that is the key this browser holds; or that it is
  * a bearer token, which works for whoever copies it.
  */
-let shown = 0; // the latest call of showBinding, the one whose answer counts
-
 async function showBinding(auth: Auth | undefined, accessToken: string | undefined): Promise<void> {
   const call = ++shown;
   const el = $('binding');
@@ -61,11 +61,11 @@ async function showBinding(auth: Auth | undefined, accessToken: string | undefin
   el.dataset['jkt'] = typeof jkt === 'string' ? jkt : '';
   el.dataset['key'] = key?.thumbprint ?? '';
   if (accessToken === undefined) {
-    el.textContent = key ? `DPoP key of this browser: ${key.thumbprint} (${key.extractable ? 'extractable!' : 'non-extractable'})` : '';
+    el.textContent = key ? `DPoP key of this browser: ${key.thumbprint} (${key.extractable ? 'extractable' : 'non-extractable'})` : '';
   } else if (typeof jkt !== 'string') {
     el.textContent = 'Bearer token: not bound, it works for whoever copies it';
   } else if (jkt === key?.thumbprint) {
-    el.textContent = `DPoP-bound to this browser's ${key.extractable ? 'EXTRACTABLE' : 'non-extractable'} key: cnf.jkt ${jkt}`;
+    el.textContent = `DPoP-bound to this browser's ${key.extractable ? 'extractable' : 'non-extractable'} key: cnf.jkt ${jkt}`;
   } else {
     el.textContent = `DPoP-bound to a key this browser does not hold: cnf.jkt ${jkt}`;
   }
