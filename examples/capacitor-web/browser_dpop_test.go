@@ -162,6 +162,7 @@ func dpopFlow(t *testing.T, s *stack, browser context.Context) {
 	// An administrator signs the admin out in Keycloak: the back-channel
 	// logout reaches the API, the page's next call is refused, and so is
 	// its refresh, proof and all.
+	_, am = s.audits(0)
 	s.realm.LogoutUser(t, admin.Username)
 	mark = c.net.mark()
 	c.press("profile", "signed-out",
@@ -169,6 +170,9 @@ func dpopFlow(t *testing.T, s *stack, browser context.Context) {
 		entry{What: "refresh", Status: 400})
 	if r := c.tokenCalls(mark, "refresh_token"); len(r) != 1 || r[0].header("DPoP") == "" {
 		rec.fatalf("C: the refused refresh: %d requests, want one with a DPoP proof", len(r))
+	}
+	if evs, _ := s.audits(am); len(evs) == 0 || evs[0].Kind != "backchannel_logout" {
+		rec.fatalf("C: after the administrator's sign-out: audit events %+v, want a backchannel_logout first", evs)
 	}
 }
 
@@ -336,7 +340,8 @@ func (s *stack) expectRefusal(rec *recorder, what string, status int, challenges
 }
 
 // proof is a DPoP proof as the page sent it, decoded without verification
-// (the API verifies).
+// (the API verifies): the members of its header and of its payload, whose
+// names differ.
 type proof struct {
 	Typ string `json:"typ"`
 	Alg string `json:"alg"`
