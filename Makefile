@@ -20,8 +20,9 @@
 #                       No reachable database: "VULNCHECK NOT RUN", a failure under CI=true
 #   make demo           the README's demo command: Keycloak (started if needed; Redis too with
 #                       DEMO_REDIS=1), the capacitor-backend example, and a narrated logout scenario
-#   make demo-web       the app's web build (examples/capacitor-web, keycloak-js or oidc-client-ts)
-#                       with the capacitor backend and Keycloak (started if needed), served on
+#   make demo-web       the app's web build (examples/capacitor-web: keycloak-js, oidc-client-ts,
+#                       oidc-client-ts with DPoP) with the capacitor backend and Keycloak (started
+#                       if needed), served on
 #                       http://127.0.0.1:8100/ until Ctrl-C, for a person's own browser
 #   make bench          tokenwarden against every Go peer in one go test -bench run (bench/run.sh),
 #                       then instructions per verification under callgrind (bench/instructions.sh,

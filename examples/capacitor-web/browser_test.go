@@ -14,9 +14,10 @@ import (
 
 func TestMain(m *testing.M) { keycloaktest.Main(m) }
 
-// TestBrowser runs the app's web build in Debian's Chromium, once per OIDC
-// library, against the real Keycloak (its own login page), the capacitor
-// backend and the app's code as built by npm. Each variant proves:
+// TestBrowser runs the app's web build in Debian's Chromium, once per
+// variant, against the real Keycloak (its own login page), the capacitor
+// backend and the app's code as built by npm. Each variant with bearer
+// tokens (keycloak-js, oidc-client-ts) proves:
 //
 //	a. PKCE: the authorization request carries code_challenge_method=S256 and
 //	   the challenge of the verifier sent at the code exchange; the same code
@@ -31,6 +32,9 @@ func TestMain(m *testing.M) { keycloaktest.Main(m) }
 //	   reaches the API and the page's next call is refused (401), its refresh
 //	   too;
 //	f. two tabs with two sessions: logging out one leaves the other working.
+//
+// The DPoP variant (oidc-client-ts-dpop) proves g, the tokens bound to the
+// browser's key: see dpopFlow.
 func TestBrowser(t *testing.T) {
 	exe := chromiumPath(t)
 	kc := keycloaktest.New(t)
@@ -40,7 +44,11 @@ func TestBrowser(t *testing.T) {
 	for _, v := range capacitorweb.Variants() {
 		t.Run(v, func(t *testing.T) {
 			t0 := time.Now()
-			browserFlow(t, s, browser, v)
+			if v == capacitorweb.VariantOIDCClientTSDPoP {
+				dpopFlow(t, s, browser)
+			} else {
+				browserFlow(t, s, browser, v)
+			}
 			t.Logf("%s: %.1f s", v, time.Since(t0).Seconds())
 		})
 	}
@@ -54,7 +62,7 @@ func browserFlow(t *testing.T, s *stack, browser context.Context, variant string
 	// a. Login with PKCE S256, on Keycloak's page.
 	a := rec.newTab(browser, s, "A", variant)
 	la := a.login(alice)
-	checkPKCE(t, rec, s, la)
+	checkPKCE(t, rec, s, la, keycloaktest.MobileClientID)
 
 	// b. The API answers the page; the admin route needs the role.
 	mark := a.net.mark()
@@ -147,10 +155,10 @@ func browserFlow(t *testing.T, s *stack, browser context.Context, variant string
 // checkPKCE asserts what the browser sent: an S256 challenge in the
 // authorization request, its verifier at the code exchange, the exact
 // redirect URI.
-func checkPKCE(t *testing.T, rec *recorder, s *stack, l login) {
+func checkPKCE(t *testing.T, rec *recorder, s *stack, l login, clientID string) {
 	t.Helper()
 	q, ex := l.authorize, l.exchange
-	for k, want := range map[string]string{"response_type": "code", "client_id": keycloaktest.MobileClientID,
+	for k, want := range map[string]string{"response_type": "code", "client_id": clientID,
 		"code_challenge_method": "S256", "redirect_uri": s.webURL + "/"} {
 		if got := q.Get(k); got != want {
 			rec.fatalf("authorization request: %s=%q, want %q (query %v)", k, got, want, q)
@@ -163,7 +171,7 @@ func checkPKCE(t *testing.T, rec *recorder, s *stack, l login) {
 	if got := s256(v); got != q.Get("code_challenge") {
 		rec.fatalf("code exchange: S256(code_verifier) = %s, the authorization request sent %s", got, q.Get("code_challenge"))
 	}
-	if ex.Get("redirect_uri") != s.webURL+"/" || ex.Get("code") == "" || ex.Get("client_id") != keycloaktest.MobileClientID {
+	if ex.Get("redirect_uri") != s.webURL+"/" || ex.Get("code") == "" || ex.Get("client_id") != clientID {
 		rec.fatalf("code exchange form: %v", redact(ex))
 	}
 }

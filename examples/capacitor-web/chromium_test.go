@@ -61,7 +61,24 @@ type request struct {
 	headers network.Headers
 	post    []byte
 	status  int64
+	answer  network.Headers // the response's headers
 	done    bool
+}
+
+// header returns the value of a request header, whatever its case.
+func (r request) header(name string) string { return headerOf(r.headers, name) }
+
+// answerHeader returns the value of a response header, whatever its case.
+func (r request) answerHeader(name string) string { return headerOf(r.answer, name) }
+
+func headerOf(h network.Headers, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			s, _ := v.(string)
+			return s
+		}
+	}
+	return ""
 }
 
 // netlog records a tab's requests from the network events.
@@ -90,7 +107,7 @@ func (n *netlog) listen(ev any) {
 		n.byID[ev.RequestID] = r
 	case *network.EventResponseReceived:
 		if r := n.byID[ev.RequestID]; r != nil {
-			r.status = ev.Response.Status
+			r.status, r.answer = ev.Response.Status, ev.Response.Headers
 		}
 	case *network.EventLoadingFinished:
 		if r := n.byID[ev.RequestID]; r != nil {
@@ -330,12 +347,14 @@ func (tb *tab) press(button, state string, want ...entry) []entry {
 
 // login is what the browser showed of one login.
 type login struct {
-	authorize url.Values // the query of the authorization request
-	exchange  url.Values // the form of the code exchange
-	tokens    tokenResponse
+	authorize   url.Values // the query of the authorization request
+	exchange    url.Values // the form of the code exchange
+	exchangeReq request    // the code exchange, headers included
+	tokens      tokenResponse
 }
 
 type tokenResponse struct {
+	TokenType    string `json:"token_type"`
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
 	IDToken      string `json:"id_token"`
@@ -354,6 +373,22 @@ func (tb *tab) login(u keycloaktest.User) login {
 		chromedp.SendKeys(chromedp.ID("password"), u.Password),
 		chromedp.Click(chromedp.ID("kc-login")),
 	), tb.name+": submit the login form")
+	return tb.landed(mark, u)
+}
+
+// loginSSO clicks "Log in" while Keycloak's session cookie is still in the
+// tab: Keycloak answers without showing its form.
+func (tb *tab) loginSSO(u keycloaktest.User) login {
+	tb.rec.t.Helper()
+	mark := tb.net.mark()
+	tb.rec.check(tb.run(chromedp.Click(chromedp.ID("login"))), tb.name+": log in again")
+	return tb.landed(mark, u)
+}
+
+// landed waits until the page is back from Keycloak, signed in as u, and
+// returns the login's authorization request and code exchange.
+func (tb *tab) landed(mark int, u keycloaktest.User) login {
+	tb.rec.t.Helper()
 	if err := tb.waitFor(`document.getElementById('status')?.dataset.state === 'signed-in'`); err != nil {
 		tb.rec.snap(tb, "login")
 		tb.rec.fatalf("%s: after the login form: %v", tb.name, err)
@@ -371,7 +406,7 @@ func (tb *tab) login(u keycloaktest.User) login {
 	au, _ := url.Parse(auths[0].url)
 	ex := tb.tokenRequest(mark, "authorization_code")
 	var l login
-	l.authorize, l.exchange = au.Query(), ex.form
+	l.authorize, l.exchange, l.exchangeReq = au.Query(), ex.form, ex.req
 	if err := json.Unmarshal(ex.body, &l.tokens); err != nil || l.tokens.AccessToken == "" || l.tokens.RefreshToken == "" {
 		tb.rec.fatalf("%s: code exchange answer: %v %.200s", tb.name, err, ex.body)
 	}
@@ -379,6 +414,7 @@ func (tb *tab) login(u keycloaktest.User) login {
 }
 
 type tokenCall struct {
+	req  request
 	form url.Values
 	body []byte
 }
@@ -418,7 +454,7 @@ func (tb *tab) tokenRequest(mark int, grant string) tokenCall {
 		}
 	}
 	f, _ := url.ParseQuery(string(r.post))
-	return tokenCall{form: f, body: body}
+	return tokenCall{req: r, form: f, body: body}
 }
 
 // apiRequests returns the page's calls to the API path after mark (not the
@@ -458,14 +494,10 @@ func claimsOf(t *testing.T, token string) (sid, sub string) {
 	return c.Sid, c.Sub
 }
 
+// bearer returns the token of the request's "Authorization: Bearer", or "".
 func bearer(r request) string {
-	for k, v := range r.headers {
-		if strings.EqualFold(k, "Authorization") {
-			s, _ := v.(string)
-			return strings.TrimPrefix(s, "Bearer ")
-		}
-	}
-	return ""
+	tok, _ := strings.CutPrefix(r.header("Authorization"), "Bearer ")
+	return tok
 }
 
 func decode(t *testing.T, rec *recorder, body []byte, v any) {

@@ -3,6 +3,7 @@ package capacitorweb_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -91,9 +92,15 @@ type stack struct {
 // newStack starts the capacitor backend and the web app on free loopback
 // ports, in a copy of the test realm of their own: its back-channel logout
 // URL points at this backend (so tests running at the same time on the same
-// Keycloak do not receive each other's logouts), the mobile client accepts
-// this web origin, and refresh tokens are rotated (realm-wide in Keycloak
-// 26, hence the realm of its own).
+// Keycloak do not receive each other's logouts), the mobile clients (Bearer
+// and DPoP) accept this web origin, and refresh tokens are rotated
+// (realm-wide in Keycloak 26, hence the realm of its own).
+//
+// The backend asks for DPoP server nonces (RFC 9449 §9), its strictest
+// DPoP setting: the DPoP variant must then handle use_dpop_nonce and keep
+// the nonce of each answer, and a proof the page sent still carries a
+// nonce the API accepts when it is replayed, so the replay is refused for
+// being a replay. Bearer requests are not affected.
 func newStack(t *testing.T, kc *keycloaktest.Keycloak, dist string) *stack {
 	t.Helper()
 	listen := func() (net.Listener, string) {
@@ -109,20 +116,24 @@ func newStack(t *testing.T, kc *keycloaktest.Keycloak, dist string) *stack {
 
 	s.realm = kc.IsolatedRealm(t, apiURL)
 	s.realm.AdminRequest(t, http.MethodPut, "", map[string]any{"revokeRefreshToken": true, "refreshTokenMaxReuse": 0}, nil)
-	s.realm.UpdateClient(t, keycloaktest.MobileClientID, func(c *gocloak.Client) {
-		c.RedirectURIs = &[]string{keycloaktest.MobileRedirectURL, webURL + "/"}
-		c.WebOrigins = &[]string{webURL}
-		attrs := map[string]string{}
-		if c.Attributes != nil {
-			attrs = *c.Attributes
-		}
-		attrs["post.logout.redirect.uris"] = webURL + "/"
-		c.Attributes = &attrs
-	})
+	for _, id := range []string{keycloaktest.MobileClientID, keycloaktest.DPoPClientID} {
+		s.realm.UpdateClient(t, id, func(c *gocloak.Client) {
+			c.RedirectURIs = &[]string{keycloaktest.MobileRedirectURL, webURL + "/"}
+			c.WebOrigins = &[]string{webURL}
+			attrs := map[string]string{}
+			if c.Attributes != nil {
+				attrs = *c.Attributes
+			}
+			attrs["post.logout.redirect.uris"] = webURL + "/"
+			c.Attributes = &attrs
+		})
+	}
+	nonceSecret := make([]byte, 32)
+	_, _ = rand.Read(nonceSecret)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := app.New(ctx, app.Config{Issuer: s.realm.IssuerURL(), CORSOrigins: []string{webURL}},
+	a, err := app.New(ctx, app.Config{Issuer: s.realm.IssuerURL(), CORSOrigins: []string{webURL}, DPoPNonceSecret: nonceSecret},
 		slog.New(slog.NewJSONHandler(s.log, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -160,18 +171,51 @@ func (s *stack) user(t *testing.T, roles ...string) keycloaktest.User {
 // copied the token could.
 func (s *stack) apiStatus(t *testing.T, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.apiURL+app.RouteProfile, nil)
+	return s.apiCall(t, http.MethodGet, app.RouteProfile, map[string]string{"Authorization": "Bearer " + token})
+}
+
+// apiCall sends a request with these headers to the API from Go and
+// returns the status and the challenges (WWW-Authenticate, joined).
+func (s *stack) apiCall(t *testing.T, method, path string, headers map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.apiURL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+	return resp.StatusCode, strings.Join(resp.Header.Values("WWW-Authenticate"), ", ")
+}
+
+// audit is an audit event of the API, as its JSON log has it.
+type audit struct {
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+	Path   string `json:"path"`
+	Detail string `json:"detail"`
+}
+
+// audits returns the API's audit events from the mark-th on, and the mark
+// for the next call.
+func (s *stack) audits(mark int) ([]audit, int) {
+	var all []audit
+	for line := range strings.Lines(s.log.String()) {
+		var ev struct {
+			Msg string `json:"msg"`
+			audit
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Msg == "audit" {
+			all = append(all, ev.audit)
+		}
+	}
+	return all[min(mark, len(all)):], len(all)
 }
 
 // tokenEndpoint posts a form to the realm's token endpoint from Go and

@@ -1,18 +1,21 @@
 // Package capacitorweb serves the web build of the Capacitor app described in
 // docs/capacitor.md: the TypeScript app in this directory (src/, bundled by
-// esbuild with `npm ci && npm run build` into dist/), in two variants,
-// keycloak-js and oidc-client-ts, chosen at run time. Handler serves the
-// built files and /config.json, which tells the page where Keycloak and the
-// API are, so one build runs against any realm and ports.
+// esbuild with `npm ci && npm run build` into dist/), in three variants
+// chosen at run time: keycloak-js and oidc-client-ts with bearer tokens, and
+// oidc-client-ts with tokens bound to a non-extractable key of the browser
+// (DPoP, RFC 9449). Handler serves the built files and /config.json, which
+// tells the page where Keycloak and the API are, so one build runs against
+// any realm and ports.
 //
 // The app logs in with the authorization-code flow and PKCE (S256) on
 // Keycloak's own login page, calls the tokenwarden API
-// (examples/capacitor-backend) with the access token, refreshes it, and logs
-// out through the API's /auth/logout. The browser tests in this package drive
-// it in Chromium; `make demo-web` serves it for a person.
+// (examples/capacitor-backend) with the access token (and a DPoP proof),
+// refreshes it, and logs out through the API's /auth/logout. The browser
+// tests in this package drive it in Chromium; `make demo-web` serves it for
+// a person.
 //
 // The page's origin must be a redirect URI ("<origin>/") and a web origin of
-// the Keycloak client, and one of the API's CORS origins.
+// both Keycloak clients, and one of the API's CORS origins.
 package capacitorweb
 
 import (
@@ -27,10 +30,14 @@ import (
 	"strings"
 )
 
-// The OIDC libraries the app can use.
+// The variants of the app: the OIDC library it uses, and whether its tokens
+// are bound to the browser's key.
 const (
 	VariantKeycloakJS   = "keycloak-js"
 	VariantOIDCClientTS = "oidc-client-ts"
+	// VariantOIDCClientTSDPoP is oidc-client-ts with DPoP: it logs in with
+	// Config.DPoPClientID, and every request to the API carries a proof.
+	VariantOIDCClientTSDPoP = "oidc-client-ts-dpop"
 )
 
 // DefaultAddr is where `make demo-web` serves the app. The test realm's
@@ -39,8 +46,10 @@ const (
 // (CORS on its token endpoint) exactly, port included, so the port is fixed.
 const DefaultAddr = "127.0.0.1:8100"
 
-// Variants returns the libraries the app can use.
-func Variants() []string { return []string{VariantKeycloakJS, VariantOIDCClientTS} }
+// Variants returns the variants of the app.
+func Variants() []string {
+	return []string{VariantKeycloakJS, VariantOIDCClientTS, VariantOIDCClientTSDPoP}
+}
 
 // ErrConfig reports an unusable Config.
 var ErrConfig = errors.New("capacitorweb: invalid configuration")
@@ -55,13 +64,17 @@ type Config struct {
 	KeycloakURL string
 	// Realm is the realm the app logs in to. Required.
 	Realm string
-	// ClientID is the public client the app logs in with. Default "mobile".
+	// ClientID is the public client the app logs in with for bearer
+	// tokens. Default "mobile".
 	ClientID string
+	// DPoPClientID is the public client the DPoP variant logs in with, one
+	// whose tokens Keycloak binds to the app's key. Default "mobile-dpop".
+	DPoPClientID string
 	// API is the base URL of the tokenwarden API as the browser reaches it.
 	// Required.
 	API string
-	// Variant is the library the page uses unless its URL asks for the
-	// other one (?variant=oidc-client-ts). Default VariantKeycloakJS.
+	// Variant is the variant the page uses unless its URL asks for another
+	// one (?variant=oidc-client-ts-dpop). Default VariantKeycloakJS.
 	Variant string
 }
 
@@ -70,6 +83,7 @@ type pageConfig struct {
 	KeycloakURL string `json:"keycloakUrl"`
 	Realm       string `json:"realm"`
 	ClientID    string `json:"clientId"`
+	DPoPClient  string `json:"dpopClientId"`
 	API         string `json:"api"`
 	Variant     string `json:"variant"`
 }
@@ -96,14 +110,17 @@ func Handler(cfg Config) (http.Handler, error) {
 	if cfg.ClientID == "" {
 		cfg.ClientID = "mobile"
 	}
+	if cfg.DPoPClientID == "" {
+		cfg.DPoPClientID = "mobile-dpop"
+	}
 	if cfg.Variant == "" {
 		cfg.Variant = VariantKeycloakJS
 	}
 	if !slices.Contains(Variants(), cfg.Variant) {
-		return nil, fmt.Errorf("%w: Variant %q: want %s", ErrConfig, cfg.Variant, strings.Join(Variants(), " or "))
+		return nil, fmt.Errorf("%w: Variant %q: want one of %s", ErrConfig, cfg.Variant, strings.Join(Variants(), ", "))
 	}
 	conf, err := json.Marshal(pageConfig{KeycloakURL: strings.TrimRight(cfg.KeycloakURL, "/"), Realm: cfg.Realm,
-		ClientID: cfg.ClientID, API: strings.TrimRight(cfg.API, "/"), Variant: cfg.Variant})
+		ClientID: cfg.ClientID, DPoPClient: cfg.DPoPClientID, API: strings.TrimRight(cfg.API, "/"), Variant: cfg.Variant})
 	if err != nil {
 		return nil, err
 	}

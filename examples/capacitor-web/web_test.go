@@ -39,7 +39,7 @@ func TestHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"keycloakUrl": "http://127.0.0.1:8080", "realm": "tokenwarden", "clientId": "mobile",
-		"api": "http://127.0.0.1:8081", "variant": "keycloak-js"}
+		"dpopClientId": "mobile-dpop", "api": "http://127.0.0.1:8081", "variant": "keycloak-js"}
 	for k, v := range want {
 		if conf[k] != v {
 			t.Errorf("config.json %s = %v, want %v", k, conf[k], v)
@@ -103,9 +103,9 @@ func TestHandlerConfig(t *testing.T) {
 	}
 }
 
-// TestRealmWebClient holds the test realm's mobile client to exact URIs:
-// the native app's custom scheme, and the web build's loopback origin that
-// make demo-web serves, marked test-only.
+// TestRealmWebClient holds the test realm's mobile clients (the Bearer one
+// and the DPoP one) to exact URIs: the native app's custom scheme, and the
+// web build's loopback origin that make demo-web serves, marked test-only.
 func TestRealmWebClient(t *testing.T) {
 	var realm struct {
 		Clients []struct {
@@ -120,29 +120,40 @@ func TestRealmWebClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := "http://" + capacitorweb.DefaultAddr
-	for _, c := range realm.Clients {
-		if c.ClientID != keycloaktest.MobileClientID {
-			continue
-		}
-		post := strings.Split(c.Attributes["post.logout.redirect.uris"], "##")
-		for _, u := range slices.Concat(c.RedirectURIs, post) {
-			if strings.Contains(u, "*") {
-				t.Errorf("wildcard URI %q: exact URIs only", u)
+	for _, id := range []string{keycloaktest.MobileClientID, keycloaktest.DPoPClientID} {
+		found := false
+		for _, c := range realm.Clients {
+			if c.ClientID != id {
+				continue
+			}
+			found = true
+			post := strings.Split(c.Attributes["post.logout.redirect.uris"], "##")
+			for _, u := range slices.Concat(c.RedirectURIs, post) {
+				if strings.Contains(u, "*") {
+					t.Errorf("%s: wildcard URI %q: exact URIs only", id, u)
+				}
+			}
+			if !slices.Equal(c.RedirectURIs, []string{keycloaktest.MobileRedirectURL, web + "/"}) {
+				t.Errorf("%s: redirect URIs %q", id, c.RedirectURIs)
+			}
+			if !slices.Contains(c.WebOrigins, web) || !slices.Contains(post, web+"/") {
+				t.Errorf("%s: web origins %q, post-logout URIs %q: want %s", id, c.WebOrigins, post, web)
+			}
+			if len(c.Description) > 255 { // Keycloak's column: a longer one fails the realm import
+				t.Errorf("%s: description of %d characters, Keycloak stores 255", id, len(c.Description))
+			}
+			if !strings.Contains(c.Description, "TEST ONLY") || !strings.Contains(c.Description, web) {
+				t.Errorf("%s: the description does not mark %s as test-only: %q", id, web, c.Description)
+			}
+			if c.Attributes["pkce.code.challenge.method"] != "S256" {
+				t.Errorf("%s: PKCE S256 not required", id)
+			}
+			if dpop := c.Attributes["dpop.bound.access.tokens"] == "true"; dpop != (id == keycloaktest.DPoPClientID) {
+				t.Errorf("%s: dpop.bound.access.tokens %q", id, c.Attributes["dpop.bound.access.tokens"])
 			}
 		}
-		if !slices.Equal(c.RedirectURIs, []string{keycloaktest.MobileRedirectURL, web + "/"}) {
-			t.Errorf("redirect URIs %q", c.RedirectURIs)
+		if !found {
+			t.Errorf("no %s client in the test realm", id)
 		}
-		if !slices.Contains(c.WebOrigins, web) || !slices.Contains(post, web+"/") {
-			t.Errorf("web origins %q, post-logout URIs %q: want %s", c.WebOrigins, post, web)
-		}
-		if len(c.Description) > 255 { // Keycloak's column: a longer one fails the realm import
-			t.Errorf("description of %d characters, Keycloak stores 255", len(c.Description))
-		}
-		if !strings.Contains(c.Description, "TEST ONLY") || !strings.Contains(c.Description, web) {
-			t.Errorf("the description does not mark %s as test-only: %q", web, c.Description)
-		}
-		return
 	}
-	t.Fatal("no mobile client in the test realm")
 }

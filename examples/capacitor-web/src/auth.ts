@@ -21,6 +21,8 @@ export interface Tokens {
 
 export interface Auth {
   readonly variant: Variant;
+  /** The Keycloak client the tokens are issued to (a revocation names it). */
+  readonly clientId: string;
   /** Completes a login redirect when the URL carries one; true when tokens are held. */
   start(): Promise<boolean>;
   /** Sends the browser to Keycloak's login page (authorization code + PKCE S256). */
@@ -31,8 +33,21 @@ export interface Auth {
   refresh(): Promise<void>;
   /** Forgets the tokens. */
   forget(): Promise<void>;
-  /** Headers that authorize a request to the API: Bearer, or DPoP with a proof. */
-  authorize(url: string, method: string): Promise<Record<string, string>>;
+  /**
+   * Headers that authorize a request to the API with accessToken: Bearer,
+   * or DPoP with a fresh proof for this method and URL signed by the
+   * browser's key, carrying the API's nonce when it gave one.
+   */
+  authorize(url: string, method: string, accessToken: string, nonce?: string): Promise<Record<string, string>>;
+  /** The key the tokens are bound to (DPoP), or undefined for Bearer tokens. */
+  key(): Promise<KeyInfo | undefined>;
+}
+
+export interface KeyInfo {
+  /** RFC 7638 thumbprint of the public key: the tokens' cnf.jkt. */
+  thumbprint: string;
+  /** Whether the private key could be read out of the browser (it must not). */
+  extractable: boolean;
 }
 
 /** The JWT payload, decoded for display only: the API is what verifies it. */

@@ -2,25 +2,27 @@
 // build runs against any Keycloak, realm and API (the tests start them on
 // free ports). A native build would compile these values in instead.
 
-export type Variant = 'keycloak-js' | 'oidc-client-ts';
+/**
+ * The OIDC library the page uses: keycloak-js, oidc-client-ts with Bearer
+ * tokens, or oidc-client-ts with tokens bound to a key of this browser
+ * (DPoP, RFC 9449).
+ */
+export type Variant = 'keycloak-js' | 'oidc-client-ts' | 'oidc-client-ts-dpop';
 
-export const variants: readonly Variant[] = ['keycloak-js', 'oidc-client-ts'];
+export const variants: readonly Variant[] = ['keycloak-js', 'oidc-client-ts', 'oidc-client-ts-dpop'];
 
 export interface Config {
   /** Keycloak's root URL, e.g. http://127.0.0.1:8080. */
   keycloakUrl: string;
   realm: string;
-  /** The public client the app logs in with ("mobile"). */
+  /** The public client the app logs in with for Bearer tokens ("mobile"). */
   clientId: string;
+  /** The public client whose tokens Keycloak binds to the app's key ("mobile-dpop"). */
+  dpopClientId: string;
   /** The tokenwarden API (examples/capacitor-backend), e.g. http://127.0.0.1:8081. */
   api: string;
-  /** The library used unless the page asks for the other one (?variant=). */
+  /** The library used unless the page asks for another one (?variant=). */
   variant: Variant;
-  /**
-   * oidc-client-ts only: bind tokens to a non-extractable WebCrypto key kept
-   * in IndexedDB (RFC 9449). Off until the API accepts DPoP.
-   */
-  dpop: boolean;
 }
 
 export function issuer(c: Config): string {
@@ -52,9 +54,9 @@ export async function loadConfig(): Promise<Config> {
     keycloakUrl: str('keycloakUrl').replace(/\/+$/, ''),
     realm: str('realm'),
     clientId: str('clientId'),
+    dpopClientId: str('dpopClientId'),
     api: str('api').replace(/\/+$/, ''),
     variant: variant as Variant,
-    dpop: c['dpop'] === true,
   };
 }
 

@@ -8,6 +8,7 @@ export function create(c: Config): Auth {
   const kc = new Keycloak({ url: c.keycloakUrl, realm: c.realm, clientId: c.clientId });
   return {
     variant: 'keycloak-js',
+    clientId: c.clientId,
 
     start: () =>
       kc.init({
@@ -38,9 +39,13 @@ export function create(c: Config): Auth {
       kc.clearToken();
     },
 
-    async authorize() {
-      if (!kc.token) throw new LoginRequired();
-      return { Authorization: `Bearer ${kc.token}` };
+    // keycloak-js has no DPoP (docs/dpop.md): its tokens are bearer tokens.
+    async authorize(_url, _method, accessToken) {
+      return { Authorization: `Bearer ${accessToken}` };
+    },
+
+    async key() {
+      return undefined;
     },
   };
 }

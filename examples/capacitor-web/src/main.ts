@@ -27,8 +27,8 @@ function note(text: string): void {
 
 async function load(c: Config, v: Variant): Promise<Auth> {
   // One chunk per library: the page loads only the one it uses.
-  const m = v === 'keycloak-js' ? await import('./keycloak-js') : await import('./oidc-client-ts');
-  return m.create(c);
+  if (v === 'keycloak-js') return (await import('./keycloak-js')).create(c);
+  return (await import('./oidc-client-ts')).create(c, v === 'oidc-client-ts-dpop');
 }
 
 function render(auth: Auth | undefined, state: 'signed-in' | 'signed-out' | 'error', text?: string): void {
@@ -40,16 +40,48 @@ function render(auth: Auth | undefined, state: 'signed-in' | 'signed-out' | 'err
   status.textContent = text ?? (state === 'signed-in' ? `Signed in as ${user}` : 'Signed out');
   for (const id of ['profile', 'admin', 'refresh', 'logout']) $<HTMLButtonElement>(id).disabled = state !== 'signed-in';
   $<HTMLButtonElement>('login').disabled = state === 'signed-in';
+  void showBinding(auth, state === 'signed-in' ? t?.accessToken : undefined);
+}
+
+let shown = 0; // the latest call of showBinding, the one whose answer counts
+
+/**
+ * Shows what the access token is bound to: the thumbprint in its cnf.jkt
+ * (RFC 9449), and whether that is the key this browser holds; or that it is
+ * a bearer token, which works for whoever copies it.
+ */
+async function showBinding(auth: Auth | undefined, accessToken: string | undefined): Promise<void> {
+  const call = ++shown;
+  const el = $('binding');
+  const cnf = claims(accessToken)['cnf'];
+  const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>)['jkt'] : undefined;
+  const key = await auth?.key().catch(() => undefined);
+  if (call !== shown) return;
+  el.dataset['binding'] = accessToken === undefined ? '' : typeof jkt === 'string' ? 'dpop' : 'bearer';
+  el.dataset['jkt'] = typeof jkt === 'string' ? jkt : '';
+  el.dataset['key'] = key?.thumbprint ?? '';
+  if (accessToken === undefined) {
+    el.textContent = key ? `DPoP key of this browser: ${key.thumbprint} (${key.extractable ? 'extractable' : 'non-extractable'})` : '';
+  } else if (typeof jkt !== 'string') {
+    el.textContent = 'Bearer token: not bound, it works for whoever copies it';
+  } else if (jkt === key?.thumbprint) {
+    el.textContent = `DPoP-bound to this browser's ${key.extractable ? 'extractable' : 'non-extractable'} key: cnf.jkt ${jkt}`;
+  } else {
+    el.textContent = `DPoP-bound to a key this browser does not hold: cnf.jkt ${jkt}`;
+  }
 }
 
 async function main(): Promise<void> {
   const c = await loadConfig();
   const variant = chooseVariant(c);
   $('variant').textContent = variant;
-  const other = variants.find((v) => v !== variant) ?? variant;
-  const sw = $<HTMLAnchorElement>('switch');
-  sw.href = `/?variant=${other}`;
-  sw.textContent = `use ${other}`;
+  const sw = $('switch');
+  for (const other of variants.filter((v) => v !== variant)) {
+    const a = document.createElement('a');
+    a.href = `/?variant=${other}`;
+    a.textContent = other;
+    sw.append(sw.childElementCount > 0 ? ' or ' : 'use ', a);
+  }
 
   const auth = await load(c, variant);
   const session = new Session(c, auth, report);
@@ -96,11 +128,11 @@ async function main(): Promise<void> {
   });
   // Not what an app does: it shows that the token the app just dropped is
   // refused by the API, not merely forgotten.
+  // With DPoP the request carries a valid proof by the browser's key:
+  // what refuses the token is the API's deny-list.
   act('old-token', async () => {
     if (!oldToken) return;
-    const res = await fetch(`${c.api}/api/profile`, { headers: { Authorization: `Bearer ${oldToken}` } });
-    report({ what: 'GET /api/profile (old token)', status: res.status, detail: res.headers.get('WWW-Authenticate') ?? '' });
-    await show(res);
+    await show(await session.probe('/api/profile', oldToken, 'GET /api/profile (old token)'));
   });
 }
 

@@ -1,42 +1,60 @@
-// The oidc-client-ts variant: a generic OpenID Connect client.
+// The oidc-client-ts variants: a generic OpenID Connect client, with Bearer
+// tokens or with tokens bound to a key of this browser (DPoP, RFC 9449).
 
 import {
+  DPoPState,
   ErrorResponse,
   InMemoryWebStorage,
   IndexedDbDPoPStore,
+  User,
   UserManager,
   WebStorageStateStore,
-  type User,
+  type UserProfile,
 } from 'oidc-client-ts';
-import { LoginRequired, type Auth } from './auth';
+import { LoginRequired, type Auth, type KeyInfo } from './auth';
 import { issuer, redirectUri, type Config } from './config';
 
-export function create(c: Config): Auth {
-  // DPoP (RFC 9449): oidc-client-ts makes a non-extractable ECDSA P-256 key
-  // with WebCrypto, keeps it in IndexedDB, binds the code exchange and every
-  // refresh to it, and signs a proof per API request (authorize below).
-  // Keycloak binds the tokens (cnf.jkt), refresh tokens of public clients
-  // included. Off until the API verifies DPoP proofs.
-  const dpop = c.dpop ? { store: new IndexedDbDPoPStore(), bind_authorization_code: true } : undefined;
+export function create(c: Config, withDPoP: boolean): Auth {
+  const clientId = withDPoP ? c.dpopClientId : c.clientId;
+  // DPoP: oidc-client-ts makes a non-extractable ECDSA P-256 key with
+  // WebCrypto, keeps the CryptoKeyPair in IndexedDB (the key can sign, and
+  // cannot be read, not even by this page's script), sends its thumbprint
+  // with the authorization request (dpop_jkt, so the code is bound to it
+  // too), and signs a proof for the code exchange and every refresh;
+  // authorize below signs one per API request. Keycloak binds the tokens to
+  // it (cnf.jkt), the refresh token of a public client included.
+  const store = withDPoP ? new IndexedDbDPoPStore() : undefined;
+  // Tokens in memory only. The login state (PKCE verifier, state, nonce)
+  // stays in localStorage: it must survive the redirect to Keycloak.
+  const memory = new InMemoryWebStorage();
   const um = new UserManager({
     authority: issuer(c),
-    client_id: c.clientId,
+    client_id: clientId,
     redirect_uri: redirectUri(),
     post_logout_redirect_uri: redirectUri(),
     response_type: 'code', // PKCE S256 is always on
     scope: 'openid',
-    // Tokens in memory only. The login state (PKCE verifier, state, nonce)
-    // stays in localStorage: it must survive the redirect to Keycloak.
-    userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
+    userStore: new WebStorageStateStore({ store: memory }),
     automaticSilentRenew: false, // the app refreshes when the API answers 401
     monitorSession: false,
     loadUserInfo: false,
-    ...(dpop ? { dpop } : {}),
+    ...(store ? { dpop: { store, bind_authorization_code: true } } : {}),
   });
   let user: User | null = null;
 
+  // Forgets the tokens, not the key: oidc-client-ts's removeUser would
+  // delete the key too. The key belongs to this browser rather than to one
+  // login: a logout queued while offline still proves possession of it when
+  // it is retried, and the next login binds its tokens to it again. It
+  // never leaves the browser.
+  const drop = () => {
+    user = null;
+    memory.clear();
+  };
+
   return {
-    variant: 'oidc-client-ts',
+    variant: withDPoP ? 'oidc-client-ts-dpop' : 'oidc-client-ts',
+    clientId,
 
     async start() {
       const q = new URLSearchParams(location.search);
@@ -63,8 +81,7 @@ export function create(c: Config): Auth {
         user = await um.signinSilent(); // with a refresh token: the refresh_token grant, no iframe
       } catch (e) {
         if (e instanceof ErrorResponse && e.error === 'invalid_grant') {
-          user = null;
-          await um.removeUser();
+          drop();
           throw new LoginRequired('refresh token refused');
         }
         throw e;
@@ -73,16 +90,30 @@ export function create(c: Config): Auth {
     },
 
     async forget() {
-      user = null;
-      await um.removeUser();
+      drop();
     },
 
-    async authorize(url, method): Promise<Record<string, string>> {
-      if (!user) throw new LoginRequired();
-      if (!dpop) return { Authorization: `Bearer ${user.access_token}` };
-      const proof = await um.dpopProof(url, user, method);
-      if (!proof) throw new Error('no DPoP proof');
-      return { Authorization: `DPoP ${user.access_token}`, DPoP: proof };
+    async authorize(url, method, accessToken, nonce): Promise<Record<string, string>> {
+      if (!store) return { Authorization: `Bearer ${accessToken}` };
+      // dpopProof reads the access token of the User it is given (for ath);
+      // the token may be one already forgotten (a queued logout).
+      const holder = new User({ access_token: accessToken, token_type: 'DPoP', profile: {} as UserProfile });
+      const proof = await um.dpopProof(url, holder, method, nonce);
+      if (!proof) throw new Error('no DPoP key in this browser: log in again');
+      return { Authorization: `DPoP ${accessToken}`, DPoP: proof };
+    },
+
+    async key(): Promise<KeyInfo | undefined> {
+      const state: DPoPState | undefined = await store?.get(clientId);
+      if (!state) return undefined;
+      return { thumbprint: await thumbprint(state.keys.publicKey), extractable: state.keys.privateKey.extractable };
     },
   };
+}
+
+/** RFC 7638: SHA-256 of the EC key's required members in lexicographic order. */
+async function thumbprint(publicKey: CryptoKey): Promise<string> {
+  const { crv, kty, x, y } = await crypto.subtle.exportKey('jwk', publicKey);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify({ crv, kty, x, y })));
+  return btoa(String.fromCharCode(...new Uint8Array(digest))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

@@ -1,9 +1,12 @@
-// The app's side of the contract with the tokenwarden API, the same for both
-// libraries and for the native build (docs/capacitor.md): one refresh at a
-// time, one retry after a 401, and a logout that cannot leave tokens behind.
+// The app's side of the contract with the tokenwarden API, the same for every
+// library and for the native build (docs/capacitor.md): one refresh at a
+// time, one retry after a 401, the API's DPoP nonce, and a logout that
+// cannot leave tokens behind.
 
 import { LoginRequired, type Auth } from './auth';
 import { issuer, type Config } from './config';
+
+const RouteLogout = '/auth/logout';
 
 /** One HTTP exchange, reported to the page. */
 export interface Exchange {
@@ -30,6 +33,7 @@ export class Session {
   #inflight: Promise<void> | null = null;
   #loggingOut = false;
   #pending: Pending[] = []; // native build: kept in secure storage, not in memory
+  #nonce: string | undefined; // the API's latest DPoP-Nonce, put in the next proofs
   #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(c: Config, auth: Auth, report: (e: Exchange) => void) {
@@ -65,19 +69,53 @@ export class Session {
   async api(path: string, init: RequestInit = {}): Promise<Response> {
     if (this.#loggingOut) throw new LoginRequired('logging out');
     if (!this.#auth.tokens()) await this.refresh();
+    const res = await this.#call(path, init, this.#accessToken());
+    if (res.status !== 401) return res;
+    await this.refresh();
+    return this.#call(path, init, this.#accessToken());
+  }
+
+  /**
+   * Calls the API with the given access token, once, without refreshing:
+   * not what an app does, but it shows that a token the app has dropped is
+   * refused by the API, not merely forgotten.
+   */
+  probe(path: string, accessToken: string, what: string): Promise<Response> {
+    return this.#call(path, {}, accessToken, what);
+  }
+
+  #accessToken(): string {
+    const t = this.#auth.tokens();
+    if (!t) throw new LoginRequired();
+    return t.accessToken;
+  }
+
+  /**
+   * Sends one request to the API, authorized by the library (Bearer, or
+   * DPoP with a proof). With DPoP the API may want its nonce in the proof
+   * (RFC 9449 §9): it answers 401 use_dpop_nonce with a DPoP-Nonce header,
+   * and the request goes once more with a proof carrying it. Every answer's
+   * DPoP-Nonce is kept for the next proofs, so that a nonce that rotates
+   * costs no refusal.
+   */
+  async #call(path: string, init: RequestInit, accessToken: string, what?: string): Promise<Response> {
     const url = this.#c.api + path;
     const method = init.method ?? 'GET';
     const send = async () => {
       const headers = new Headers(init.headers);
-      for (const [k, v] of Object.entries(await this.#auth.authorize(url, method))) headers.set(k, v);
+      for (const [k, v] of Object.entries(await this.#auth.authorize(url, method, accessToken, this.#nonce))) headers.set(k, v);
       const res = await fetch(url, { ...init, method, headers });
-      this.#report({ what: `${method} ${path}`, status: res.status, detail: res.headers.get('WWW-Authenticate') ?? '' });
-      return res;
+      this.#report({
+        what: what ?? `${method} ${path}`,
+        status: res.status,
+        detail: res.headers.get('WWW-Authenticate') ?? res.headers.get('Retry-After') ?? '',
+      });
+      const nonce = res.headers.get('DPoP-Nonce'); // readable: the API's CORS exposes it
+      if (nonce) this.#nonce = nonce;
+      return { res, wantsNonce: res.status === 401 && nonce !== null && /error="use_dpop_nonce"/.test(res.headers.get('WWW-Authenticate') ?? '') };
     };
-    const res = await send();
-    if (res.status !== 401) return res;
-    await this.refresh();
-    return send();
+    const first = await send();
+    return first.wantsNonce ? (await send()).res : first.res;
   }
 
   /**
@@ -111,23 +149,25 @@ export class Session {
   async #logoutOnce(p: Pending): Promise<LogoutResult> {
     let res: Response;
     try {
-      const url = `${this.#c.api}/auth/logout`;
-      res = await fetch(url, {
+      // With DPoP the request carries a fresh proof by the browser's key, on
+      // the first try and on every retry from the queue: a copied token
+      // cannot log the session out either.
+      res = await this.#call(RouteLogout, {
         method: 'POST',
-        // Bearer: with DPoP on, this request will need a fresh proof from the
-        // kept key, for the first try and for every retry from the queue.
-        headers: { Authorization: `Bearer ${p.accessToken}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ refresh_token: p.refreshToken }),
-      });
+      }, p.accessToken);
     } catch (e) {
-      this.#report({ what: 'POST /auth/logout', status: 0, detail: `offline: ${String(e)}` });
-      return 'queued';
+      if (e instanceof TypeError) {
+        // fetch's network error: offline, or the API unreachable.
+        this.#report({ what: `POST ${RouteLogout}`, status: 0, detail: `offline: ${String(e)}` });
+        return 'queued';
+      }
+      // No proof could be made (the key is gone): the API cannot act on the
+      // token, Keycloak can still revoke the refresh token.
+      this.#report({ what: `POST ${RouteLogout}`, status: 0, detail: String(e) });
+      return (await this.#revokeAtKeycloak(p.refreshToken)) ? 'revoked' : 'queued';
     }
-    this.#report({
-      what: 'POST /auth/logout',
-      status: res.status,
-      detail: res.headers.get('WWW-Authenticate') ?? res.headers.get('Retry-After') ?? '',
-    });
     switch (res.status) {
       case 204:
         return 'done';
@@ -145,7 +185,7 @@ export class Session {
       const res = await fetch(`${issuer(this.#c)}/protocol/openid-connect/revoke`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ client_id: this.#c.clientId, token: refreshToken, token_type_hint: 'refresh_token' }),
+        body: new URLSearchParams({ client_id: this.#auth.clientId, token: refreshToken, token_type_hint: 'refresh_token' }),
       });
       this.#report({ what: 'POST …/revoke (Keycloak)', status: res.status, detail: '' });
       return res.ok;

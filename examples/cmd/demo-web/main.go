@@ -16,6 +16,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,7 +39,7 @@ func main() {
 	dist := flag.String("dist", "examples/capacitor-web/dist", "the built app (npm run build)")
 	webAddr := flag.String("web", envOr("DEMO_WEB_ADDR", capacitorweb.DefaultAddr), "address of the app (env DEMO_WEB_ADDR)")
 	apiAddr := flag.String("api", envOr("DEMO_API_ADDR", "127.0.0.1:0"), "address of the API; port 0 picks a free one (env DEMO_API_ADDR)")
-	variant := flag.String("variant", capacitorweb.VariantKeycloakJS, "default library: keycloak-js or oidc-client-ts")
+	variant := flag.String("variant", capacitorweb.VariantKeycloakJS, "default variant: "+strings.Join(capacitorweb.Variants(), ", "))
 	logFile := flag.String("log", ".run/demo-web-backend.log", "file receiving the backend's JSON log")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -89,8 +90,10 @@ func run(ctx context.Context, stop func(), o options) (err error) {
 	}()
 	if webURL != "http://"+capacitorweb.DefaultAddr {
 		// The realm lists only the default origin of the web build.
-		if err := kc.AllowWebApp(ctx, realm, "mobile", webURL); err != nil {
-			return err
+		for _, client := range []string{"mobile", "mobile-dpop"} {
+			if err := kc.AllowWebApp(ctx, realm, client, webURL); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -102,8 +105,14 @@ func run(ctx context.Context, stop func(), o options) (err error) {
 		return err
 	}
 	defer logf.Close()
+	// DPoP proofs must carry the API's nonce (RFC 9449 §9): the DPoP
+	// variant shows the use_dpop_nonce round trip on its first call.
+	nonceSecret := make([]byte, 32)
+	if _, err := rand.Read(nonceSecret); err != nil {
+		return err
+	}
 	a, err := app.New(ctx, app.Config{Issuer: kc.BaseURL + "/realms/" + realm, ClientSecret: "backend-secret",
-		CORSOrigins: []string{webURL}}, slog.New(slog.NewJSONHandler(logf, nil)))
+		CORSOrigins: []string{webURL}, DPoPNonceSecret: nonceSecret}, slog.New(slog.NewJSONHandler(logf, nil)))
 	if err != nil {
 		return err
 	}
@@ -131,13 +140,14 @@ func run(ctx context.Context, stop func(), o options) (err error) {
 
 	fmt.Printf(`demo-web: Keycloak %s, realm %s (a copy of tokenwarden: its back-channel
           logout and admin URLs point at the API, deleted when the demo stops)
-demo-web: API  %s (examples/capacitor-backend, Memory deny-list; log %s)
+demo-web: API  %s (examples/capacitor-backend, Memory deny-list, DPoP nonces; log %s)
 demo-web: app  %s/   <- open it in a browser on this machine
           log in as alice / alice-password (role user) or bob / bob-password (user, admin)
-          libraries: %s/?variant=keycloak-js  %s/?variant=oidc-client-ts
+          variants: %s/?variant=keycloak-js  %s/?variant=oidc-client-ts
+                    %s/?variant=oidc-client-ts-dpop (tokens bound to the browser's key)
           type "logout alice" + Enter to sign alice out in Keycloak as an admin would
           (the app's next call is refused), "quit" or Ctrl-C to stop
-`, kc.BaseURL, realm, apiURL, o.logFile, webURL, webURL, webURL)
+`, kc.BaseURL, realm, apiURL, o.logFile, webURL, webURL, webURL, webURL)
 
 	go commands(ctx, stop, kc, realm, os.Stdin)
 	select {
