@@ -1,14 +1,16 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/oidc"
 )
 
 // BackchannelLogoutHandler receives OpenID Connect Back-Channel Logout 1.0
@@ -36,74 +38,60 @@ import (
 // Config.Verifier that cannot verify logout tokens makes every request a
 // 503, and the error log says so.
 func (a *Authenticator) BackchannelLogoutHandler() http.Handler {
-	h := backchannelHandler{a}
-	return a.mount(h, h.missing())
+	return a.mountMessage(backchannel{a}, messageLabels{
+		log: "back-channel logout", about: aboutLogoutToken, detail: "logout_token", audit: AuditBackchannelLogout,
+	})
 }
 
-type backchannelHandler struct{ *Authenticator }
+// backchannel is the messageKind of BackchannelLogoutHandler.
+type backchannel struct{ *Authenticator }
 
-func (h backchannelHandler) missing() string {
-	if h.logoutTokens != nil {
+func (k backchannel) missing() string {
+	if k.logoutTokens != nil {
 		return ""
 	}
 	return "adapter: BackchannelLogoutHandler: Config.Verifier cannot verify logout tokens: " +
 		"leave it nil (New builds one from Config.Issuer) or pass an *oidc.Verifier or *oidc.MultiVerifier"
 }
 
-func (h backchannelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.accept(w, r, h.missing()) {
-		return
-	}
-	ctx := r.Context()
-	raw, desc := formParam(w, r, "logout_token", h.maxBody)
-	if desc != "" {
-		h.fail(w, http.StatusBadRequest, desc, ReasonMalformedRequest)
-		return
-	}
-	lc, err := h.logoutTokens.VerifyLogoutToken(ctx, raw)
-	if err != nil {
-		h.refuseMessage(w, r, err, raw, aboutLogoutToken, "logout_token")
-		return
-	}
+func (k backchannel) read(w http.ResponseWriter, r *http.Request, limit int64) (msg, desc string) {
+	return formParam(w, r, "logout_token", limit)
+}
 
-	// Revoke first, then record the jti: a revocation that failed can be
-	// retried with the same token. Both cut-offs derive from the token
-	// alone, never from the time of arrival, so the replay that SeenOnce
-	// then refuses re-applies exactly what is already stored.
-	if lc.SessionID != "" {
-		// The session has ended: no token of it is issued later, but one
-		// issued just before may carry a later iat from a clock running
-		// ahead (another Keycloak node).
-		cut := lc.IssuedAt.Add(maxClockSkew)
-		err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, lc.SessionID, cut)
-		if err == nil && lc.RevokeOfflineAccess {
-			// The offline session of the same id too (tokenOf).
-			err = h.cfg.Store.RevokeSession(ctx, lc.Issuer, offlineSession(lc.SessionID), cut)
-		}
-	} else {
+func (k backchannel) verify(r *http.Request, raw string) (*pushed, error) {
+	lc, err := k.logoutTokens.VerifyLogoutToken(r.Context(), raw)
+	if err != nil {
+		return nil, err
+	}
+	// Revoke first, then record the jti, so that a revocation that failed
+	// can be retried with the same token: both cut-offs derive from the
+	// token alone, never from the time of arrival.
+	return &pushed{
+		issuer: lc.Issuer, id: lc.ID, expiry: lc.Expiry,
+		revoke: func(ctx context.Context) error { return k.revoke(ctx, lc) },
+		audit: func(ev *AuditEvent) {
+			ev.Issuer, ev.Subject, ev.SessionID, ev.TokenID = lc.Issuer, lc.Subject, lc.SessionID, lc.ID
+		},
+	}, nil
+}
+
+// revoke revokes the session of lc or, without sid, every token of the
+// subject issued before the logout.
+func (k backchannel) revoke(ctx context.Context, lc *oidc.LogoutClaims) error {
+	if lc.SessionID == "" {
 		// iat has second precision: a token issued in the logout's second
 		// is refused too. A later login of the subject must not be.
-		err = h.cfg.Store.RevokeSubject(ctx, lc.Issuer, lc.Subject, lc.IssuedAt.Add(time.Second))
+		return k.cfg.Store.RevokeSubject(ctx, lc.Issuer, lc.Subject, lc.IssuedAt.Add(time.Second))
 	}
-	if err != nil {
-		h.log.LogAttrs(ctx, slog.LevelError, "adapter: back-channel logout: revocation not stored", slog.String("error", err.Error()))
-		h.fail(w, http.StatusServiceUnavailable, "", ReasonStoreUnavailable)
-		return
+	// The session has ended: no token of it is issued later, but one
+	// issued just before may carry a later iat from a clock running ahead
+	// (another Keycloak node).
+	cut := lc.IssuedAt.Add(maxClockSkew)
+	if err := k.cfg.Store.RevokeSession(ctx, lc.Issuer, lc.SessionID, cut); err != nil || !lc.RevokeOfflineAccess {
+		return err
 	}
-	first, err := h.cfg.Store.SeenOnce(ctx, lc.Issuer, lc.ID, lc.Expiry)
-	switch {
-	case err != nil:
-		h.log.LogAttrs(ctx, slog.LevelError, "adapter: back-channel logout: replay guard unavailable", slog.String("error", err.Error()))
-		h.fail(w, http.StatusServiceUnavailable, "", ReasonStoreUnavailable)
-		return
-	case !first:
-		h.fail(w, http.StatusBadRequest, "logout token replayed", ReasonInvalidToken)
-		return
-	}
-	ev := h.event(r, AuditBackchannelLogout, ReasonOK, nil)
-	ev.Issuer, ev.Subject, ev.SessionID, ev.TokenID = lc.Issuer, lc.Subject, lc.SessionID, lc.ID
-	h.audit.emit(ctx, ev)
-	h.succeed(w, http.StatusOK)
+	// The offline session of the same id too (tokenOf).
+	return k.cfg.Store.RevokeSession(ctx, lc.Issuer, offlineSession(lc.SessionID), cut)
 }
 
 // writeJSONError writes {"error","error_description"} with no-store.

@@ -42,14 +42,23 @@ import (
 // itself. A Config.Verifier that cannot verify admin messages makes every
 // request a 503, and the error log says so.
 func (a *Authenticator) KeycloakAdminHandler() http.Handler {
-	h := adminHandler{a}
-	return a.mount(h, h.missing())
+	h := a.mountMessage(adminMessages{a}, messageLabels{
+		log: "keycloak admin", about: aboutAdminMessage, detail: "admin_action", audit: AuditAdminAction,
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := adminEndpoints[path.Base(r.URL.Path)]; !ok {
+			a.fail(w, http.StatusNotFound, "unknown admin endpoint", ReasonMalformedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
-type adminHandler struct{ *Authenticator }
+// adminMessages is the messageKind of KeycloakAdminHandler.
+type adminMessages struct{ *Authenticator }
 
-func (h adminHandler) missing() string {
-	if h.adminActions != nil && h.adminIssuer != "" {
+func (k adminMessages) missing() string {
+	if k.adminActions != nil && k.adminIssuer != "" {
 		return ""
 	}
 	return "adapter: KeycloakAdminHandler: Config.Verifier cannot verify Keycloak admin messages: " +
@@ -63,72 +72,47 @@ var adminEndpoints = map[string]string{
 	"k_test_available":  oidc.AdminActionTestAvailable,
 }
 
-func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	want, ok := adminEndpoints[path.Base(r.URL.Path)]
-	if !ok {
-		h.fail(w, http.StatusNotFound, "unknown admin endpoint", ReasonMalformedRequest)
-		return
-	}
-	if !h.accept(w, r, h.missing()) {
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+func (k adminMessages) read(w http.ResponseWriter, r *http.Request, limit int64) (msg, desc string) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		h.fail(w, http.StatusBadRequest, "body too large", ReasonMalformedRequest)
-		return
+		return "", "body too large"
 	}
-	msg := strings.TrimSpace(string(body))
-	act, err := h.adminActions.VerifyAdminAction(ctx, msg)
-	if err != nil {
-		h.refuseMessage(w, r, err, msg, aboutAdminMessage, "admin_action")
-		return
-	}
-	if act.Action != want {
-		h.fail(w, http.StatusBadRequest, "action does not match the endpoint", ReasonInvalidToken)
-		return
-	}
-	if act.Action == oidc.AdminActionTestAvailable {
-		h.succeed(w, http.StatusOK)
-		return
-	}
-	// The id is the only replay guard of a message that tightens the
-	// deny-list: without one, a captured message could be replayed until
-	// it expires.
-	if act.ID == "" {
-		h.fail(w, http.StatusBadRequest, "admin message without id", ReasonInvalidToken)
-		return
-	}
-	first, err := h.cfg.Store.SeenOnce(ctx, h.adminIssuer, "kc-admin:"+act.ID, act.Expiration)
-	switch {
-	case err != nil:
-		h.log.LogAttrs(ctx, slog.LevelError, "adapter: keycloak admin: replay guard unavailable", slog.String("error", err.Error()))
-		h.fail(w, http.StatusServiceUnavailable, "", ReasonStoreUnavailable)
-		return
-	case !first:
-		h.fail(w, http.StatusBadRequest, "admin message replayed", ReasonInvalidToken)
-		return
-	}
-	if err := h.apply(ctx, act); err != nil {
-		h.log.LogAttrs(ctx, slog.LevelError, "adapter: keycloak admin: revocation not stored",
-			slog.String("action", act.Action), slog.String("error", err.Error()))
-		h.fail(w, http.StatusServiceUnavailable, "", ReasonStoreUnavailable)
-		return
-	}
-	ev := h.event(r, AuditAdminAction, ReasonOK, nil)
-	ev.Issuer, ev.Detail = h.adminIssuer, act.Action
-	h.audit.emit(ctx, ev)
-	h.succeed(w, http.StatusOK)
+	return strings.TrimSpace(string(body)), ""
 }
 
-func (h adminHandler) apply(ctx context.Context, act *oidc.AdminAction) error {
+func (k adminMessages) verify(r *http.Request, msg string) (*pushed, error) {
+	act, err := k.adminActions.VerifyAdminAction(r.Context(), msg)
+	switch {
+	case err != nil:
+		return nil, err
+	case act.Action != adminEndpoints[path.Base(r.URL.Path)]:
+		return nil, badMessage("action does not match the endpoint")
+	case act.Action == oidc.AdminActionTestAvailable:
+		return &pushed{}, nil // nothing to store
+	case act.ID == "":
+		// The id is the only replay guard of a message that tightens the
+		// deny-list: without one, a captured message could be replayed
+		// until it expires.
+		return nil, badMessage("admin message without id")
+	}
+	// A logout's cut-offs depend on the time of arrival: the id is spent
+	// first, so that a replay never moves one.
+	return &pushed{
+		issuer: k.adminIssuer, id: "kc-admin:" + act.ID, expiry: act.Expiration, spendFirst: true,
+		revoke:   func(ctx context.Context) error { return k.apply(ctx, act) },
+		logAttrs: []slog.Attr{slog.String("action", act.Action)},
+		audit:    func(ev *AuditEvent) { ev.Issuer, ev.Detail = k.adminIssuer, act.Action },
+	}, nil
+}
+
+func (k adminMessages) apply(ctx context.Context, act *oidc.AdminAction) error {
 	nb := act.NotBefore
 	if act.Action == oidc.AdminActionLogout {
 		// The sessions have ended and never come back: cover every token
 		// of them, even one dated ahead by the issuer's clock.
-		cut := h.now().Add(maxClockSkew)
+		cut := k.now().Add(maxClockSkew)
 		for _, sid := range act.KeycloakSessionIDs {
-			if err := h.cfg.Store.RevokeSession(ctx, h.adminIssuer, sid, cut); err != nil {
+			if err := k.cfg.Store.RevokeSession(ctx, k.adminIssuer, sid, cut); err != nil {
 				return err
 			}
 		}
@@ -137,11 +121,11 @@ func (h adminHandler) apply(ctx context.Context, act *oidc.AdminAction) error {
 			// seconds like iat, so that a token issued in this second
 			// after the logout is not refused (Keycloak's own rule is
 			// iat < notBefore with second precision).
-			nb = h.now().Truncate(time.Second)
+			nb = k.now().Truncate(time.Second)
 		}
 	}
 	if nb.IsZero() {
 		return nil
 	}
-	return h.cfg.Store.SetIssuerNotBefore(ctx, h.adminIssuer, nb)
+	return k.cfg.Store.SetIssuerNotBefore(ctx, k.adminIssuer, nb)
 }

@@ -1,6 +1,10 @@
 package dpop
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
+)
 
 // Error codes of an Error (RFC 9449 §7.1, §12.2; RFC 6750 §3.1).
 const (
@@ -39,15 +43,7 @@ func (e *Error) Error() string {
 	b.WriteString("dpop: ")
 	b.WriteString(e.Code)
 	b.WriteString(": ")
-	b.WriteString(e.Check)
-	if e.Expected != "" {
-		b.WriteString(": expected ")
-		b.WriteString(e.Expected)
-	}
-	if e.Presented != "" {
-		b.WriteString(", presented ")
-		b.WriteString(e.Presented)
-	}
+	jose.WriteCheck(&b, e.Check, e.Expected, e.Presented)
 	if e.Err != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/internal/services"
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
+	"github.com/tokenwarden/tokenwarden/keycloaktest/fake"
 )
 
 // realmJSON is tokenwarden's test realm, a copy of
@@ -30,17 +31,17 @@ func RealmJSON() []byte { return append([]byte(nil), realmJSON...) }
 // Version is the Keycloak release started by this package.
 const Version = services.KeycloakVersion
 
-// Names in the tokenwarden test realm.
+// Names in the tokenwarden test realm, which the fake serves too.
 const (
-	BackendClientID     = "backend"
-	BackendClientSecret = "backend-secret"
-	MobileClientID      = "mobile"
-	MobileRedirectURL   = "com.example.app:/callback"
+	BackendClientID     = fake.BackendClientID
+	BackendClientSecret = fake.BackendClientSecret
+	MobileClientID      = fake.MobileClientID
+	MobileRedirectURL   = fake.MobileRedirectURL
 	// DPoPClientID is the mobile client with DPoP required
 	// (dpop.bound.access.tokens): its tokens are bound to the app's key
 	// (RFC 9449). A Keycloak whose tokenwarden realm was imported before
 	// the client was added lacks it: use IsolatedRealm.
-	DPoPClientID = "mobile-dpop"
+	DPoPClientID = fake.DPoPClientID
 )
 
 // Keycloak is a running Keycloak and one realm in it.

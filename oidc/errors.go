@@ -3,6 +3,8 @@ package oidc
 import (
 	"errors"
 	"strings"
+
+	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
 // Categories of verification failure. Every error returned by the verifiers
@@ -72,18 +74,7 @@ func (e *ValidationError) Error() string {
 	}
 	if e.Check != "" && (e.Expected != "" || e.Presented != "") {
 		b.WriteString(": ")
-		b.WriteString(e.Check)
-		if e.Expected != "" {
-			b.WriteString(" expected ")
-			b.WriteString(e.Expected)
-		}
-		if e.Presented != "" {
-			if e.Expected != "" {
-				b.WriteByte(',')
-			}
-			b.WriteString(" presented ")
-			b.WriteString(e.Presented)
-		}
+		jose.WriteCheck(&b, e.Check, e.Expected, e.Presented)
 	}
 	if e.Cause != nil {
 		b.WriteString(": ")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -38,17 +39,18 @@ func tokenExitCode(err error) int {
 	return exitUnavailable
 }
 
-// discover fetches the issuer's metadata through the oidc package. When
-// --keycloak-url names another host than the issuer's, it is where this
-// process reaches Keycloak (oidc.DiscoveryConfig.InternalURL).
-func (o *options) discover(ctx context.Context) (*oidc.Discovery, error) {
+// discover fetches the issuer's metadata through the oidc package, and
+// returns it with the HTTP client it used, for the requests that follow.
+// When --keycloak-url names another host than the issuer's, it is where
+// this process reaches Keycloak (oidc.DiscoveryConfig.InternalURL).
+func (o *options) discover(ctx context.Context) (*oidc.Discovery, *http.Client, error) {
 	_, _, issuer, err := o.endpoint()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hc, err := o.httpClient()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg := oidc.DiscoveryConfig{
 		Issuer:            issuer,
@@ -64,7 +66,8 @@ func (o *options) discover(ctx context.Context) (*oidc.Discovery, error) {
 			cfg.InsecureAllowHTTP = cfg.InsecureAllowHTTP || o.allowHTTP(o.keycloakURL)
 		}
 	}
-	return oidc.Discover(ctx, cfg)
+	disc, err := oidc.Discover(ctx, cfg)
+	return disc, hc, err
 }
 
 // allowHTTP permits plain http for loopback hosts, as the introspect
@@ -206,7 +209,7 @@ func runVerify(ctx context.Context, x *invocation) int {
 	if err != nil {
 		return x.report(err)
 	}
-	disc, err := o.discover(ctx)
+	disc, _, err := o.discover(ctx)
 	if err != nil {
 		return x.report(err)
 	}
@@ -285,11 +288,7 @@ func (o *options) introspectClient(ctx context.Context, a *app, withIntrospectio
 	if withIntrospection && secret == "" {
 		return nil, usagef("introspection needs the client secret: set --client-secret-file or TOKENWARDEN_CLIENT_SECRET")
 	}
-	disc, err := o.discover(ctx)
-	if err != nil {
-		return nil, err
-	}
-	hc, err := o.httpClient()
+	disc, hc, err := o.discover(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +412,7 @@ func statusFlags(o *options, fs *flag.FlagSet, a *app) { o.connFlags(fs, a) }
 
 func runStatus(ctx context.Context, x *invocation) int {
 	o := &x.o
-	disc, err := o.discover(ctx)
+	disc, _, err := o.discover(ctx)
 	if err != nil {
 		return x.report(err)
 	}

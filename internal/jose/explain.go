@@ -18,6 +18,24 @@ const ValueRunes = 128
 // ListValues bounds the values of a list shown in an explanation.
 const ListValues = 8
 
+// WriteCheck writes the explanation of a failed check: its name, then
+// " expected E" and ", presented P" for the values that are set, e.g.
+// `aud expected one of ["backend"], presented ["account"]`.
+func WriteCheck(b *strings.Builder, check, expected, presented string) {
+	b.WriteString(check)
+	if expected != "" {
+		b.WriteString(" expected ")
+		b.WriteString(expected)
+	}
+	if presented != "" {
+		if expected != "" {
+			b.WriteByte(',')
+		}
+		b.WriteString(" presented ")
+		b.WriteString(presented)
+	}
+}
+
 // QuoteValue quotes one value for an explanation.
 func QuoteValue(s string) string { return QuoteN(s, ValueRunes) }
 

@@ -29,9 +29,7 @@ func KeycloakHome(cacheDir string) string {
 // repository with `mvn dependency:copy`, its SHA-256 is checked and it is
 // unpacked. Progress goes to logw (may be nil).
 func EnsureKeycloakDist(ctx context.Context, cacheDir string, logw io.Writer) (string, error) {
-	if logw == nil {
-		logw = io.Discard
-	}
+	logw = progress(logw)
 	cacheDir, err := filepath.Abs(cacheDir)
 	if err != nil {
 		return "", err

@@ -75,10 +75,7 @@ type Keycloak struct {
 // re-augments Quarkus, which later starts reuse). On failure the error holds
 // the last 50 lines of Keycloak's log and the process is stopped.
 func StartKeycloak(ctx context.Context, opts KeycloakOptions) (*Keycloak, error) {
-	logw := opts.Log
-	if logw == nil {
-		logw = io.Discard
-	}
+	logw := progress(opts.Log)
 	if opts.Home == "" {
 		return nil, errors.New("services: KeycloakOptions.Home is empty")
 	}

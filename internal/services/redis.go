@@ -40,9 +40,7 @@ func RedisServerBin() (string, error) {
 // service is kept from starting (policy-rc.d), so no system Redis is left
 // running.
 func EnsureRedisServer(ctx context.Context, logw io.Writer) (string, error) {
-	if logw == nil {
-		logw = io.Discard
-	}
+	logw = progress(logw)
 	if p, err := RedisServerBin(); err == nil {
 		return p, nil
 	}
@@ -104,10 +102,7 @@ type Redis struct {
 // StartRedis starts redis-server on 127.0.0.1 with a free port, no
 // persistence, and waits until it answers PING.
 func StartRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
-	logw := opts.Log
-	if logw == nil {
-		logw = io.Discard
-	}
+	logw := progress(opts.Log)
 	bin := opts.Bin
 	if bin == "" {
 		var err error

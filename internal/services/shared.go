@@ -50,10 +50,7 @@ type SharedOptions struct {
 // that died, never became ready (its starter died first), is about to stop
 // for idleness or does not answer within a minute is replaced.
 func SharedKeycloak(ctx context.Context, o SharedOptions) (*Keycloak, error) {
-	logw := o.Log
-	if logw == nil {
-		logw = io.Discard
-	}
+	logw := progress(o.Log)
 	if o.Realm == "" {
 		return nil, errors.New("services: SharedOptions.Realm is empty")
 	}
@@ -135,9 +132,7 @@ func (k *Keycloak) KeepAlive() {
 // StopShared stops every shared Keycloak recorded in cacheDir and its
 // watchdog, and removes their state files.
 func StopShared(cacheDir string, logw io.Writer) error {
-	if logw == nil {
-		logw = io.Discard
-	}
+	logw = progress(logw)
 	states, err := SharedStates(cacheDir)
 	if err != nil {
 		return err

@@ -109,7 +109,7 @@ type User struct {
 	ClientRoles map[string][]string
 }
 
-// Names in the default realm, as in keycloaktest.
+// Names in the default realm: those of keycloaktest's tokenwarden realm.
 const (
 	BackendClientID     = "backend"
 	BackendClientSecret = "backend-secret"

@@ -120,13 +120,15 @@ func (o *object) replace(m map[string]any) {
 	}
 }
 
-func (o *object) MarshalJSON() ([]byte, error) {
+func (o *object) MarshalJSON() ([]byte, error) { return o.encode(":") }
+
+// encode writes the members in order, the name and value of every member
+// after the first separated by sep (Keycloak writes a JWS header with
+// " : ").
+func (o *object) encode(sep string) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, n := range o.names {
-		if i > 0 {
-			b.WriteByte(',')
-		}
 		k, err := json.Marshal(n)
 		if err != nil {
 			return nil, err
@@ -135,8 +137,15 @@ func (o *object) MarshalJSON() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
 		b.Write(k)
-		b.WriteByte(':')
+		if i == 0 {
+			b.WriteByte(':')
+		} else {
+			b.WriteString(sep)
+		}
 		b.Write(v)
 	}
 	b.WriteByte('}')

@@ -1,7 +1,6 @@
 package fake
 
 import (
-	"bytes"
 	"cmp"
 	"crypto"
 	"crypto/hmac"
@@ -84,32 +83,7 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // encodeHeader writes a JWS header the way Keycloak does:
 // {"alg":"RS256","typ" : "JWT","kid" : "…"}.
-func encodeHeader(h *object) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, n := range h.names {
-		k, err := json.Marshal(n)
-		if err != nil {
-			return nil, err
-		}
-		v, err := marshal(h.vals[n])
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(k)
-		if i == 0 {
-			b.WriteByte(':')
-		} else {
-			b.WriteString(" : ")
-		}
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
+func encodeHeader(h *object) ([]byte, error) { return h.encode(" : ") }
 
 func header(alg, typ, kid string) *object {
 	return newObject().set("alg", alg).set("typ", typ).set("kid", kid)

@@ -280,19 +280,17 @@ func status(p paths) error {
 		return fmt.Errorf("services: %s missing (run make services)", p.envFile)
 	}
 	var errs []error
-	switch {
-	case !want("keycloak"):
-	case keycloakUp(env):
-		fmt.Printf("keycloak: up at %s\n", env["KEYCLOAK_URL"])
-	default:
-		errs = append(errs, fmt.Errorf("keycloak: not answering at %q", env["KEYCLOAK_URL"]))
-	}
-	switch {
-	case !want("redis"):
-	case redisUp(env):
-		fmt.Printf("redis: up at %s\n", env["REDIS_URL"])
-	default:
-		errs = append(errs, fmt.Errorf("redis: not answering at %q", env["REDIS_URL"]))
+	for _, s := range []struct {
+		name, urlVar string
+		up           func(map[string]string) bool
+	}{{"keycloak", "KEYCLOAK_URL", keycloakUp}, {"redis", "REDIS_URL", redisUp}} {
+		switch {
+		case !want(s.name):
+		case s.up(env):
+			fmt.Printf("%s: up at %s\n", s.name, env[s.urlVar])
+		default:
+			errs = append(errs, fmt.Errorf("%s: not answering at %q", s.name, env[s.urlVar]))
+		}
 	}
 	return errors.Join(errs...)
 }
