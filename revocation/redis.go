@@ -286,15 +286,16 @@ type Redis struct {
 	wroteSeq atomic.Int64 // highest sequence number of this replica's writes
 
 	// Follower state, owned by the follower goroutine.
-	synced   bool
-	lastID   string
-	lastSeq  int64
-	epoch    string // the deny-list's incarnation in Redis; empty until known
-	maxUntil int64  // latest end of life of any entry applied (unix ms)
-	fullSeen int64  // latest refusal end of life taken from Redis (unix ms)
-	lostSeen int64  // latest loss end of life taken from or recorded in Redis (unix ms)
-	srvSeen  string // last reported server problem, to log each once
-	evicted  int64  // Redis's evicted_keys at the last audit; -1 before the first
+	synced     bool
+	lastID     string
+	lastSeq    int64
+	epoch      string // the deny-list's incarnation in Redis; empty until known
+	maxUntil   int64  // latest end of life of any entry applied (unix ms)
+	fullSeen   int64  // latest refusal end of life taken from Redis (unix ms)
+	lostSeen   int64  // latest loss end of life taken from or recorded in Redis (unix ms)
+	unrecorded int64  // latest loss end of life Redis refused to record; retried at each audit (unix ms)
+	srvSeen    string // last reported server problem, to log each once
+	evicted    int64  // Redis's evicted_keys at the last audit; -1 before the first
 }
 
 var _ Store = (*Redis)(nil)
@@ -833,6 +834,14 @@ func (r *Redis) takeState(ctx context.Context, st auditState) {
 		r.degradeUntil(st.lost, whyLost)
 	}
 	switch {
+	case r.unrecorded <= r.lostSeen:
+		r.unrecorded = 0
+	case r.unrecorded > nanos(r.cfg.Now())/int64(time.Millisecond):
+		r.record(ctx, r.unrecorded)
+	default:
+		r.unrecorded = 0 // every token it could match has expired
+	}
+	switch {
 	case r.evicted >= 0 && st.evicted > r.evicted:
 		r.lost(ctx, r.maxUntil, fmt.Sprintf("redis evicted %d keys (maxmemory-policy %s): revocations may be lost",
 			st.evicted-r.evicted, st.policy))
@@ -915,13 +924,24 @@ func (r *Redis) lost(ctx context.Context, until int64, why string) {
 		return
 	}
 	r.cfg.Logger.Error("revocation: "+why, "degraded_until", time.UnixMilli(until))
+	r.record(ctx, until)
+	r.degradeUntil(until, why)
+}
+
+// record writes a loss into Redis for every replica. A refused write (Redis
+// out of memory, read-only, unreachable) is kept and tried again at each
+// audit until it lands: a replica started later must see the loss too.
+func (r *Redis) record(ctx context.Context, until int64) {
 	if err := markScript.Run(ctx, r.client, []string{r.keyLost, r.keyLog, r.keySeq},
 		until, 0, "lost", r.cfg.StreamMaxLen).Err(); err != nil {
 		r.cfg.Logger.Error("revocation: recording lost revocations in redis", "err", err)
-	} else {
-		r.lostSeen = until
+		r.unrecorded = max(r.unrecorded, until)
+		return
 	}
-	r.degradeUntil(until, why)
+	r.lostSeen = max(r.lostSeen, until)
+	if r.unrecorded <= r.lostSeen {
+		r.unrecorded = 0
+	}
 }
 
 // forget drops what the replica knew of stream entries after seq, which

@@ -525,3 +525,38 @@ func TestRedisSeenOnceCounted(t *testing.T) {
 	}
 	reasonHas(t, a, "full")
 }
+
+// TestRedisLossRecordRetried: a replica that sees Redis lose its data while
+// Redis refuses writes cannot record the loss at once; it keeps trying, so
+// a replica started after Redis takes writes again reports the loss too.
+func TestRedisLossRecordRetried(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	c := newClient(t, srv.addr())
+	a := newRedisStore(t, RedisConfig{Client: newClient(t, srv.addr())}, nil)
+	if err := a.RevokeToken(ctx, testIss, "jti-1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return c.Exists(ctx, "{tw}:epoch").Val() == 1 }, "the epoch in redis")
+	// In one transaction: the epoch goes (Redis lost its data, as A will
+	// see it) and writes are refused (no replica to satisfy
+	// min-replicas-to-write), so A's record of the loss is refused.
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, "{tw}:epoch")
+		p.ConfigSet(ctx, "min-replicas-to-write", "1")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	reasonHas(t, a, "redis lost its data")
+	if n := c.Exists(ctx, "{tw}:lost").Val(); n != 0 {
+		t.Fatalf("the loss was recorded while redis refused writes (exists = %d)", n)
+	}
+	if err := c.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return c.Exists(ctx, "{tw}:lost").Val() == 1 }, "the loss recorded once redis takes writes")
+	if fresh := startLoaded(t, RedisConfig{Client: newClient(t, srv.addr())}); !fresh.Degraded() {
+		t.Fatalf("a replica started after the refused record is healthy: %+v", fresh.Health())
+	}
+}
