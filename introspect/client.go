@@ -200,17 +200,18 @@ const (
 // authorization server. It is safe for concurrent use and starts no
 // goroutines. It caches nothing: put a Cache in front of it.
 type Client struct {
-	cfg     Config
-	method  AuthMethod
-	basic   string            // the Authorization header value of client_secret_basic
-	hc      *http.Client      // the caller's client; nil for the private one
-	rt      http.RoundTripper // the private client's transport
-	timeout time.Duration     // the private client's timeout
-	now     func() time.Time
-	log     *slog.Logger
-	signer  jose.Signer
-	maxTok  int
-	maxBody int64
+	cfg         Config
+	method      AuthMethod
+	basicHeader []string          // the Authorization header of client_secret_basic
+	hc          *http.Client      // the caller's client; nil for the private one
+	rt          http.RoundTripper // the private client's transport
+	timeout     time.Duration     // the private client's timeout
+	now         func() time.Time
+	log         *slog.Logger
+	signer      jose.Signer
+	maxTok      int
+	maxBody     int64
+	urls        map[string]*url.URL // the endpoints, parsed once
 }
 
 // New validates cfg and returns a Client.
@@ -225,13 +226,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.IntrospectionURL == "" && cfg.RevocationURL == "" {
 		return nil, fmt.Errorf("%w: neither IntrospectionURL nor RevocationURL is set", ErrConfig)
 	}
-	for _, u := range []string{cfg.IntrospectionURL, cfg.RevocationURL} {
-		if u == "" {
+	c.urls = make(map[string]*url.URL, 2)
+	for _, raw := range []string{cfg.IntrospectionURL, cfg.RevocationURL} {
+		if raw == "" {
 			continue
 		}
-		if err := checkURL(u, cfg.InsecureAllowHTTP); err != nil {
+		u, err := checkURL(raw, cfg.InsecureAllowHTTP)
+		if err != nil {
 			return nil, err
 		}
+		c.urls[raw] = u
 	}
 	if c.method == "" {
 		switch {
@@ -250,8 +254,8 @@ func New(cfg Config) (*Client, error) {
 		}
 		// RFC 6749 §2.3.1: form-urlencode both before Basic encoding, as
 		// golang.org/x/oauth2 does; the header is the same on every request.
-		c.basic = "Basic " + base64.StdEncoding.EncodeToString(
-			[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))
+		c.basicHeader = []string{"Basic " + base64.StdEncoding.EncodeToString(
+			[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))}
 	case AuthPrivateKeyJWT:
 		s, err := newAssertionSigner(cfg)
 		if err != nil {
@@ -310,25 +314,25 @@ func New(cfg Config) (*Client, error) {
 // AuthMethod returns the client authentication method in use.
 func (c *Client) AuthMethod() AuthMethod { return c.method }
 
-func checkURL(raw string, insecure bool) error {
+func checkURL(raw string, insecure bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("%w: endpoint URL %q is not absolute", ErrConfig, sanitize(raw, ""))
+		return nil, fmt.Errorf("%w: endpoint URL %q is not absolute", ErrConfig, sanitize(raw, ""))
 	}
 	switch u.Scheme {
 	case "https":
-		return nil
+		return u, nil
 	case "http":
 		if insecure {
-			return nil
+			return u, nil
 		}
 		h := u.Hostname()
 		if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
-			return nil
+			return u, nil
 		}
-		return fmt.Errorf("%w: endpoint URL %q is not https (set InsecureAllowHTTP to allow it)", ErrConfig, sanitize(raw, ""))
+		return nil, fmt.Errorf("%w: endpoint URL %q is not https (set InsecureAllowHTTP to allow it)", ErrConfig, sanitize(raw, ""))
 	}
-	return fmt.Errorf("%w: endpoint URL %q is not http(s)", ErrConfig, sanitize(raw, ""))
+	return nil, fmt.Errorf("%w: endpoint URL %q is not http(s)", ErrConfig, sanitize(raw, ""))
 }
 
 func newAssertionSigner(cfg Config) (jose.Signer, error) {
@@ -455,14 +459,9 @@ func (c *Client) post(ctx context.Context, name, endpointURL string, form *form,
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel() // after the body is read
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpointURL, strings.NewReader(form.String()))
+	req, err := c.newRequest(ctx, endpointURL, form.String())
 	if err != nil {
-		return exchange{}, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if c.method == AuthClientSecretBasic {
-		req.Header.Set("Authorization", c.basic) // built once by New
+		return exchange{}, err
 	}
 	start := time.Now()
 	var resp *http.Response
@@ -517,6 +516,35 @@ func (c *Client) readBody(resp *http.Response) ([]byte, error) {
 		return nil, errBodyTooLarge
 	}
 	return b, err
+}
+
+// Request header values, shared by every request: a transport may read
+// them, never modify them.
+var (
+	formType   = []string{"application/x-www-form-urlencoded"}
+	acceptJSON = []string{"application/json"}
+)
+
+// newRequest builds the POST of body to endpointURL from the URL New
+// parsed, with the headers every request carries: an introspection miss
+// then parses no URL and canonicalises no header name.
+func (c *Client) newRequest(ctx context.Context, endpointURL, body string) (*http.Request, error) {
+	u, ok := c.urls[endpointURL]
+	if !ok {
+		return nil, fmt.Errorf("%w: no endpoint URL %q", ErrConfig, sanitize(endpointURL, ""))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", strings.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	cp := *u // the request owns its URL
+	req.URL, req.Host = &cp, strings.TrimSuffix(cp.Host, ":")
+	req.Header["Content-Type"] = formType
+	req.Header["Accept"] = acceptJSON
+	if c.method == AuthClientSecretBasic {
+		req.Header["Authorization"] = c.basicHeader // built once by New
+	}
+	return req, nil
 }
 
 // transportErr wraps a transport failure with ErrUnavailable, keeping a
