@@ -934,7 +934,9 @@ func (r *Redis) lost(ctx context.Context, until int64, why string) {
 func (r *Redis) record(ctx context.Context, until int64) {
 	if err := markScript.Run(ctx, r.client, []string{r.keyLost, r.keyLog, r.keySeq},
 		until, 0, "lost", r.cfg.StreamMaxLen).Err(); err != nil {
-		r.cfg.Logger.Error("revocation: recording lost revocations in redis", "err", err)
+		if r.unrecorded == 0 { // once, not at every audit that retries
+			r.cfg.Logger.Error("revocation: recording lost revocations in redis; retrying at each audit", "err", err)
+		}
 		r.unrecorded = max(r.unrecorded, until)
 		return
 	}
