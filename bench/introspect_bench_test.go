@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,6 +63,36 @@ func newTokenwardenIntrospect(tb testing.TB, base string) introspectFunc {
 		}
 		if !res.Claims.HasRealmRole("user") || !res.Claims.HasClientRole(fixture.Audience, "reader") {
 			return errRoles
+		}
+		return nil
+	}
+}
+
+// newBareIntrospect is the least any Go client can do: one POST of the
+// same form with the same client authentication through a default
+// net/http transport, reading the answer without parsing it. It bounds
+// what a client built on net/http can reach.
+func newBareIntrospect(_ testing.TB, base string) introspectFunc {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	endpoint := base + fixture.IntrospectPath
+	return func(ctx context.Context, token string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint,
+			strings.NewReader("token="+token+"&token_type_hint=access_token"))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(fixture.ClientID, fixture.ClientSecret)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
 		}
 		return nil
 	}
@@ -329,15 +360,15 @@ func benchIntrospectClient(b *testing.B) {
 	}
 	b.Run("0ms/tokenwarden-vs-gocloak", func(b *testing.B) {
 		kc := newChildKeycloak(b)
-		tw, gc := newTokenwardenIntrospect(b, kc.URL), newGocloakIntrospect(b, kc.URL)
+		tw, gc, bare := newTokenwardenIntrospect(b, kc.URL), newGocloakIntrospect(b, kc.URL), newBareIntrospect(b, kc.URL)
 		ctx := context.Background()
-		for _, f := range []introspectFunc{tw, gc} {
+		for _, f := range []introspectFunc{tw, gc, bare} {
 			if err := f(ctx, good.Raw); err != nil {
 				b.Fatalf("warm-up: %v", err)
 			}
 		}
 		tokens := newTokenBatches(b, good)
-		var twCPU, gcCPU int64
+		var twCPU, gcCPU, bareCPU int64
 		for b.Loop() {
 			tok := tokens.next()
 			t0 := cpuNanos()
@@ -348,10 +379,15 @@ func benchIntrospectClient(b *testing.B) {
 			if err := gc(ctx, tok); err != nil {
 				b.Fatal(err)
 			}
-			twCPU, gcCPU = twCPU+t1-t0, gcCPU+cpuNanos()-t1
+			t2 := cpuNanos()
+			if err := bare(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+			twCPU, gcCPU, bareCPU = twCPU+t1-t0, gcCPU+t2-t1, bareCPU+cpuNanos()-t2
 		}
 		b.ReportMetric(float64(twCPU)/float64(b.N), "client-cpu-ns/op")
 		b.ReportMetric(float64(gcCPU)/float64(b.N), "gocloak-client-cpu-ns/op")
 		b.ReportMetric(float64(twCPU)/float64(gcCPU), "x-gocloak-cpu")
+		b.ReportMetric(float64(bareCPU)/float64(gcCPU), "bare-x-gocloak-cpu")
 	})
 }

@@ -49,7 +49,11 @@ var Targets = []Target{
 			if !ok {
 				return "–", false
 			}
-			return ratio(&q) + " gocloak", q <= 0.7
+			text := ratio(&q) + " gocloak"
+			if bare, ok := r.Extra[UnitRatioBareGocloakCPU]; ok {
+				text += " (a bare net/http round trip: " + ratio(&bare) + ")"
+			}
+			return text, q <= 0.7
 		}},
 	{"introspection miss: allocs ≤ gocloak's", "IntrospectClient/0ms/tokenwarden-miss", "IntrospectClient/0ms/gocloak", func(r, ref *Row) (string, bool) {
 		return num(r.AllocsOp) + " allocs, gocloak " + num(ref.AllocsOp),

@@ -35,6 +35,9 @@ const (
 	// Client CPU of tokenwarden's introspection ÷ gocloak's, in calls
 	// interleaved one by one (BenchmarkIntrospectClient).
 	UnitRatioGocloakCPU = "x-gocloak-cpu"
+	// A bare net/http round trip of the same request ÷ gocloak's, in the
+	// same interleaved calls: what no net/http client can go below.
+	UnitRatioBareGocloakCPU = "bare-x-gocloak-cpu"
 )
 
 // Row is the summary of one benchmark. Pointer fields are nil when the
