@@ -41,9 +41,9 @@ type CacheConfig struct {
 	// MaxTokenBytes: longer tokens are passed through and never cached.
 	// Zero: 16 KiB. With NegativeSize it bounds the negative cache's memory.
 	MaxTokenBytes int
-	// Timeout bounds a shared upstream call. The call runs detached from
-	// the context of the caller that started it (context.WithoutCancel), so
-	// one impatient caller cannot fail the others. Zero: 10 s.
+	// Timeout bounds a shared upstream call, which also ends with the
+	// context of the caller that runs it; the callers waiting for it then
+	// start another, each on its own context. Zero: 10 s.
 	Timeout time.Duration
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
@@ -60,9 +60,9 @@ type CacheConfig struct {
 // its expiry. Upstream failures (ErrUnavailable, ErrInvalidResponse, *Error,
 // ErrConfig, context errors) are never cached.
 //
-// A Cache is safe for concurrent use. Its only goroutines run the shared
-// upstream calls, each bounded by Timeout, and then wait up to 2 s for the
-// next one before they end; Close cancels the calls and ends the goroutines.
+// A Cache is safe for concurrent use and starts no goroutines: a shared
+// upstream call runs on the goroutine of the caller that started it. Close
+// cancels the calls in flight.
 type Cache struct {
 	next     Introspector
 	cfg      CacheConfig
@@ -72,7 +72,6 @@ type Cache struct {
 	neg      *lru.Cache[uint64, *entry]
 	flightMu sync.Mutex
 	flights  map[uint64]*flight // shared upstream calls in flight, by key
-	jobs     chan func()        // idle workers take shared calls here
 	storeMu  sync.Mutex         // orders stores after Forget/ForgetAll: see fetch
 	gen      atomic.Uint64      // bumped by Forget and ForgetAll; a call started before may not store
 	closeCtx context.Context
@@ -118,7 +117,7 @@ func NewCache(next Introspector, cfg CacheConfig) (*Cache, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	c := &Cache{next: next, cfg: cfg, now: cfg.Now, seed: maphash.MakeSeed(),
-		flights: make(map[uint64]*flight), jobs: make(chan func())}
+		flights: make(map[uint64]*flight)}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -135,10 +134,11 @@ func NewCache(next Introspector, cfg CacheConfig) (*Cache, error) {
 
 // Introspect answers from the cache or calls the wrapped Introspector,
 // with the same results and errors as Client.Introspect. A caller whose ctx
-// ends while waiting for a shared call gets an error wrapping ErrUnavailable
-// and ctx's error; the shared call goes on for the others and its answer is
-// cached. The returned *Result is
-// shared and must not be modified.
+// ends gets an error wrapping ErrUnavailable and ctx's error at once. The
+// shared upstream call runs on the goroutine of the caller that started it
+// and ends with that caller's ctx; the callers waiting for it then start
+// another on their own contexts, so one impatient caller fails nobody
+// else. The returned *Result is shared and must not be modified.
 func (c *Cache) Introspect(ctx context.Context, token, hint string) (*Result, error) {
 	if len(token) > c.cfg.MaxTokenBytes {
 		c.event(CacheMiss)
@@ -155,85 +155,64 @@ func (c *Cache) Introspect(ctx context.Context, token, hint string) (*Result, er
 		return nil, e.err
 	}
 	c.event(CacheMiss)
-	if c.closeCtx.Err() != nil {
-		return nil, fmt.Errorf("%w: cache closed", ErrUnavailable)
-	}
-
-	c.flightMu.Lock()
-	f := c.flights[key]
-	leader := f == nil
-	if leader {
-		f = &flight{token: token, hint: hint, done: make(chan struct{})}
-		c.flights[key] = f
-	}
-	c.flightMu.Unlock()
-	if !leader && (f.token != token || f.hint != hint) {
-		// Hash collision with a different token in flight: ask on our own.
-		return c.next.Introspect(ctx, token, hint)
-	}
-	if leader {
-		c.run(func() { c.fly(ctx, key, f) })
-	}
-	select {
-	case <-f.done:
-		if !leader {
-			c.event(CacheCoalesced)
+	for {
+		if c.closeCtx.Err() != nil {
+			return nil, fmt.Errorf("%w: cache closed", ErrUnavailable)
 		}
-		return f.res, f.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: waiting for the shared introspection: %w", ErrUnavailable, ctx.Err())
+		c.flightMu.Lock()
+		f := c.flights[key]
+		leader := f == nil
+		if leader {
+			f = &flight{token: token, hint: hint, done: make(chan struct{})}
+			c.flights[key] = f
+		}
+		c.flightMu.Unlock()
+		switch {
+		case leader:
+			// On this goroutine: handing the call to another one would cost
+			// two goroutine wake-ups per miss, a tenth of its CPU time.
+			c.fly(ctx, key, f)
+			return f.res, f.err
+		case f.token != token || f.hint != hint:
+			// Hash collision with a different token in flight: ask on our own.
+			return c.next.Introspect(ctx, token, hint)
+		}
+		select {
+		case <-f.done:
+			if f.abandoned {
+				continue // its caller left: start again on our own context
+			}
+			c.event(CacheCoalesced)
+			return f.res, f.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: waiting for the shared introspection: %w", ErrUnavailable, ctx.Err())
+		}
 	}
 }
 
-// flight is one shared upstream call; res and err are set before done is
-// closed.
+// flight is one shared upstream call; res, err and abandoned are set
+// before done is closed.
 type flight struct {
 	token, hint string
 	done        chan struct{}
 	res         *Result
 	err         error
+	abandoned   bool // ended by its caller's context (or a panic): waiters start another
 }
 
 // fly runs the shared call f and ends it for its waiters.
 func (c *Cache) fly(ctx context.Context, key uint64, f *flight) {
-	f.res, f.err = c.fetch(ctx, key, f.token, f.hint)
-	c.flightMu.Lock()
-	if c.flights[key] == f { // Forget may have let a newer flight take the slot
-		delete(c.flights, key)
-	}
-	c.flightMu.Unlock()
-	close(f.done)
-}
-
-// run runs a shared call on an idle worker, or on a new one. A worker
-// outlives its call for workerIdle, waiting for the next: a fresh goroutine
-// would grow its stack through net/http's client path on every call, about
-// a tenth of the client's CPU time per miss.
-func (c *Cache) run(job func()) {
-	select {
-	case c.jobs <- job:
-	default:
-		go c.work(job)
-	}
-}
-
-// workerIdle is how long an idle worker waits for another call.
-const workerIdle = 2 * time.Second
-
-func (c *Cache) work(job func()) {
-	t := time.NewTimer(workerIdle)
-	defer t.Stop()
-	for {
-		job()
-		t.Reset(workerIdle)
-		select {
-		case job = <-c.jobs:
-		case <-t.C:
-			return
-		case <-c.closeCtx.Done():
-			return
+	f.abandoned = true // until the call returns
+	defer func() {
+		c.flightMu.Lock()
+		if c.flights[key] == f { // Forget may have let a newer flight take the slot
+			delete(c.flights, key)
 		}
-	}
+		c.flightMu.Unlock()
+		close(f.done)
+	}()
+	f.res, f.err = c.fetch(ctx, key, f.token, f.hint)
+	f.abandoned = f.err != nil && ctx.Err() != nil
 }
 
 // fetch runs the shared upstream call and stores a cacheable answer.
@@ -249,7 +228,7 @@ func (c *Cache) fetch(ctx context.Context, key uint64, token, hint string) (*Res
 	if e, ok := c.neg.Peek(key); ok && e.fresh(token, hint, now) {
 		return nil, e.err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	stop := context.AfterFunc(c.closeCtx, cancel)
 	defer stop()
@@ -366,8 +345,8 @@ func (c *Cache) ForgetAll() {
 // expired but not yet been evicted).
 func (c *Cache) Len() (positive, negative int) { return c.pos.Len(), c.neg.Len() }
 
-// Close cancels the shared upstream calls in flight and ends the idle
-// workers; later Introspect calls that miss the cache fail with
+// Close cancels the shared upstream calls in flight; later Introspect
+// calls that miss the cache fail with
 // ErrUnavailable. Close is idempotent and always returns nil.
 func (c *Cache) Close() error {
 	c.closed.Do(c.close)

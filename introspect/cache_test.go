@@ -267,17 +267,23 @@ func TestCacheCoalesces(t *testing.T) {
 	}
 }
 
-// TestCacheWaiterContext: a waiter whose context ends returns at once; the
-// shared call, started by a caller that gave up, still completes for the
-// others and is cached.
+// TestCacheWaiterContext: every caller whose context ends returns at once.
+// The shared call runs on the context of the caller that started it: when
+// that caller leaves, the call ends, and a caller still waiting starts
+// another on its own context, whose answer is cached.
 func TestCacheWaiterContext(t *testing.T) {
-	started, release := make(chan struct{}), make(chan struct{})
-	var sawCancel atomic.Bool
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	var sawCancel atomic.Int64
 	up := &fakeIntrospector{answer: func(ctx context.Context, _, _ string) (*introspect.Result, error) {
-		close(started)
-		<-release
-		sawCancel.Store(ctx.Err() != nil)
-		return activeResult(testNow.Add(time.Hour)), nil
+		started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			sawCancel.Add(1)
+			return nil, fmt.Errorf("%w: %w", introspect.ErrUnavailable, ctx.Err())
+		case <-release:
+			return activeResult(testNow.Add(time.Hour)), nil
+		}
 	}}
 	var ev events
 	c := newCache(t, up, newClock(), func(cfg *introspect.CacheConfig) { cfg.Observe = ev.add })
@@ -298,18 +304,22 @@ func TestCacheWaiterContext(t *testing.T) {
 		t.Fatalf("impatient waiter: %v", err)
 	}
 	cancelLeader()
-	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) || !errors.Is(err, introspect.ErrUnavailable) {
 		t.Fatalf("leader: %v", err)
 	}
+	if n := sawCancel.Load(); n != 1 {
+		t.Fatalf("the leader's call saw %d cancellations, want 1", n)
+	}
+	<-started // the waiter's own call
 	close(release)
 	if err := <-otherDone; err != nil {
 		t.Fatalf("other waiter: %v", err)
 	}
-	if sawCancel.Load() {
-		t.Fatal("the shared call saw the leader's cancellation")
+	if _, err := c.Introspect(context.Background(), "good-x", ""); err != nil || up.calls.Load() != 2 {
+		t.Fatalf("after: %v, %d calls, want 2", err, up.calls.Load())
 	}
-	if _, err := c.Introspect(context.Background(), "good-x", ""); err != nil || up.calls.Load() != 1 {
-		t.Fatalf("after: %v, %d calls", err, up.calls.Load())
+	if n := ev.get(introspect.CacheHit); n != 1 {
+		t.Fatalf("the waiter's answer was not cached: %d hits", n)
 	}
 }
 

@@ -57,9 +57,9 @@
 // Entries are keyed by a keyed hash (hash/maphash, random seed per Cache; of
 // the length, head and tail of long tokens, so a hit costs the same for any
 // token size) and compared in full on a hit. Identical concurrent misses
-// share one upstream call; each waiter honours its own context, and the
-// shared call runs detached from any caller's cancellation with its own
-// timeout, on a worker goroutine that then waits a moment for the next.
+// share one upstream call, run by the caller that started it with its own
+// timeout; each waiter honours its own context, and when the caller that
+// runs the call leaves, the waiters start another.
 // Upstream failures are never cached. Call Forget when a token is revoked
 // (ForgetAll empties the cache).
 // A cached answer cannot see a revocation made elsewhere (RFC 7662 §4): the
@@ -73,7 +73,6 @@
 // CacheNegativeHit, CacheMiss, CacheCoalesced); metrics plug in there. Logging goes only to
 // Config.Logger. Neither ever sees a token or a secret.
 //
-// Client and Cache are safe for concurrent use. A Client starts no
-// goroutines; a Cache's only goroutines are its shared upstream calls, which
-// Close cancels.
+// Client and Cache are safe for concurrent use and start no goroutines;
+// Cache.Close cancels the upstream calls in flight.
 package introspect
