@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenwarden/tokenwarden/internal/config"
 	"github.com/tokenwarden/tokenwarden/internal/jose"
 	"github.com/tokenwarden/tokenwarden/internal/strictjson"
 )
@@ -129,12 +130,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	case v.maxAge == 0:
 		v.maxAge = defaultMaxAge
 	}
-	switch {
-	case v.leeway == 0:
-		v.leeway = defaultLeeway
-	case v.leeway < 0:
-		v.leeway = 0
-	}
+	v.leeway = config.Leeway(v.leeway, defaultLeeway)
 	if cfg.ExternalURL != "" {
 		if v.ext, err = parseExternalURL(cfg.ExternalURL); err != nil {
 			return nil, fmt.Errorf("dpop: Config.ExternalURL %q: %w", cfg.ExternalURL, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenwarden/tokenwarden/internal/config"
 	"github.com/tokenwarden/tokenwarden/internal/jose"
 )
 
@@ -180,15 +181,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Mode != ModeKeycloak && cfg.Mode != ModeRFC9068 {
 		return nil, errors.New("oidc: unknown verifier mode")
 	}
-	switch {
-	case cfg.Leeway == 0:
-		v.leeway = defaultLeeway
-	case cfg.Leeway < 0:
-		v.leeway = 0
-	case cfg.Leeway > maxLeeway:
+	if v.leeway = config.Leeway(cfg.Leeway, defaultLeeway); v.leeway > maxLeeway {
 		return nil, errors.New("oidc: leeway larger than 5 minutes")
-	default:
-		v.leeway = cfg.Leeway
 	}
 	switch {
 	case cfg.MaxTokenBytes == 0:

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/config"
 )
 
 // Sentinel errors. They are wrapped with %w; test them with errors.Is.
@@ -221,12 +223,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxTokenLifetime <= 0 {
 		c.MaxTokenLifetime = DefaultMaxTokenLifetime
 	}
-	switch {
-	case c.Leeway == 0:
-		c.Leeway = DefaultLeeway
-	case c.Leeway < 0:
-		c.Leeway = 0
-	}
+	c.Leeway = config.Leeway(c.Leeway, DefaultLeeway)
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = DefaultSweepInterval
 	}
