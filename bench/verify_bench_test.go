@@ -8,8 +8,12 @@ import (
 	"flag"
 	"math/big"
 	"testing"
+	"time"
+
+	twoidc "github.com/tokenwarden/tokenwarden/oidc"
 
 	"github.com/tokenwarden/tokenwarden/bench/internal/fixture"
+	"github.com/tokenwarden/tokenwarden/bench/report"
 )
 
 // BenchmarkVerify is one valid Keycloak-shaped access token (RS256 with
@@ -36,12 +40,21 @@ func benchVerify(b *testing.B) {
 }
 
 func benchFloor(b *testing.B, s *set, alg string) {
-	tok := s.tokens[alg]
+	floor := floorOf(b, s, alg)
 	b.ReportAllocs()
+	for b.Loop() {
+		floor()
+	}
+}
+
+// floorOf returns the bare signature check of the fixture token of alg,
+// failing b if it does not verify.
+func floorOf(b *testing.B, s *set, alg string) func() {
+	tok := s.tokens[alg]
 	switch alg {
 	case fixture.RS256:
 		pub := &s.keys.RSA.PublicKey
-		for b.Loop() {
+		return func() {
 			if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, tok.Digest, tok.Signature); err != nil {
 				b.Fatal(err)
 			}
@@ -49,11 +62,65 @@ func benchFloor(b *testing.B, s *set, alg string) {
 	case fixture.ES256:
 		pub := &s.keys.EC.PublicKey
 		r, sig := new(big.Int).SetBytes(tok.Signature[:32]), new(big.Int).SetBytes(tok.Signature[32:])
-		for b.Loop() {
+		return func() {
 			if !ecdsa.Verify(pub, tok.Digest, r, sig) {
 				b.Fatal("ecdsa: signature does not verify")
 			}
 		}
+	}
+	b.Fatalf("no floor for %s", alg)
+	return nil
+}
+
+// BenchmarkVerifyPaired is the first-seen row of BenchmarkVerify with the
+// floor, call by call: every iteration runs one floor check and one
+// tokenwarden verification (the cache off), in alternating order, and times
+// each with the monotonic clock. A burst of load on the shared machine then
+// falls on both alike, so x-floor (tokenwarden's time ÷ the floor's in the
+// same iterations) moves much less between runs than the ratio of two rows
+// measured a second apart.
+func BenchmarkVerifyPaired(b *testing.B) { inRounds(b, benchVerifyPaired) }
+
+func benchVerifyPaired(b *testing.B) {
+	s := fixtures(b)
+	for _, alg := range algs {
+		b.Run(alg+"/tokenwarden-first-seen", func(b *testing.B) {
+			floor := floorOf(b, s, alg)
+			srv := newServer(b)
+			verify := newTokenwarden(twoidc.CacheConfig{Disabled: true})(b, srv, alg)
+			ctx, raw := context.Background(), s.tokens[alg].Raw
+			if err := verify(ctx, raw); err != nil {
+				b.Fatalf("warm-up: %v", err)
+			}
+			tw := func() {
+				if err := verify(ctx, raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var twNs, floorNs time.Duration
+			b.ReportAllocs()
+			odd := false
+			for b.Loop() {
+				first, second := floor, tw
+				if odd {
+					first, second = tw, floor
+				}
+				t0 := time.Now()
+				first()
+				t1 := time.Now()
+				second()
+				t2 := time.Now()
+				if odd {
+					twNs, floorNs = twNs+t1.Sub(t0), floorNs+t2.Sub(t1)
+				} else {
+					floorNs, twNs = floorNs+t1.Sub(t0), twNs+t2.Sub(t1)
+				}
+				odd = !odd
+			}
+			b.ReportMetric(float64(twNs)/float64(b.N), "tokenwarden-ns/op")
+			b.ReportMetric(float64(floorNs)/float64(b.N), "floor-ns/op")
+			b.ReportMetric(float64(twNs)/float64(floorNs), report.UnitRatioFloorPaired)
+		})
 	}
 }
 

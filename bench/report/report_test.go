@@ -283,6 +283,35 @@ BenchmarkInstructions/Verify/RS256/tokenwarden-first-seen 100 632319 instr/op
 	}
 }
 
+// TestPairedFloorRow: the ratio a row measured call by call against the
+// floor is its ratio to the floor, not its pair time over the floor row's.
+func TestPairedFloorRow(t *testing.T) {
+	const in = `BenchmarkVerify/RS256/floor-2 1000 50000 ns/op
+BenchmarkVerifyPaired/RS256/tokenwarden-first-seen-2 1000 110000 ns/op 60000 tokenwarden-ns/op 50000 floor-ns/op 1.20 x-floor 3770 B/op 17 allocs/op
+BenchmarkVerify/RS256/floor-2 1000 52000 ns/op
+BenchmarkVerifyPaired/RS256/tokenwarden-first-seen-2 1000 118000 ns/op 65000 tokenwarden-ns/op 53000 floor-ns/op 1.22 x-floor 3770 B/op 17 allocs/op
+BenchmarkVerify/RS256/floor-2 1000 51000 ns/op
+BenchmarkVerifyPaired/RS256/tokenwarden-first-seen-2 1000 200000 ns/op 140000 tokenwarden-ns/op 60000 floor-ns/op 1.30 x-floor 3770 B/op 17 allocs/op
+`
+	run, err := report.Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := report.Summarize(run, map[string]string{"count": "3"})
+	if r := sum.Rows["VerifyPaired/RS256/tokenwarden-first-seen"]; !near(r.RatioFloor, 1.22) {
+		t.Errorf("paired row: ratio to the floor %v, want the median of x-floor, 1.22", r.RatioFloor)
+	}
+	var buf bytes.Buffer
+	if err := report.Markdown(&buf, sum, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	want := "| first-seen RS256 ≤ 1.25× floor, calls paired one by one (median of the rounds) | `VerifyPaired/RS256/tokenwarden-first-seen` | 1.22× floor ±∞ | met |"
+	if !strings.Contains(md, want) {
+		t.Errorf("markdown lacks %q\n%s", want, md)
+	}
+}
+
 // TestDPoPTargets: the DPoP rows get their floor from their own benchmark,
 // and the request target divides by the Bearer row plus that floor, in
 // time and in instructions.

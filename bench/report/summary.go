@@ -32,6 +32,10 @@ const (
 	// Instructions per operation, counted by callgrind (instructions.sh).
 	UnitInstr = "instr/op"
 
+	// tokenwarden's verification time ÷ the floor's, in calls interleaved
+	// one by one (BenchmarkVerifyPaired). It is the row's ratio to the floor.
+	UnitRatioFloorPaired = "x-floor"
+
 	// Client CPU of tokenwarden's introspection ÷ gocloak's, in calls
 	// interleaved one by one (BenchmarkIntrospectClient).
 	UnitRatioGocloakCPU = "x-gocloak-cpu"
@@ -50,9 +54,10 @@ type Row struct {
 	AllocsOp   *float64 `json:"allocs_op,omitempty"`
 	BytesOp    *float64 `json:"bytes_op,omitempty"`
 
-	RatioFloor    *float64 `json:"ratio_floor,omitempty"`     // ns/op ÷ the floor's ns/op
-	RatioBestPeer *float64 `json:"ratio_best_peer,omitempty"` // ns/op ÷ the fastest peer's ns/op in the group
-	BestPeer      string   `json:"best_peer,omitempty"`
+	RatioFloor       *float64 `json:"ratio_floor,omitempty"`        // ns/op ÷ the floor's ns/op (or UnitRatioFloorPaired)
+	RatioFloorSpread string   `json:"ratio_floor_spread,omitempty"` // for UnitRatioFloorPaired: 95% CI of its median
+	RatioBestPeer    *float64 `json:"ratio_best_peer,omitempty"`    // ns/op ÷ the fastest peer's ns/op in the group
+	BestPeer         string   `json:"best_peer,omitempty"`
 
 	FetchesPerToken *float64 `json:"fetches_per_token,omitempty"`
 	FetchesMaxRun   *float64 `json:"fetches_per_run_max,omitempty"` // max over samples of fetches/op × b.N
@@ -204,6 +209,8 @@ func Summarize(run *Run, meta map[string]string) *Summary {
 				r.ClientCPUNsOp = ptr(m)
 			case UnitInstr:
 				r.InstrOp = ptr(m)
+			case UnitRatioFloorPaired:
+				r.RatioFloor, r.RatioFloorSpread = ptr(m), spread
 			default:
 				if ptr(m) == nil {
 					continue
@@ -258,7 +265,8 @@ func (sum *Summary) ratios() {
 			if r.RPS != nil && r.RatioBare == nil {
 				r.RatioBare = ptr(*r.RPS / *sum.Rows[b].RPS)
 			}
-		} else if f := sum.floorOf(name); f != nil && r.NsOp != nil && Role(name) != RoleFloor {
+		} else if f := sum.floorOf(name); f != nil && r.NsOp != nil && Role(name) != RoleFloor && r.RatioFloor == nil {
+			// A ratio measured against the floor call by call is kept.
 			r.RatioFloor = ptr(*r.NsOp / *f.NsOp)
 		}
 		if b, ok := best[g]; ok && r.NsOp != nil && Role(name) != RoleFloor {
