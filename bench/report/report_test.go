@@ -252,19 +252,10 @@ BenchmarkIntrospectClient/0ms/tokenwarden-vs-gocloak-2 	 2000	 300000 ns/op	 900
 BenchmarkInstructions/Verify/RS256/floor 100 544603 instr/op
 BenchmarkInstructions/Verify/RS256/tokenwarden-first-seen 100 632319 instr/op
 `
-	run, err := report.Parse(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := report.Summarize(run, map[string]string{"count": "1"})
+	sum, md := summarize(t, in, map[string]string{"count": "1"})
 	if r := sum.Rows["Instructions/Verify/RS256/tokenwarden-first-seen"]; !near(r.RatioFloorInstr, 632319.0/544603) || !near(r.InstrOp, 632319) {
 		t.Errorf("instructions row: %+v", r)
 	}
-	var buf bytes.Buffer
-	if err := report.Markdown(&buf, sum, "", ""); err != nil {
-		t.Fatal(err)
-	}
-	md := buf.String()
 	for _, want := range []string{
 		"| first-seen RS256 ≤ 1.25× floor in instructions (callgrind) | `Instructions/Verify/RS256/tokenwarden-first-seen` | 1.16× floor | met |",
 		"| introspection miss: client CPU ≤ 0.7× gocloak's (server in a child process, calls interleaved) | `IntrospectClient/0ms/tokenwarden-vs-gocloak` | 0.75× gocloak | missed |",
@@ -283,6 +274,21 @@ BenchmarkInstructions/Verify/RS256/tokenwarden-first-seen 100 632319 instr/op
 	}
 }
 
+// summarize parses benchmark output and returns its summary and markdown.
+func summarize(t *testing.T, in string, meta map[string]string) (*report.Summary, string) {
+	t.Helper()
+	run, err := report.Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := report.Summarize(run, meta)
+	var buf bytes.Buffer
+	if err := report.Markdown(&buf, sum, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	return sum, buf.String()
+}
+
 // TestPairedFloorRow: the ratio a row measured call by call against the
 // floor is its ratio to the floor, not its pair time over the floor row's.
 func TestPairedFloorRow(t *testing.T) {
@@ -293,19 +299,10 @@ BenchmarkVerifyPaired/RS256/tokenwarden-first-seen-2 1000 118000 ns/op 65000 tok
 BenchmarkVerify/RS256/floor-2 1000 51000 ns/op
 BenchmarkVerifyPaired/RS256/tokenwarden-first-seen-2 1000 200000 ns/op 140000 tokenwarden-ns/op 60000 floor-ns/op 1.30 x-floor 3770 B/op 17 allocs/op
 `
-	run, err := report.Parse(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := report.Summarize(run, map[string]string{"count": "3"})
+	sum, md := summarize(t, in, map[string]string{"count": "3"})
 	if r := sum.Rows["VerifyPaired/RS256/tokenwarden-first-seen"]; !near(r.RatioFloor, 1.22) {
 		t.Errorf("paired row: ratio to the floor %v, want the median of x-floor, 1.22", r.RatioFloor)
 	}
-	var buf bytes.Buffer
-	if err := report.Markdown(&buf, sum, "", ""); err != nil {
-		t.Fatal(err)
-	}
-	md := buf.String()
 	want := "| first-seen RS256 ≤ 1.25× floor, calls paired one by one (median of the rounds) | `VerifyPaired/RS256/tokenwarden-first-seen` | 1.22× floor ±∞ | met |"
 	if !strings.Contains(md, want) {
 		t.Errorf("markdown lacks %q\n%s", want, md)
@@ -327,19 +324,10 @@ BenchmarkInstructions/DPoPRequest/floor 100 800000 instr/op
 BenchmarkInstructions/DPoPRequest/tokenwarden-bearer 10000 4000 instr/op
 BenchmarkInstructions/DPoPRequest/tokenwarden-dpop 100 1100000 instr/op
 `
-	run, err := report.Parse(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := report.Summarize(run, map[string]string{"command": "make bench", "count": "1"})
+	sum, md := summarize(t, in, map[string]string{"command": "make bench", "count": "1"})
 	if r := sum.Rows["DPoPVerify/tokenwarden"]; !near(r.RatioFloor, 1.2) {
 		t.Errorf("DPoPVerify ratio %v", r.RatioFloor)
 	}
-	var buf bytes.Buffer
-	if err := report.Markdown(&buf, sum, "", ""); err != nil {
-		t.Fatal(err)
-	}
-	md := buf.String()
 	for _, want := range []string{
 		"| DPoP proof (ES256, Memory replay store) ≤ 1.3× the ECDSA P-256 floor (issue 13) | `DPoPVerify/tokenwarden` | 1.2× floor, 57 allocs | met |",
 		"| DPoP request through the middleware ≤ 1.3× (Bearer request + ECDSA P-256 floor) | `DPoPRequest/tokenwarden-dpop` | 1.39× (Bearer + floor) | missed |",
