@@ -2,6 +2,7 @@ package capacitorweb_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,7 +32,12 @@ func TestMain(m *testing.M) { keycloaktest.Main(m) }
 //	e. an admin signs the user out in Keycloak: the back-channel logout
 //	   reaches the API and the page's next call is refused (401), its refresh
 //	   too;
-//	f. two tabs with two sessions: logging out one leaves the other working.
+//	f. two tabs with two sessions: logging out one leaves the other working;
+//	h. a logout while the phone is offline: the page forgets the tokens at
+//	   once and says the revocation will be retried; nothing has reached
+//	   the API, which still accepts the access token; back online, the page
+//	   retries by itself, and then the API refuses the access token and
+//	   Keycloak the refresh token (docs/capacitor.md, "Logout").
 //
 // The DPoP variant (oidc-client-ts-dpop) proves g, the tokens bound to the
 // browser's key: see dpopFlow.
@@ -149,6 +155,39 @@ func browserFlow(t *testing.T, s *stack, browser context.Context, variant string
 	}
 	if st, code := s.refreshStatus(t, lc.tokens.RefreshToken); st != http.StatusBadRequest {
 		rec.fatalf("C: the refresh token of the replayed code's login: Keycloak answered %d %q, want 400", st, code)
+	}
+
+	offlineLogout(t, rec, s, browser, variant)
+}
+
+// offlineLogout is step h: a logout without network, retried when the
+// network is back.
+func offlineLogout(t *testing.T, rec *recorder, s *stack, browser context.Context, variant string) {
+	d := rec.newTab(browser, s, "D", variant)
+	ld := d.login(s.user(t, "user"))
+	d.press("profile", "signed-in", entry{What: "GET /api/profile", Status: 200})
+	d.setOffline(true)
+	d.press("logout", "signed-out", entry{What: "POST /auth/logout", Status: 0, Text: "offline"})
+	if got := d.eval(`document.getElementById('status').textContent`); !strings.Contains(got, "will be retried") {
+		rec.fatalf("D: after an offline logout the page says %q, want that the revocation will be retried", got)
+	}
+	// The window the guide describes: until the retry reaches the API, the
+	// access token still works for whoever holds a copy.
+	if st, _ := s.apiStatus(t, ld.tokens.AccessToken); st != http.StatusOK {
+		rec.fatalf("D: while the logout waits for the network, the API answered %d to its access token, want 200", st)
+	}
+	before := len(d.entries())
+	d.setOffline(false)
+	err := d.waitFor(fmt.Sprintf(`[...document.querySelectorAll('#log li')].slice(%d).some(li => li.dataset.what === 'POST /auth/logout' && li.dataset.status === '204')`, before))
+	rec.snap(d, "back-online")
+	if err != nil {
+		rec.fatalf("D: back online, the page did not retry the logout: %v; it logged %+v", err, d.entries()[before:])
+	}
+	if st, hdr := s.apiStatus(t, ld.tokens.AccessToken); st != http.StatusUnauthorized || !strings.Contains(hdr, `error="invalid_token"`) {
+		rec.fatalf("D: after the retried logout the API answered %d %q to the old access token, want 401 invalid_token", st, hdr)
+	}
+	if st, code := s.refreshStatus(t, ld.tokens.RefreshToken); st != http.StatusBadRequest || code != "invalid_grant" {
+		rec.fatalf("D: after the retried logout Keycloak answered %d %q to the refresh token, want 400 invalid_grant", st, code)
 	}
 }
 

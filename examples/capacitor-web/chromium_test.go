@@ -270,6 +270,26 @@ func (tb *tab) run(actions ...chromedp.Action[chromedp.Void]) error {
 	return chromedp.Do(ctx, actions...)
 }
 
+// setOffline cuts the tab off the network, as a phone without signal is:
+// every request fails as fetch does then, and navigator.onLine is false.
+// setOffline(false) restores both, which fires the page's online event.
+func (tb *tab) setOffline(off bool) {
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	rules := []*network.Conditions{} // none: the network as it is
+	if off {
+		rules = append(rules, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules})
+	if err == nil {
+		_, err = chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	tb.rec.check(err, fmt.Sprintf("%s: set the network offline=%v", tb.name, off))
+	if got := tb.eval(`String(navigator.onLine)`); got != fmt.Sprint(!off) {
+		tb.rec.fatalf("%s: navigator.onLine is %s after setting offline=%v", tb.name, got, off)
+	}
+}
+
 // eval evaluates a JavaScript expression whose value is a string.
 func (tb *tab) eval(expr string) string {
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
