@@ -37,7 +37,11 @@ func TestMain(m *testing.M) { keycloaktest.Main(m) }
 //	   once and says the revocation will be retried; nothing has reached
 //	   the API, which still accepts the access token; back online, the page
 //	   retries by itself, and then the API refuses the access token and
-//	   Keycloak the refresh token (docs/capacitor.md, "Logout").
+//	   Keycloak the refresh token (docs/capacitor.md, "Logout");
+//	i. a logout while the API cannot reach Keycloak: 503 with Retry-After,
+//	   the access token already refused, the page says when it will retry
+//	   (the API's Retry-After, not its own 30 s) and, Keycloak back, its
+//	   retry is answered 204 and the refresh token is revoked.
 //
 // The DPoP variant (oidc-client-ts-dpop) proves g, the tokens bound to the
 // browser's key: see dpopFlow.
@@ -158,6 +162,36 @@ func browserFlow(t *testing.T, s *stack, browser context.Context, variant string
 	}
 
 	offlineLogout(t, rec, s, browser, variant)
+	unavailableLogout(t, rec, s, browser, variant)
+}
+
+// unavailableLogout is step i: a logout answered 503 because the API cannot
+// revoke the refresh token at Keycloak, retried when the API said.
+func unavailableLogout(t *testing.T, rec *recorder, s *stack, browser context.Context, variant string) {
+	e := rec.newTab(browser, s, "E", variant)
+	le := e.login(s.user(t, "user"))
+	e.press("profile", "signed-in", entry{What: "GET /api/profile", Status: 200})
+	s.kcLink.setDown(true)
+	e.press("logout", "signed-out", entry{What: "POST /auth/logout", Status: 503})
+	s.kcLink.setDown(false)
+	// The API's Retry-After (5 s, adapter.Config.RetryAfter's default) is
+	// readable by the page (the API's CORS exposes it) and used.
+	if st := e.eval(`document.getElementById('status').textContent`); !strings.Contains(st, "will be retried in 5 s") {
+		rec.fatalf("E: after a 503 with Retry-After: 5 the page says %q, want a retry in 5 s", st)
+	}
+	// The API deny-listed the access token before it called Keycloak.
+	if st, hdr := s.apiStatus(t, le.tokens.AccessToken); st != http.StatusUnauthorized || !strings.Contains(hdr, `error="invalid_token"`) {
+		rec.fatalf("E: after the 503 the API answered %d %q to the access token, want 401 invalid_token", st, hdr)
+	}
+	before := len(e.entries())
+	err := e.waitFor(fmt.Sprintf(`[...document.querySelectorAll('#log li')].slice(%d).some(li => li.dataset.what === 'POST /auth/logout' && li.dataset.status === '204')`, before))
+	rec.snap(e, "retried")
+	if err != nil {
+		rec.fatalf("E: the page did not retry the logout: %v; it logged %+v", err, e.entries()[before:])
+	}
+	if st, code := s.refreshStatus(t, le.tokens.RefreshToken); st != http.StatusBadRequest || code != "invalid_grant" {
+		rec.fatalf("E: after the retried logout Keycloak answered %d %q to the refresh token, want 400 invalid_grant", st, code)
+	}
 }
 
 // offlineLogout is step h: a logout without network, retried when the
@@ -168,8 +202,8 @@ func offlineLogout(t *testing.T, rec *recorder, s *stack, browser context.Contex
 	d.press("profile", "signed-in", entry{What: "GET /api/profile", Status: 200})
 	d.setOffline(true)
 	d.press("logout", "signed-out", entry{What: "POST /auth/logout", Status: 0, Text: "offline"})
-	if got := d.eval(`document.getElementById('status').textContent`); !strings.Contains(got, "will be retried") {
-		rec.fatalf("D: after an offline logout the page says %q, want that the revocation will be retried", got)
+	if got := d.eval(`document.getElementById('status').textContent`); !strings.Contains(got, "will be retried in 30 s") {
+		rec.fatalf("D: after an offline logout the page says %q, want that the revocation will be retried in 30 s", got)
 	}
 	// The window the guide describes: until the retry reaches the API, the
 	// access token still works for whoever holds a copy.

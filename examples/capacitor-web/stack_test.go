@@ -87,6 +87,7 @@ type stack struct {
 	webURL string
 	hc     *http.Client
 	log    *lockedBuffer // the API's JSON log, shown when the test fails
+	kcLink *link         // the API's way to Keycloak (its InternalURL); the page reaches Keycloak directly
 }
 
 // newStack starts the capacitor backend and the web app on free loopback
@@ -133,7 +134,8 @@ func newStack(t *testing.T, kc *keycloaktest.Keycloak, dist string) *stack {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := app.New(ctx, app.Config{Issuer: s.realm.IssuerURL(), CORSOrigins: []string{webURL}, DPoPNonceSecret: nonceSecret},
+	s.kcLink = newLink(t, kc.BaseURL)
+	a, err := app.New(ctx, app.Config{Issuer: s.realm.IssuerURL(), InternalURL: s.kcLink.url, CORSOrigins: []string{webURL}, DPoPNonceSecret: nonceSecret},
 		slog.New(slog.NewJSONHandler(s.log, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -255,4 +257,94 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// link is a TCP relay from the API to Keycloak that a test can cut: while
+// it is down, open connections are closed and new ones are closed as soon
+// as they are accepted, as when Keycloak is out of the API's reach.
+type link struct {
+	url    string
+	target string // host:port
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]struct{}
+}
+
+func newLink(t *testing.T, targetURL string) *link {
+	t.Helper()
+	u, err := url.Parse(targetURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &link{url: "http://" + l.Addr().String(), target: u.Host, conns: map[net.Conn]struct{}{}}
+	go k.serve(l)
+	t.Cleanup(func() {
+		_ = l.Close()
+		k.setDown(true)
+	})
+	return k
+}
+
+func (k *link) serve(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go k.relay(c)
+	}
+}
+
+func (k *link) relay(c net.Conn) {
+	up, err := net.Dial("tcp", k.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	if !k.track(c, up) {
+		_ = c.Close()
+		_ = up.Close()
+		return
+	}
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		done <- struct{}{}
+	}
+	go pipe(up, c)
+	go pipe(c, up)
+	<-done
+	k.mu.Lock()
+	delete(k.conns, c)
+	delete(k.conns, up)
+	k.mu.Unlock()
+	_ = c.Close()
+	_ = up.Close()
+}
+
+// track registers a relayed pair, false while the link is down.
+func (k *link) track(c, up net.Conn) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.down {
+		return false
+	}
+	k.conns[c], k.conns[up] = struct{}{}, struct{}{}
+	return true
+}
+
+// setDown cuts the link (closing what is open) or restores it.
+func (k *link) setDown(down bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.down = down
+	if down {
+		for c := range k.conns {
+			_ = c.Close()
+		}
+	}
 }

@@ -124,7 +124,8 @@ async function main(): Promise<void> {
     const { result, accessToken } = await session.logout();
     oldToken = accessToken ?? oldToken;
     $<HTMLButtonElement>('old-token').disabled = oldToken === undefined;
-    render(auth, 'signed-out', { done: 'Logged out', revoked: 'Logged out (refresh token revoked at Keycloak)', queued: 'Logged out here; the revocation will be retried' }[result]);
+    const queued = `Logged out here; the revocation will be retried in ${session.retryIn} s, or when the network returns`;
+    render(auth, 'signed-out', { done: 'Logged out', revoked: 'Logged out (refresh token revoked at Keycloak)', queued }[result]);
   });
   // Not what an app does: it shows that the token the app just dropped is
   // refused by the API, not merely forgotten.

@@ -8,6 +8,21 @@ import { issuer, type Config } from './config';
 
 const RouteLogout = '/auth/logout';
 
+// When a queued logout is tried again without a Retry-After, and the bounds
+// put on one (a proxy's answer could ask for a day).
+const RetryDefault = 30_000;
+const RetryMin = 1_000;
+const RetryMax = 10 * 60_000;
+
+/** Milliseconds of a Retry-After (RFC 9110 §10.2.3: seconds or an HTTP date), bounded; 0 when absent or unreadable. */
+export function retryAfterMs(v: string | null, now = Date.now()): number {
+  if (v === null || v.trim() === '') return 0;
+  const t = v.trim();
+  const ms = /^\d+$/.test(t) ? Number(t) * 1000 : Date.parse(t) - now;
+  if (!Number.isFinite(ms)) return 0;
+  return Math.min(Math.max(ms, RetryMin), RetryMax);
+}
+
 /** One HTTP exchange, reported to the page. */
 export interface Exchange {
   what: string; // e.g. "GET /api/profile"
@@ -35,6 +50,8 @@ export class Session {
   #pending: Pending[] = []; // native build: kept in secure storage, not in memory
   #nonce: string | undefined; // the API's latest DPoP-Nonce, put in the next proofs
   #retry: ReturnType<typeof setTimeout> | undefined;
+  #retryAfter = 0; // ms, the largest Retry-After of the 503s since the last schedule
+  #nextDelay = 0; // ms, the delay of the scheduled retry
 
   constructor(c: Config, auth: Auth, report: (e: Exchange) => void) {
     this.#c = c;
@@ -146,6 +163,11 @@ export class Session {
     return this.#pending.length;
   }
 
+  /** Seconds until the queued revocations are tried again (sooner if the network returns); 0 when none wait. */
+  get retryIn(): number {
+    return this.#pending.length > 0 ? Math.round(this.#nextDelay / 1000) : 0;
+  }
+
   async #logoutOnce(p: Pending): Promise<LogoutResult> {
     let res: Response;
     try {
@@ -175,6 +197,7 @@ export class Session {
       case 401: // the access token had expired: the API could not act on it
         return (await this.#revokeAtKeycloak(p.refreshToken)) ? 'revoked' : 'queued';
       default: // 503 (Retry-After): the access token may already be refused; the refresh token may live on
+        this.#retryAfter = Math.max(this.#retryAfter, retryAfterMs(res.headers.get('Retry-After')));
         return 'queued';
     }
   }
@@ -197,7 +220,14 @@ export class Session {
 
   #queue(p: Pending): void {
     this.#pending.push(p);
-    this.#schedule(30_000);
+    this.#scheduleRetry();
+  }
+
+  /** The next try: when the API's Retry-After says, else in 30 s; and at once when the network returns. */
+  #scheduleRetry(): void {
+    this.#nextDelay = this.#retryAfter || RetryDefault;
+    this.#retryAfter = 0;
+    this.#schedule(this.#nextDelay);
   }
 
   #schedule(ms: number): void {
@@ -211,6 +241,6 @@ export class Session {
     for (const p of waiting) {
       if ((await this.#logoutOnce(p)) === 'queued') this.#pending.push(p);
     }
-    if (this.#pending.length > 0) this.#schedule(30_000);
+    if (this.#pending.length > 0) this.#scheduleRetry();
   }
 }
