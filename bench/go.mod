@@ -3,9 +3,11 @@ module github.com/tokenwarden/tokenwarden/bench
 go 1.26.0
 
 require (
+	github.com/AxisCommunications/go-dpop v1.1.2
 	github.com/MicahParks/keyfunc/v3 v3.9.1
 	github.com/Nerzal/gocloak/v13 v13.9.0
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
+	github.com/auth0/go-jwt-middleware/v3 v3.1.0
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/lestrrat-go/httprc/v3 v3.0.6
@@ -45,3 +47,9 @@ require (
 )
 
 replace github.com/tokenwarden/tokenwarden => ../
+
+// Peers the module proxy does not serve, copied as tagged (third_party/README.md).
+replace (
+	github.com/AxisCommunications/go-dpop => ./third_party/go-dpop
+	github.com/auth0/go-jwt-middleware/v3 => ./third_party/go-jwt-middleware-v3
+)
