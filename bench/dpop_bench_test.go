@@ -246,10 +246,11 @@ func serveLoop(b *testing.B, h http.Handler, req *http.Request, pool *proofPool)
 	}
 }
 
-func dpopKey(b *testing.B) *dpop.Key {
+func dpopKey(tb testing.TB) *dpop.Key {
+	tb.Helper()
 	k, err := dpop.GenerateKey()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return k
 }
@@ -298,14 +299,7 @@ func (p *proofPool) next(b *testing.B) []string {
 // the same proof twice (no replay record), where tokenwarden refuses the
 // second.
 func TestDPoPPeersChecks(t *testing.T) {
-	key, err := dpop.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := dpop.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, other := dpopKey(t), dpopKey(t)
 	const api = "https://api.example.com/api/orders"
 	token := fixtures(t).tokens[fixture.RS256].Raw
 	proof := func(k *dpop.Key, method, u, tok string) string {
