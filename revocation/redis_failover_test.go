@@ -4,110 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tokenwarden/tokenwarden/internal/relay"
 )
-
-// stallProxy forwards TCP to a target and can hold back what the target
-// sends: a replica's link to its primary stalls while the primary goes on
-// acknowledging writes. Held data is dropped when the proxy closes, as it
-// would be in a network that lost it.
-type stallProxy struct {
-	l      net.Listener
-	target string
-	stall  atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-}
-
-func newStallProxy(tb testing.TB, target string) *stallProxy {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &stallProxy{l: l, target: target}
-	go p.accept()
-	tb.Cleanup(p.close)
-	return p
-}
-
-func (p *stallProxy) port() int { return p.l.Addr().(*net.TCPAddr).Port }
-
-func (p *stallProxy) accept() {
-	for {
-		c, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		t, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			c.Close()
-			t.Close()
-			return
-		}
-		p.conns = append(p.conns, c, t)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(t, c); t.Close() }()
-		go p.forward(c, t)
-	}
-}
-
-// forward copies from the target to the client, holding data while stalled.
-func (p *stallProxy) forward(c, t net.Conn) {
-	defer c.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := t.Read(buf)
-		for n > 0 && p.stall.Load() {
-			time.Sleep(time.Millisecond)
-			p.mu.Lock()
-			closed := p.closed
-			p.mu.Unlock()
-			if closed {
-				return
-			}
-		}
-		if n > 0 {
-			if _, werr := c.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *stallProxy) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.closed = true
-	p.l.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
 
 // Sentinel's down-after-milliseconds: calm while the test does not want a
 // failover, so that a loaded machine (a Sentinel or a node that gets no CPU
@@ -158,10 +65,10 @@ sentinel parallel-syncs tw 1
 }
 
 // replicated is a Redis primary, a replica that reaches it through a
-// stallProxy, and a Sentinel that fails over to the replica.
+// relay.Relay, and a Sentinel that fails over to the replica.
 type replicated struct {
 	primary, replica, sentinel *redisProc
-	link                       *stallProxy
+	link                       *relay.Relay
 }
 
 // startReplicated starts the primary and the replica with the persistence
@@ -175,8 +82,8 @@ func startReplicated(t *testing.T, persist bool) *replicated {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	}
 	rs := &replicated{primary: startRedisIn(t, memDir(t), args...)}
-	rs.link = newStallProxy(t, rs.primary.addr())
-	rs.replica = startRedisIn(t, memDir(t), append(args, "--replicaof", "127.0.0.1", strconv.Itoa(rs.link.port()))...)
+	rs.link = relay.New(t, rs.primary.addr())
+	rs.replica = startRedisIn(t, memDir(t), append(args, "--replicaof", "127.0.0.1", strconv.Itoa(rs.link.Port()))...)
 	rc := newClient(t, rs.replica.addr())
 	waitFor(t, func() bool {
 		return strings.Contains(rc.Info(context.Background(), "replication").Val(), "master_link_status:up")
@@ -225,7 +132,7 @@ func (rs *replicated) failover(t *testing.T) {
 	sc := rs.sentinelClient(t)
 	rs.setDownAfter(t, sc, quickDownAfter)
 	rs.primary.kill()
-	rs.link.close()
+	rs.link.Cut(true)
 	want := strconv.Itoa(rs.replica.port)
 	waitWithin(t, sentinelPatience, func() bool {
 		v, _ := sc.Do(ctx, "SENTINEL", "get-master-addr-by-name", "tw").StringSlice()
@@ -265,7 +172,7 @@ func TestRedisFailoverWait(t *testing.T) {
 	if len(acked) != 200 {
 		t.Fatalf("%d of 200 writes acknowledged with a healthy replica", len(acked))
 	}
-	rs.link.stall.Store(true)
+	rs.link.Stall(true)
 	for i := range 10 {
 		err := impatient.RevokeToken(ctx, testIss, "stalled-"+strconv.Itoa(i), exp)
 		if !errors.Is(err, ErrUnavailable) {
@@ -313,7 +220,7 @@ func TestRedisFailoverWithoutWait(t *testing.T) {
 	b := newRedisStore(t, RedisConfig{Client: rs.client(t)}, nil)
 	exp := time.Now().Add(time.Hour)
 	acked := writeMany(t, a, "ok-", 100, exp)
-	rs.link.stall.Store(true)
+	rs.link.Stall(true)
 	stalled := writeMany(t, a, "stalled-", 50, exp)
 	if len(acked) != 100 || len(stalled) != 50 {
 		t.Fatalf("acknowledged %d of 100 and %d of 50", len(acked), len(stalled))

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/examples/capacitor-backend/app"
 	capacitorweb "github.com/tokenwarden/tokenwarden/examples/capacitor-web"
+	"github.com/tokenwarden/tokenwarden/internal/relay"
 	"github.com/tokenwarden/tokenwarden/internal/testenv"
 	"github.com/tokenwarden/tokenwarden/keycloaktest"
 )
@@ -87,7 +88,7 @@ type stack struct {
 	webURL string
 	hc     *http.Client
 	log    *lockedBuffer // the API's JSON log, shown when the test fails
-	kcLink *link         // the API's way to Keycloak (its InternalURL); the page reaches Keycloak directly
+	kcLink *relay.Relay  // the API's way to Keycloak (its InternalURL); the page reaches Keycloak directly
 }
 
 // newStack starts the capacitor backend and the web app on free loopback
@@ -134,8 +135,12 @@ func newStack(t *testing.T, kc *keycloaktest.Keycloak, dist string) *stack {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s.kcLink = newLink(t, kc.BaseURL)
-	a, err := app.New(ctx, app.Config{Issuer: s.realm.IssuerURL(), InternalURL: s.kcLink.url, CORSOrigins: []string{webURL}, DPoPNonceSecret: nonceSecret},
+	kcURL, err := url.Parse(kc.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.kcLink = relay.New(t, kcURL.Host)
+	a, err := app.New(ctx, app.Config{Issuer: s.realm.IssuerURL(), InternalURL: "http://" + s.kcLink.Addr(), CORSOrigins: []string{webURL}, DPoPNonceSecret: nonceSecret},
 		slog.New(slog.NewJSONHandler(s.log, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +179,24 @@ func (s *stack) user(t *testing.T, roles ...string) keycloaktest.User {
 func (s *stack) apiStatus(t *testing.T, token string) (int, string) {
 	t.Helper()
 	return s.apiCall(t, http.MethodGet, app.RouteProfile, map[string]string{"Authorization": "Bearer " + token})
+}
+
+// wantAccessRefused checks that the API refuses token as a revoked or
+// otherwise invalid one (401 invalid_token); what names it in the failure.
+func (s *stack) wantAccessRefused(t *testing.T, rec *recorder, what, token string) {
+	t.Helper()
+	if st, hdr := s.apiStatus(t, token); st != http.StatusUnauthorized || !strings.Contains(hdr, `error="invalid_token"`) {
+		rec.fatalf("%s: API answered %d %q, want 401 invalid_token", what, st, hdr)
+	}
+}
+
+// wantRefreshRevoked checks that Keycloak refuses the refresh token (400
+// invalid_grant).
+func (s *stack) wantRefreshRevoked(t *testing.T, rec *recorder, what, refreshToken string) {
+	t.Helper()
+	if st, code := s.refreshStatus(t, refreshToken); st != http.StatusBadRequest || code != "invalid_grant" {
+		rec.fatalf("%s: Keycloak answered %d %q, want 400 invalid_grant", what, st, code)
+	}
 }
 
 // apiCall sends a request with these headers to the API from Go and
@@ -257,94 +280,4 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// link is a TCP relay from the API to Keycloak that a test can cut: while
-// it is down, open connections are closed and new ones are closed as soon
-// as they are accepted, as when Keycloak is out of the API's reach.
-type link struct {
-	url    string
-	target string // host:port
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]struct{}
-}
-
-func newLink(t *testing.T, targetURL string) *link {
-	t.Helper()
-	u, err := url.Parse(targetURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &link{url: "http://" + l.Addr().String(), target: u.Host, conns: map[net.Conn]struct{}{}}
-	go k.serve(l)
-	t.Cleanup(func() {
-		_ = l.Close()
-		k.setDown(true)
-	})
-	return k
-}
-
-func (k *link) serve(l net.Listener) {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		go k.relay(c)
-	}
-}
-
-func (k *link) relay(c net.Conn) {
-	up, err := net.Dial("tcp", k.target)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	if !k.track(c, up) {
-		_ = c.Close()
-		_ = up.Close()
-		return
-	}
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done
-	k.mu.Lock()
-	delete(k.conns, c)
-	delete(k.conns, up)
-	k.mu.Unlock()
-	_ = c.Close()
-	_ = up.Close()
-}
-
-// track registers a relayed pair, false while the link is down.
-func (k *link) track(c, up net.Conn) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.down {
-		return false
-	}
-	k.conns[c], k.conns[up] = struct{}{}, struct{}{}
-	return true
-}
-
-// setDown cuts the link (closing what is open) or restores it.
-func (k *link) setDown(down bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.down = down
-	if down {
-		for c := range k.conns {
-			_ = c.Close()
-		}
-	}
 }
