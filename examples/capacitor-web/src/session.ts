@@ -15,7 +15,7 @@ const RetryMin = 1_000;
 const RetryMax = 10 * 60_000;
 
 /** Milliseconds of a Retry-After (RFC 9110 §10.2.3: seconds or an HTTP date), bounded; 0 when absent or unreadable. */
-export function retryAfterMs(v: string | null, now = Date.now()): number {
+function retryAfterMs(v: string | null, now = Date.now()): number {
   if (v === null || v.trim() === '') return 0;
   const t = v.trim();
   const ms = /^\d+$/.test(t) ? Number(t) * 1000 : Date.parse(t) - now;
@@ -163,7 +163,7 @@ export class Session {
     return this.#pending.length;
   }
 
-  /** Seconds until the queued revocations are tried again (sooner if the network returns); 0 when none wait. */
+  /** The delay, in seconds, of the retry scheduled for the queued revocations (sooner if the network returns); 0 when none wait. */
   get retryIn(): number {
     return this.#pending.length > 0 ? Math.round(this.#nextDelay / 1000) : 0;
   }
